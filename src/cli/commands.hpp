@@ -1,0 +1,8 @@
+#pragma once
+
+namespace hfhub::cli {
+
+// Each takes the subcommand's own argv (argv[0] is the subcommand name) and returns the exit code.
+int serve(int argc, char** argv);
+
+}  // namespace hfhub::cli

@@ -1,0 +1,26 @@
+// The hfhub command line. Subcommands: serve.
+#include "cli/commands.hpp"
+
+#include <cstring>
+#include <iostream>
+
+namespace {
+void usage(std::ostream& os) {
+    os << "usage: hfhub <command> [options]\n\n"
+          "commands:\n"
+          "  serve     run a local Hub-compatible server\n\n"
+          "Run 'hfhub <command> --help' for a command's options.\n";
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
+        usage(argc < 2 ? std::cerr : std::cout);
+        return argc < 2 ? 2 : 0;
+    }
+    std::string cmd = argv[1];
+    if (cmd == "serve") return hfhub::cli::serve(argc - 1, argv + 1);
+    std::cerr << "hfhub: unknown command '" << cmd << "'\n";
+    usage(std::cerr);
+    return 2;
+}

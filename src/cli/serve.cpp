@@ -1,0 +1,101 @@
+// hfhub serve: the local Hub, until SIGINT or SIGTERM.
+#include "cli/commands.hpp"
+
+#include <hfhub/server/server.hpp>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/program_options.hpp>
+
+#include <iostream>
+#include <thread>
+#include <vector>
+
+namespace hfhub::cli {
+
+namespace po = boost::program_options;
+
+int serve(int argc, char** argv) {
+    server::options o;
+    std::string root, tokens, cert, key, log, faults;
+    unsigned threads = std::max(2u, std::thread::hardware_concurrency());
+    po::options_description desc(
+        "usage: hfhub serve [options]\n\n"
+        "Runs a Hub-compatible server: the API on --port, LFS bytes on a second origin.\n"
+        "Prints 'listening on <url>' once bound; stops gracefully on SIGINT/SIGTERM.\n\n"
+        "examples:\n"
+        "  hfhub serve --root ./hub-data\n"
+        "  hfhub serve --root /srv/hub --port 8080 --tokens tokens.json\n"
+        "  HF_ENDPOINT=http://127.0.0.1:8080 hf download acme/model\n\n"
+        "options");
+    desc.add_options()
+        ("help,h", "show this help")
+        ("root", po::value(&root)->default_value("hfhub-data"), "storage folder, created if absent")
+        ("host", po::value(&o.host)->default_value("127.0.0.1"), "address to bind")
+        ("port", po::value(&o.port)->default_value(0), "API port; 0 picks a free one")
+        ("storage-port", po::value(&o.storage_port)->default_value(0), "LFS storage port; 0 picks a free one")
+        ("tokens", po::value(&tokens), "JSON users file: {\"users\":[{\"name\",\"token\",\"orgs\"}]}; "
+                                       "without it, open single-user mode")
+        ("tls-cert", po::value(&cert), "PEM certificate chain: serve HTTPS")
+        ("tls-key", po::value(&key), "PEM private key for --tls-cert")
+        ("access-log", po::value(&log), "append one JSON object per request to this file")
+        ("faults", po::value(&faults), "fault-injection rules (JSON; see docs/serve.md)")
+        ("threads", po::value(&threads), "I/O threads")
+        ("multipart-threshold", po::value(&o.multipart_threshold), "LFS objects at least this big upload in parts")
+        ("multipart-chunk", po::value(&o.multipart_chunk), "part size for multipart uploads");
+    po::variables_map vm;
+    try {
+        po::store(po::parse_command_line(argc, argv, desc), vm);
+        po::notify(vm);
+    } catch (const po::error& e) {
+        std::cerr << "hfhub serve: " << e.what() << "\n";
+        return 2;
+    }
+    if (vm.count("help")) {
+        std::cout << desc << "\n";
+        return 0;
+    }
+    o.root = root;
+    if (!tokens.empty()) o.tokens_file = tokens;
+    if (!cert.empty()) o.tls_cert = cert;
+    if (!key.empty()) o.tls_key = key;
+    if (!log.empty()) o.access_log = log;
+    if (!faults.empty()) o.faults_file = faults;
+
+    boost::asio::io_context ioc(static_cast<int>(threads));
+    std::unique_ptr<server::server> srv;
+    try {
+        srv = std::make_unique<server::server>(ioc, o);
+    } catch (const std::exception& e) {
+        std::cerr << "hfhub serve: " << e.what() << "\n";
+        return 1;
+    }
+    srv->start();
+    if (srv->open_mode())
+        std::cerr << "hfhub serve: no --tokens given: open single-user mode, everyone is user 'local'\n";
+    std::cerr << "hfhub serve: LFS storage on " << srv->storage_url() << ", data in " << o.root.string() << "\n";
+    std::cout << "listening on " << srv->base_url() << std::endl;
+
+    boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
+    boost::asio::steady_timer deadline(ioc);
+    signals.async_wait([&](const boost::system::error_code& ec, int) {
+        if (ec) return;
+        // Let requests in flight finish, but not forever.
+        deadline.expires_after(std::chrono::seconds(10));
+        deadline.async_wait([&](const boost::system::error_code& e) {
+            if (!e) ioc.stop();
+        });
+        srv->stop([&] { boost::asio::post(ioc, [&] { ioc.stop(); }); });
+    });
+
+    std::vector<std::thread> pool;
+    for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&] { ioc.run(); });
+    ioc.run();
+    for (auto& t : pool) t.join();
+    std::cerr << "hfhub serve: stopped\n";
+    return 0;
+}
+
+}  // namespace hfhub::cli

@@ -1,0 +1,109 @@
+#include "server/faults.hpp"
+
+#include <boost/json.hpp>
+
+#include <stdexcept>
+
+namespace hfhub::server {
+
+namespace json = boost::json;
+
+namespace {
+std::uint64_t as_count(const json::value& v, const char* name) {
+    if (!v.is_number()) throw std::invalid_argument(std::string("fault rule: '") + name + "' must be a number");
+    auto n = v.to_number<std::int64_t>();
+    if (n < 0) throw std::invalid_argument(std::string("fault rule: '") + name + "' must not be negative");
+    return static_cast<std::uint64_t>(n);
+}
+}  // namespace
+
+std::vector<fault_rule> fault_injector::parse(std::string_view text) {
+    boost::system::error_code ec;
+    json::value doc = json::parse(text, ec);
+    if (ec || !doc.is_object()) throw std::invalid_argument("faults: expected a JSON object");
+    auto* rules = doc.as_object().if_contains("rules");
+    if (!rules || !rules->is_array()) throw std::invalid_argument("faults: expected \"rules\": [...]");
+    std::vector<fault_rule> out;
+    for (auto& rv : rules->as_array()) {
+        if (!rv.is_object()) throw std::invalid_argument("faults: each rule is an object");
+        fault_rule r;
+        for (auto& [k, v] : rv.as_object()) {
+            if (k == "listener") {
+                if (v == "api") r.listener = listener_kind::api;
+                else if (v == "storage") r.listener = listener_kind::storage;
+                else throw std::invalid_argument("fault rule: listener is \"api\" or \"storage\"");
+            } else if (k == "method") {
+                r.method = json::value_to<std::string>(v);
+            } else if (k == "match") {
+                r.match = json::value_to<std::string>(v);
+            } else if (k == "nth") {
+                r.nth = static_cast<unsigned>(as_count(v, "nth"));
+                if (r.nth == 0) throw std::invalid_argument("fault rule: nth counts from 1");
+            } else if (k == "times") {
+                r.times = static_cast<unsigned>(as_count(v, "times"));
+            } else if (k == "status") {
+                r.action.status = static_cast<unsigned>(as_count(v, "status"));
+                if (r.action.status < 100 || r.action.status > 599)
+                    throw std::invalid_argument("fault rule: status must be 100..599");
+            } else if (k == "headers") {
+                for (auto& [hk, hv] : v.as_object())
+                    r.action.headers.add(std::string(hk), json::value_to<std::string>(hv));
+            } else if (k == "retry_after") {
+                if (!r.action.status) r.action.status = 429;
+                r.action.headers.add("Retry-After", std::to_string(as_count(v, "retry_after")));
+            } else if (k == "ratelimit_reset") {
+                if (!r.action.status) r.action.status = 429;
+                auto t = as_count(v, "ratelimit_reset");
+                r.action.headers.add("RateLimit", "\"api\";r=0;t=" + std::to_string(t));
+                r.action.headers.add("RateLimit-Policy", "\"fixed window\";\"api\";q=500;w=300");
+            } else if (k == "stall_ms") {
+                r.action.stall_ms = static_cast<unsigned>(as_count(v, "stall_ms"));
+            } else if (k == "stall_after_bytes") {
+                r.action.stall_after_bytes = as_count(v, "stall_after_bytes");
+            } else if (k == "drop_after_bytes") {
+                r.action.drop_after_bytes = as_count(v, "drop_after_bytes");
+            } else {
+                throw std::invalid_argument("fault rule: unknown key '" + std::string(k) + "'");
+            }
+        }
+        out.push_back(std::move(r));
+    }
+    return out;
+}
+
+void fault_injector::replace(std::vector<fault_rule> rules) {
+    std::lock_guard lk(mu_);
+    rules_ = std::move(rules);
+}
+
+std::optional<fault_action> fault_injector::on_request(listener_kind l, std::string_view method,
+                                                       std::string_view target) {
+    std::lock_guard lk(mu_);
+    std::optional<fault_action> hit;
+    for (auto& r : rules_) {
+        if (r.listener && *r.listener != l) continue;
+        if (!r.method.empty() && r.method != method) continue;
+        if (!r.match.empty() && target.find(r.match) == std::string_view::npos) continue;
+        ++r.seen;
+        bool due = r.seen >= r.nth && (r.times == 0 || r.seen < r.nth + r.times);
+        if (due && !hit) {
+            ++r.fired;
+            hit = r.action;
+        }
+    }
+    return hit;
+}
+
+std::string fault_injector::describe() const {
+    std::lock_guard lk(mu_);
+    json::array arr;
+    for (auto& r : rules_) {
+        json::object o{{"method", r.method}, {"match", r.match}, {"nth", r.nth}, {"times", r.times},
+                       {"status", r.action.status}, {"seen", r.seen}, {"fired", r.fired}};
+        if (r.listener) o["listener"] = *r.listener == listener_kind::api ? "api" : "storage";
+        arr.push_back(std::move(o));
+    }
+    return json::serialize(json::object{{"rules", std::move(arr)}});
+}
+
+}  // namespace hfhub::server

@@ -1,0 +1,123 @@
+// The Hub's HTTP API over the store: request in, response out, no sockets. The listener calls
+// `handle` for every request on both the API and the storage origin.
+#pragma once
+
+#include "server/auth.hpp"
+#include "server/faults.hpp"
+#include "server/message.hpp"
+#include "server/object_store.hpp"
+#include "server/repo_store.hpp"
+
+#include <boost/json/fwd.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace hfhub::server {
+
+struct hub_config {
+    std::string base_url;     // API origin, no trailing slash
+    std::string storage_url;  // storage origin, no trailing slash
+    std::uint64_t multipart_threshold = 20ull << 20;
+    std::uint64_t multipart_chunk = 8ull << 20;
+    std::chrono::seconds url_ttl{3600};
+};
+
+class hub {
+public:
+    hub(fs::path root, authenticator auth, hub_config cfg);
+
+    response handle(request& req);
+
+    hub_config& config() { return cfg_; }
+    fault_injector& faults() { return faults_; }
+    const authenticator& auth() const { return auth_; }
+    fs::path temp_dir() const { return root_ / "tmp"; }
+
+    // Signs "path?query" (without sig) for the storage origin; returns the full URL.
+    std::string sign_storage_url(const std::string& path_and_query) const;
+
+private:
+    struct ctx {
+        request& req;
+        identity who;
+        std::vector<std::string> segs;  // raw path segments
+    };
+    struct repo_ref {
+        repo_type type;
+        std::string id;
+    };
+
+    response dispatch(ctx& c);
+    response dispatch_api(ctx& c, repo_type t, const std::string& id, std::size_t sub);
+    response dispatch_storage(ctx& c);
+    response admin(ctx& c);
+
+    std::shared_ptr<repo> readable(ctx& c, repo_type t, const std::string& id);
+    std::shared_ptr<repo> writable(ctx& c, repo_type t, const std::string& id);
+    resolved_rev must_resolve(repo& r, const std::string& rev);
+    std::shared_ptr<const commit> must_load(repo& r, const std::string& id);
+    std::string repo_url(repo_type t, const std::string& id) const;
+
+    // files
+    response resolve_file(ctx& c, repo_type t, const std::string& id, const std::string& rev,
+                          const std::string& path, bool raw);
+    response tree(ctx& c, repo_type t, const std::string& id, const std::string& rev, const std::string& path);
+    response paths_info(ctx& c, repo_type t, const std::string& id, const std::string& rev);
+    boost::json::object file_json(repo& r, const std::shared_ptr<const commit>& cm, const std::string& path,
+                                  const file_entry& e, bool expand);
+    boost::json::object folder_json(const commit& cm, const std::string& path);
+    response storage_get(ctx& c, const std::string& sha256);
+
+    // metadata and management
+    response repo_info(ctx& c, repo_type t, const std::string& id, std::optional<std::string> rev);
+    response refs(ctx& c, repo_type t, const std::string& id);
+    response commits(ctx& c, repo_type t, const std::string& id, const std::string& rev);
+    response whoami(ctx& c);
+    response create_repo(ctx& c);
+    response delete_repo(ctx& c);
+    response settings(ctx& c, repo_type t, const std::string& id);
+    response branch(ctx& c, repo_type t, const std::string& id, const std::string& name);
+    response tag(ctx& c, repo_type t, const std::string& id, const std::string& name);
+    response discussions(ctx& c, repo_type t, const std::string& id, std::optional<int> num);
+
+    // uploads
+    response validate_yaml(ctx& c);
+    response preupload(ctx& c, repo_type t, const std::string& id, const std::string& rev);
+    response lfs_batch(ctx& c, repo_type t, const std::string& id);
+    response commit_ndjson(ctx& c, repo_type t, const std::string& id, const std::string& rev);
+    response storage_put(ctx& c, const std::string& sha256);
+    response storage_part(ctx& c, const std::string& sha256, const std::string& upload, const std::string& part);
+    response storage_complete(ctx& c, const std::string& sha256, const std::string& upload);
+    response storage_verify(ctx& c, const std::string& sha256);
+
+    bool verify_signature(const request& req) const;
+
+    fs::path root_;
+    authenticator auth_;
+    hub_config cfg_;
+    std::string secret_;
+    disk_lfs_storage lfs_;
+    blob_store blobs_;
+    repo_store store_;
+    fault_injector faults_;
+};
+
+// Shared by the routes: ISO 8601 with milliseconds, as the Hub writes dates.
+std::string iso_time(std::int64_t unix_seconds);
+
+// A single "bytes=" range against `size`: nullopt for none/ignored; {false,..} if unsatisfiable.
+struct byte_range {
+    bool satisfiable = true;
+    std::uint64_t first = 0;
+    std::uint64_t last = 0;  // inclusive
+};
+std::optional<byte_range> parse_range(std::string_view header, std::uint64_t size);
+
+// A file answer with Range support.
+response file_answer(const request& req, const fs::path& file, std::uint64_t size, header_list headers);
+
+}  // namespace hfhub::server

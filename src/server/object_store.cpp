@@ -1,0 +1,66 @@
+#include "server/object_store.hpp"
+
+#include "util/fs.hpp"
+#include "util/hash.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace hfhub::server {
+
+disk_lfs_storage::disk_lfs_storage(fs::path dir) : dir_(std::move(dir)) {
+    fs::create_directories(dir_);
+}
+
+fs::path disk_lfs_storage::path_of(std::string_view sha) const {
+    // Two levels of fan-out keep folders small for big stores.
+    return dir_ / std::string(sha.substr(0, 2)) / std::string(sha);
+}
+
+std::optional<std::uint64_t> disk_lfs_storage::stat(std::string_view sha) {
+    if (!util::is_hex(sha, 64)) return std::nullopt;
+    struct stat st{};
+    if (::stat(path_of(sha).c_str(), &st) != 0) return std::nullopt;
+    return static_cast<std::uint64_t>(st.st_size);
+}
+
+void disk_lfs_storage::put_verified(std::string_view sha, const fs::path& file) {
+    fs::path target = path_of(sha);
+    fs::create_directories(target.parent_path());
+    {
+        util::unique_fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+        if (!fd) util::throw_errno("open", file);
+        util::fsync_fd(fd.get(), file);
+    }
+    util::rename_durable(file, target);
+}
+
+std::optional<fs::path> disk_lfs_storage::local_path(std::string_view sha) {
+    if (!stat(sha)) return std::nullopt;
+    return path_of(sha);
+}
+
+blob_store::blob_store(fs::path dir, fs::path tmp_dir) : dir_(std::move(dir)), tmp_(std::move(tmp_dir)) {
+    fs::create_directories(dir_);
+    fs::create_directories(tmp_);
+}
+
+fs::path blob_store::path_of(std::string_view sha1) const {
+    return dir_ / std::string(sha1.substr(0, 2)) / std::string(sha1);
+}
+
+bool blob_store::exists(std::string_view sha1) const {
+    return util::is_hex(sha1, 40) && ::access(path_of(sha1).c_str(), F_OK) == 0;
+}
+
+std::string blob_store::put(std::string_view content) {
+    std::string id = util::git_blob_sha1(content);
+    if (exists(id)) return id;
+    fs::path target = path_of(id);
+    fs::create_directories(target.parent_path());
+    util::write_file_atomic(target, content);
+    return id;
+}
+
+}  // namespace hfhub::server

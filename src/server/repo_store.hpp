@@ -1,0 +1,185 @@
+// Repositories on disk: immutable commits holding full path tables, and one small mutable
+// state file per repo (refs, discussions, visibility) swapped atomically. A commit becomes
+// visible only through that swap, after every object it names is durable.
+#pragma once
+
+#include "server/object_store.hpp"
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace hfhub::server {
+
+enum class repo_type { model, dataset, space };
+
+std::string_view type_name(repo_type t);    // "model"
+std::string_view type_plural(repo_type t);  // "models"
+std::string_view url_prefix(repo_type t);   // "", "datasets/", "spaces/"
+std::optional<repo_type> parse_type(std::string_view singular);
+std::optional<repo_type> parse_type_plural(std::string_view plural);
+
+struct file_entry {
+    std::string oid;         // git blob id (of the pointer file for LFS)
+    std::uint64_t size = 0;  // the real size, LFS included
+    std::string lfs_sha256;  // empty for regular files
+    bool is_lfs() const { return !lfs_sha256.empty(); }
+};
+using tree_map = std::map<std::string, file_entry>;
+
+struct commit {
+    std::string id;
+    std::vector<std::string> parents;
+    std::string title;
+    std::string message;
+    std::string author;
+    std::int64_t time = 0;
+    tree_map files;
+
+    // Git tree ids of every folder ("" is the root), computed once.
+    const std::map<std::string, std::string>& folder_oids() const;
+
+private:
+    mutable std::once_flag folders_once_;
+    mutable std::map<std::string, std::string> folders_;
+};
+
+struct tag_ref {
+    std::string commit;
+    std::string message;
+};
+
+struct discussion {
+    int num = 0;
+    std::string title;
+    std::string description;
+    std::string author;
+    bool is_pr = false;
+    std::string status = "open";
+    std::int64_t created = 0;
+    std::string head;  // refs/pr/N's commit, for pull requests
+};
+
+struct repo_state {
+    bool is_private = false;
+    std::map<std::string, std::string> branches;
+    std::map<std::string, tag_ref> tags;
+    std::vector<discussion> discussions;
+
+    const discussion* find_discussion(int num) const;
+};
+
+class repo {
+public:
+    repo_type type;
+    std::string id;         // "ns/name"
+    std::string object_id;  // 24 hex, the Hub's _id
+    std::int64_t created = 0;
+    fs::path dir;
+
+    std::shared_ptr<const repo_state> state() const;
+    std::string ns() const { return id.substr(0, id.find('/')); }
+
+private:
+    friend class repo_store;
+    mutable std::mutex state_mu_;
+    std::shared_ptr<const repo_state> state_;
+    std::mutex write_mu_;  // serializes writers: commits, ref and settings changes
+    bool deleted_ = false;
+    std::mutex cache_mu_;
+    std::unordered_map<std::string, std::shared_ptr<const commit>> cache_;
+};
+
+// What a revision string names.
+struct resolved_rev {
+    std::string commit;
+    enum class kind { branch, tag, pull_request, commit } how = kind::branch;
+    std::string name;  // the branch, tag or "refs/pr/N"
+};
+
+struct commit_op {
+    enum class kind { add_regular, add_lfs, delete_file, delete_folder } what = kind::add_regular;
+    std::string path;
+    std::string content;                // add_regular
+    std::string sha256;                 // add_lfs
+    std::optional<std::uint64_t> size;  // add_lfs; absent for a copy
+};
+
+struct commit_request {
+    std::string revision;  // a branch, or refs/pr/N
+    std::string summary;
+    std::string description;
+    std::optional<std::string> parent;  // 5..40 hex, checked against the head
+    std::string author;
+    bool create_pr = false;
+    std::vector<commit_op> ops;
+};
+
+struct commit_result {
+    std::string commit;
+    std::optional<int> pr_num;
+};
+
+struct initial_file {
+    std::string path;
+    std::string content;
+};
+
+class repo_store {
+public:
+    repo_store(fs::path root, lfs_storage& lfs, blob_store& blobs);
+
+    std::shared_ptr<repo> find(repo_type t, std::string_view id);
+    std::shared_ptr<repo> create(repo_type t, const std::string& id, bool is_private,
+                                 const std::string& author, const std::vector<initial_file>& files);
+    bool remove(repo_type t, std::string_view id);
+
+    std::shared_ptr<const commit> load_commit(repo& r, std::string_view id);
+    std::optional<resolved_rev> resolve(repo& r, std::string_view rev);
+
+    // All or nothing: throws http_error and changes nothing on any failure.
+    commit_result apply_commit(repo& r, const commit_request& req);
+
+    // Runs `edit` on a copy of the state and publishes it durably; `edit` may throw http_error.
+    void update_state(repo& r, const std::function<void(repo_state&)>& edit);
+
+    // First-parent history from `commit_id`, newest first.
+    std::vector<std::shared_ptr<const commit>> history(repo& r, std::string_view commit_id,
+                                                       std::size_t max);
+    // The newest commit on first-parent history that changed `path` (a file).
+    std::shared_ptr<const commit> last_change(repo& r, const std::shared_ptr<const commit>& c,
+                                              const std::string& path);
+
+
+    lfs_storage& lfs() { return lfs_; }
+    blob_store& blobs() { return blobs_; }
+
+private:
+    fs::path repo_dir(repo_type t, std::string_view id) const;
+    std::shared_ptr<repo> load(repo_type t, std::string_view id);
+    std::string write_commit(repo& r, const commit& c);
+    void write_state(repo& r, const repo_state& s);
+
+    fs::path root_;
+    fs::path tmp_;
+    lfs_storage& lfs_;
+    blob_store& blobs_;
+    std::shared_mutex map_mu_;
+    std::map<std::string, std::shared_ptr<repo>, std::less<>> repos_;
+    std::mutex create_mu_;
+};
+
+// Canonical JSON of a commit's content (its id is this text's SHA-1), and the parser back.
+std::string commit_json(const commit& c);
+std::shared_ptr<commit> parse_commit(std::string_view id, std::string_view json);
+
+}  // namespace hfhub::server

@@ -1,0 +1,197 @@
+// Reading files: resolve, tree listings, paths-info, and the storage origin's downloads.
+#include "server/hub.hpp"
+
+#include "util/hash.hpp"
+#include "util/paths.hpp"
+
+#include <boost/json.hpp>
+
+#include <set>
+
+namespace hfhub::server {
+
+namespace json = boost::json;
+
+
+response hub::resolve_file(ctx& c, repo_type t, const std::string& id, const std::string& rev,
+                           const std::string& raw_path, bool raw) {
+    auto r = readable(c, t, id);
+    auto res = must_resolve(*r, rev);
+    auto cm = must_load(*r, res.commit);
+    std::string why;
+    auto path = util::normalize_repo_path(raw_path, why);
+    if (!path) throw http_error(400, "", "Invalid path '" + raw_path + "': " + why);
+    auto it = cm->files.find(*path);
+    if (it == cm->files.end()) {
+        response e = error_response(404, "EntryNotFound", "Entry not found");
+        e.headers.add("X-Repo-Commit", cm->id);
+        e.head = c.req.method == "HEAD";
+        return e;
+    }
+    const file_entry& f = it->second;
+    header_list h;
+    h.add("X-Repo-Commit", cm->id);
+    if (f.is_lfs() && raw) {
+        response ptr;
+        ptr.headers = std::move(h);
+        ptr.headers.add("ETag", quote_etag(f.oid));
+        ptr.headers.add("Content-Type", "text/plain; charset=utf-8");
+        ptr.body = util::lfs_pointer(f.lfs_sha256, f.size);
+        ptr.head = c.req.method == "HEAD";
+        return ptr;
+    }
+    if (f.is_lfs()) {
+        // The bytes live on another origin, behind a signed, expiring URL.
+        response red;
+        red.status = 302;
+        red.headers = std::move(h);
+        red.headers.add("X-Linked-Etag", quote_etag(f.lfs_sha256));
+        red.headers.add("X-Linked-Size", std::to_string(f.size));
+        red.headers.add("ETag", quote_etag(f.lfs_sha256));
+        red.headers.add("Location", sign_storage_url("/lfs/" + f.lfs_sha256 + "?commit=" + cm->id));
+        red.head = c.req.method == "HEAD";
+        return red;
+    }
+    h.add("ETag", quote_etag(f.oid));
+    return file_answer(c.req, blobs_.path_of(f.oid), f.size, std::move(h));
+}
+
+response hub::storage_get(ctx& c, const std::string& sha) {
+    auto path = lfs_.local_path(sha);
+    auto size = lfs_.stat(sha);
+    if (!path || !size) throw http_error(404, "", "Object not found");
+    header_list h;
+    h.add("ETag", quote_etag(sha));
+    if (auto commit = c.req.query_param("commit"); commit && util::is_hex(*commit, 40))
+        h.add("X-Repo-Commit", *commit);
+    return file_answer(c.req, *path, *size, std::move(h));
+}
+
+json::object hub::file_json(repo& r, const std::shared_ptr<const commit>& cm, const std::string& path,
+                            const file_entry& e, bool expand) {
+    json::object o{{"type", "file"}, {"oid", e.oid}, {"size", e.size}, {"path", path}};
+    if (e.is_lfs())
+        o["lfs"] = json::object{{"oid", e.lfs_sha256},
+                                {"size", e.size},
+                                {"pointerSize", util::lfs_pointer(e.lfs_sha256, e.size).size()}};
+    if (expand) {
+        auto last = store_.last_change(r, cm, path);
+        o["lastCommit"] = json::object{{"id", last->id}, {"title", last->title}, {"date", iso_time(last->time)}};
+        o["securityFileStatus"] = json::object{{"status", "safe"}};
+    }
+    return o;
+}
+
+json::object hub::folder_json(const commit& cm, const std::string& path) {
+    auto& oids = cm.folder_oids();
+    auto it = oids.find(path);
+    return {{"type", "directory"}, {"oid", it == oids.end() ? std::string() : it->second}, {"size", 0}, {"path", path}};
+}
+
+response hub::tree(ctx& c, repo_type t, const std::string& id, const std::string& rev, const std::string& raw_path) {
+    auto r = readable(c, t, id);
+    auto res = must_resolve(*r, rev);
+    auto cm = must_load(*r, res.commit);
+    std::string path;
+    if (!raw_path.empty()) {
+        std::string why;
+        auto p = util::normalize_repo_path(raw_path, why);
+        if (!p) throw http_error(400, "", "Invalid path '" + raw_path + "': " + why);
+        path = *p;
+        while (!path.empty() && path.back() == '/') path.pop_back();
+    }
+    auto flag = [&](const char* name) {
+        auto v = c.req.query_param(name);
+        return v && (*v == "true" || *v == "1" || *v == "True");
+    };
+    bool recursive = flag("recursive"), expand = flag("expand");
+    std::size_t limit = expand ? 100 : 1000;
+    if (auto l = c.req.query_param("limit"); l && !l->empty() && l->size() < 7 &&
+                                             l->find_first_not_of("0123456789") == std::string::npos)
+        limit = std::clamp<std::size_t>(std::stoul(*l), 1, 10000);
+    std::size_t offset = 0;
+    if (auto cur = c.req.query_param("cursor"); cur && !cur->empty()) {
+        std::string dec;
+        if (!util::base64_decode(*cur, dec) || dec.empty() ||
+            dec.find_first_not_of("0123456789") != std::string::npos || dec.size() > 12)
+            throw http_error(400, "", "Invalid cursor");
+        offset = std::stoull(dec);
+    }
+
+    std::string prefix = path.empty() ? "" : path + "/";
+    auto first = cm->files.lower_bound(prefix);
+    if (!path.empty() && (first == cm->files.end() || !first->first.starts_with(prefix)))
+        throw http_error(404, "EntryNotFound", "Entry not found: " + path);
+
+    // Walk in path order, emitting each folder once, before its first file.
+    std::vector<std::pair<bool, std::string>> entries;  // (is_folder, path)
+    std::set<std::string, std::less<>> seen;
+    for (auto it = first; it != cm->files.end() && it->first.starts_with(prefix); ++it) {
+        std::string_view rel = std::string_view(it->first).substr(prefix.size());
+        for (auto slash = rel.find('/'); slash != std::string_view::npos; slash = rel.find('/', slash + 1)) {
+            std::string folder = prefix + std::string(rel.substr(0, slash));
+            if (seen.insert(folder).second) entries.emplace_back(true, folder);
+            if (!recursive) break;
+        }
+        if (recursive || rel.find('/') == std::string_view::npos) entries.emplace_back(false, it->first);
+    }
+
+    json::array out;
+    std::size_t end = std::min(entries.size(), offset + limit);
+    for (std::size_t i = offset; i < end; ++i) {
+        auto& [is_folder, p] = entries[i];
+        out.push_back(is_folder ? folder_json(*cm, p) : file_json(*r, cm, p, cm->files.at(p), expand));
+    }
+    response resp = json_response(200, json::serialize(out));
+    if (end < entries.size()) {
+        std::string next = cfg_.base_url + c.req.path + "?recursive=" + (recursive ? "true" : "false") +
+                           "&expand=" + (expand ? "true" : "false") + "&limit=" + std::to_string(limit) +
+                           "&cursor=" + util::percent_encode(util::base64_encode(std::to_string(end)), false);
+        resp.headers.add("Link", "<" + next + ">; rel=\"next\"");
+    }
+    return resp;
+}
+
+response hub::paths_info(ctx& c, repo_type t, const std::string& id, const std::string& rev) {
+    auto r = readable(c, t, id);
+    auto res = must_resolve(*r, rev);
+    auto cm = must_load(*r, res.commit);
+    std::vector<std::string> paths;
+    bool expand = false;
+    auto ct = c.req.headers.get("Content-Type").value_or("");
+    std::string_view body = c.req.body;
+    bool is_json = ct.starts_with("application/json") ||
+                   (!ct.starts_with("application/x-www-form-urlencoded") && body.starts_with("{"));
+    if (is_json) {
+        boost::system::error_code ec;
+        json::value v = json::parse(body, ec);
+        if (ec || !v.is_object() || !v.as_object().contains("paths") || !v.at("paths").is_array())
+            throw http_error(400, "", "Expected a JSON body {\"paths\": [...]}");
+        for (auto& p : v.at("paths").as_array()) {
+            if (!p.is_string()) throw http_error(400, "", "paths must be strings");
+            paths.push_back(json::value_to<std::string>(p));
+        }
+        if (auto* e = v.as_object().if_contains("expand")) expand = e->is_bool() ? e->as_bool() : false;
+    } else {
+        for (auto& [k, v] : parse_query(body)) {
+            if (k == "paths") paths.push_back(v);
+            if (k == "expand") expand = v == "true" || v == "1" || v == "True";
+        }
+    }
+    if (paths.size() > 1000) throw http_error(413, "", "Too many paths (at most 1000)");
+    json::array out;
+    auto& folders = cm->folder_oids();
+    for (auto& raw : paths) {
+        std::string why;
+        auto p = util::normalize_repo_path(raw, why);
+        if (!p) continue;
+        while (!p->empty() && p->back() == '/') p->pop_back();
+        if (auto it = cm->files.find(*p); it != cm->files.end())
+            out.push_back(file_json(*r, cm, *p, it->second, expand));
+        else if (folders.count(*p))
+            out.push_back(folder_json(*cm, *p));
+    }
+    return json_response(200, json::serialize(out));
+}
+
+}  // namespace hfhub::server

@@ -1,0 +1,409 @@
+// Writing: validate-yaml, preupload, the LFS batch API and its storage side, and the NDJSON
+// commit.
+#include "server/hub.hpp"
+
+#include "util/fs.hpp"
+#include "util/hash.hpp"
+#include "util/paths.hpp"
+
+#include <boost/json.hpp>
+#include <yaml-cpp/yaml.h>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace hfhub::server {
+
+namespace json = boost::json;
+
+namespace {
+
+constexpr std::uint64_t lfs_size_threshold = 10ull * 1024 * 1024;
+
+// Patterns of .gitattributes lines that send files to LFS.
+std::vector<std::string> lfs_patterns(std::string_view attrs) {
+    std::vector<std::string> out;
+    while (!attrs.empty()) {
+        auto nl = attrs.find('\n');
+        std::string_view line = attrs.substr(0, nl);
+        attrs = nl == std::string_view::npos ? std::string_view{} : attrs.substr(nl + 1);
+        if (line.empty() || line.front() == '#') continue;
+        auto sp = line.find_first_of(" \t");
+        if (sp == std::string_view::npos) continue;
+        if (line.find("filter=lfs", sp) != std::string_view::npos) out.emplace_back(line.substr(0, sp));
+    }
+    return out;
+}
+
+bool matches_attr(const std::vector<std::string>& patterns, const std::string& path) {
+    std::string_view base = path;
+    if (auto slash = base.rfind('/'); slash != std::string_view::npos) base.remove_prefix(slash + 1);
+    for (auto& p : patterns) {
+        std::string_view pat = p;
+        if (pat.starts_with('/')) pat.remove_prefix(1);
+        bool anchored = pat.find('/') != std::string_view::npos;
+        if (util::fnmatch(pat, anchored ? std::string_view(path) : base)) return true;
+    }
+    return false;
+}
+
+json::object parse_body(const std::string& body) {
+    boost::system::error_code ec;
+    json::value v = json::parse(body, ec);
+    if (ec || !v.is_object()) throw http_error(400, "", "Expected a JSON object body");
+    return std::move(v.as_object());
+}
+
+std::uint64_t query_size(const request& req) {
+    auto s = req.query_param("size");
+    if (!s || s->empty() || s->size() > 19 || s->find_first_not_of("0123456789") != std::string::npos)
+        throw http_error(400, "", "Missing size");
+    return std::stoull(*s);
+}
+
+void discard(const request& req) {
+    if (req.upload) {
+        std::error_code ec;
+        fs::remove(req.upload->file, ec);
+    }
+}
+
+
+}  // namespace
+
+response hub::validate_yaml(ctx& c) {
+    json::object body = parse_body(c.req.body);
+    auto* content = body.if_contains("content");
+    if (!content || !content->is_string()) throw http_error(400, "", "'content' is required");
+    std::string_view text = content->as_string();
+    json::array warnings;
+    if (text.starts_with("---")) {
+        auto end = text.find("\n---", 3);
+        if (end == std::string_view::npos) {
+            json::array errors{json::object{{"message", "Unterminated YAML front matter"}}};
+            return json_response(400, json::serialize(json::object{{"errors", std::move(errors)}}));
+        }
+        try {
+            YAML::Node n = YAML::Load(std::string(text.substr(3, end - 3)));
+            if (n && !n.IsNull() && !n.IsMap()) throw YAML::Exception(YAML::Mark(), "metadata must be a mapping");
+        } catch (const YAML::Exception& e) {
+            json::array errors{json::object{{"message", std::string("Invalid YAML in the model card: ") + e.what()}}};
+            return json_response(400, json::serialize(json::object{{"errors", std::move(errors)}}));
+        }
+    }
+    return json_response(200, json::serialize(json::object{{"warnings", std::move(warnings)}}));
+}
+
+response hub::preupload(ctx& c, repo_type t, const std::string& id, const std::string& rev) {
+    auto r = writable(c, t, id);
+    auto res = must_resolve(*r, rev);
+    auto cm = must_load(*r, res.commit);
+    json::object body = parse_body(c.req.body);
+    auto* files = body.if_contains("files");
+    if (!files || !files->is_array()) throw http_error(400, "", "'files' is required");
+    if (files->as_array().size() > 1000) throw http_error(413, "", "Too many files in one preupload (at most 1000)");
+
+    std::string attrs;
+    if (auto* ga = body.if_contains("gitAttributes"); ga && ga->is_string()) attrs = json::value_to<std::string>(*ga);
+    else if (auto it = cm->files.find(".gitattributes"); it != cm->files.end())
+        attrs = util::read_file(blobs_.path_of(it->second.oid)).value_or("");
+    auto patterns = lfs_patterns(attrs);
+
+    json::array out;
+    for (auto& fv : files->as_array()) {
+        if (!fv.is_object()) throw http_error(400, "", "files[] entries are objects");
+        auto& f = fv.as_object();
+        auto* pv = f.if_contains("path");
+        if (!pv || !pv->is_string()) throw http_error(400, "", "files[].path is required");
+        std::string raw = json::value_to<std::string>(*pv);
+        std::string why;
+        auto path = util::normalize_repo_path(raw, why);
+        if (!path) throw http_error(422, "", "Invalid path '" + raw + "': " + why);
+        std::uint64_t size = 0;
+        if (auto* sv = f.if_contains("size"); sv && sv->is_number()) size = sv->to_number<std::uint64_t>();
+        std::string sample;
+        if (auto* sv = f.if_contains("sample"); sv && sv->is_string())
+            util::base64_decode(sv->as_string(), sample);
+        bool lfs = size > 0 && (size >= lfs_size_threshold || sample.find('\0') != std::string::npos ||
+                                matches_attr(patterns, *path));
+        json::object o{{"path", raw}, {"uploadMode", lfs ? "lfs" : "regular"}, {"shouldIgnore", false}};
+        if (auto it = cm->files.find(*path); it != cm->files.end())
+            o["oid"] = it->second.is_lfs() ? it->second.lfs_sha256 : it->second.oid;
+        out.push_back(std::move(o));
+    }
+    return json_response(200, json::serialize(json::object{{"files", std::move(out)}, {"commitOid", cm->id}}));
+}
+
+response hub::lfs_batch(ctx& c, repo_type t, const std::string& id) {
+    json::object body = parse_body(c.req.body);
+    std::string op = body.contains("operation") && body.at("operation").is_string()
+                         ? json::value_to<std::string>(body.at("operation"))
+                         : "";
+    if (op != "upload" && op != "download") throw http_error(422, "", "operation must be upload or download");
+    if (op == "upload") writable(c, t, id);
+    else readable(c, t, id);
+    if (auto* algo = body.if_contains("hash_algo"); algo && !(*algo == "sha256" || *algo == "sha_256"))
+        throw http_error(422, "", "Unsupported hash_algo");
+    bool multipart_ok = false;
+    if (auto* tr = body.if_contains("transfers"); tr && tr->is_array())
+        for (auto& x : tr->as_array()) multipart_ok |= x == "multipart";
+    auto* objects = body.if_contains("objects");
+    if (!objects || !objects->is_array()) throw http_error(422, "", "'objects' is required");
+    if (objects->as_array().size() > 1000) throw http_error(413, "", "Too many objects (at most 1000)");
+
+    bool any_multipart = false;
+    json::array out;
+    for (auto& ov : objects->as_array()) {
+        json::object o;
+        std::string oid;
+        std::int64_t size = -1;
+        if (ov.is_object()) {
+            if (auto* v = ov.as_object().if_contains("oid"); v && v->is_string()) oid = json::value_to<std::string>(*v);
+            if (auto* v = ov.as_object().if_contains("size"); v && v->is_number()) size = v->to_number<std::int64_t>();
+        }
+        o["oid"] = oid;
+        o["size"] = size;
+        if (!util::is_hex(oid, 64) || size < 0) {
+            o["error"] = json::object{{"code", 422}, {"message", "Invalid object: needs a sha256 oid and a size"}};
+            out.push_back(std::move(o));
+            continue;
+        }
+        auto usize = static_cast<std::uint64_t>(size);
+        auto have = lfs_.stat(oid);
+        if (op == "download") {
+            if (!have) o["error"] = json::object{{"code", 404}, {"message", "Object does not exist"}};
+            else o["actions"] = json::object{{"download", json::object{{"href", sign_storage_url("/lfs/" + oid)}}}};
+            out.push_back(std::move(o));
+            continue;
+        }
+        if (have && *have == usize) {  // already stored: no actions
+            out.push_back(std::move(o));
+            continue;
+        }
+        std::string sz = std::to_string(usize);
+        json::object verify{{"href", sign_storage_url("/verify/" + oid + "?size=" + sz)}};
+        if (multipart_ok && usize >= cfg_.multipart_threshold) {
+            any_multipart = true;
+            std::string upload = util::random_hex(8);
+            std::uint64_t chunk = cfg_.multipart_chunk;
+            std::uint64_t parts = (usize + chunk - 1) / chunk;
+            json::object header{{"chunk_size", std::to_string(chunk)}};
+            for (std::uint64_t i = 1; i <= parts; ++i) {
+                char key[16];
+                std::snprintf(key, sizeof key, "%05llu", static_cast<unsigned long long>(i));
+                header[key] = sign_storage_url("/multipart/" + oid + "/" + upload + "/" + std::to_string(i) +
+                                               "?size=" + sz + "&chunk=" + std::to_string(chunk));
+            }
+            std::string done = sign_storage_url("/multipart/" + oid + "/" + upload + "/complete?size=" + sz +
+                                                "&chunk=" + std::to_string(chunk));
+            o["actions"] = json::object{{"upload", json::object{{"href", done}, {"header", std::move(header)}}},
+                                        {"verify", std::move(verify)}};
+        } else {
+            o["actions"] = json::object{
+                {"upload", json::object{{"href", sign_storage_url("/upload/" + oid + "?size=" + sz)}}},
+                {"verify", std::move(verify)}};
+        }
+        out.push_back(std::move(o));
+    }
+    response resp;
+    resp.headers.add("Content-Type", "application/vnd.git-lfs+json");
+    resp.body = json::serialize(json::object{
+        {"transfer", any_multipart ? "multipart" : "basic"}, {"objects", std::move(out)}, {"hash_algo", "sha256"}});
+    return resp;
+}
+
+response hub::storage_put(ctx& c, const std::string& sha) {
+    std::uint64_t size = query_size(c.req);
+    if (!c.req.upload) throw http_error(400, "", "Missing body");
+    const auto& up = *c.req.upload;
+    if (up.size != size || up.sha256 != sha) {
+        discard(c.req);
+        throw http_error(400, "", "Uploaded content does not match its oid and size (got sha256 " + up.sha256 +
+                                      ", " + std::to_string(up.size) + " bytes)");
+    }
+    if (lfs_.stat(sha)) discard(c.req);
+    else lfs_.put_verified(sha, up.file);
+    return json_response(200, "{}");
+}
+
+response hub::storage_part(ctx& c, const std::string& sha, const std::string& upload, const std::string& part) {
+    std::uint64_t size = query_size(c.req);
+    auto chunk_s = c.req.query_param("chunk");
+    if (!c.req.upload || !chunk_s) throw http_error(400, "", "Missing body or chunk size");
+    std::uint64_t chunk = std::stoull(*chunk_s);
+    std::uint64_t parts = chunk ? (size + chunk - 1) / chunk : 0;
+    if (part.empty() || part.size() > 6 || part.find_first_not_of("0123456789") != std::string::npos) {
+        discard(c.req);
+        throw http_error(400, "", "Invalid part number");
+    }
+    std::uint64_t n = std::stoull(part);
+    std::uint64_t expect = n == parts ? size - (parts - 1) * chunk : chunk;
+    if (n == 0 || n > parts || c.req.upload->size != expect) {
+        discard(c.req);
+        throw http_error(400, "", "Part " + part + " must have " + std::to_string(expect) + " bytes");
+    }
+    fs::path dir = temp_dir() / ("mp-" + sha + "-" + upload);
+    fs::create_directories(dir);
+    fs::rename(c.req.upload->file, dir / std::to_string(n));
+    response r = json_response(200, "{}");
+    r.headers.add("ETag", quote_etag(c.req.upload->sha256));
+    return r;
+}
+
+response hub::storage_complete(ctx& c, const std::string& sha, const std::string& upload) {
+    std::uint64_t size = query_size(c.req);
+    auto chunk_s = c.req.query_param("chunk");
+    if (!chunk_s) throw http_error(400, "", "Missing chunk size");
+    std::uint64_t chunk = std::stoull(*chunk_s);
+    std::uint64_t parts = chunk ? (size + chunk - 1) / chunk : 0;
+    json::object body = parse_body(c.req.body);
+    auto* pv = body.if_contains("parts");
+    if (!pv || !pv->is_array()) throw http_error(400, "", "'parts' is required");
+    if (lfs_.stat(sha)) return json_response(200, "{}");
+
+    std::map<std::uint64_t, std::string> etags;
+    for (auto& p : pv->as_array()) {
+        if (!p.is_object() || !p.as_object().contains("partNumber") || !p.as_object().contains("etag"))
+            throw http_error(400, "", "parts[] need partNumber and etag");
+        etags[p.at("partNumber").to_number<std::uint64_t>()] = json::value_to<std::string>(p.at("etag"));
+    }
+    if (etags.size() != parts || (parts && (etags.begin()->first != 1 || etags.rbegin()->first != parts)))
+        throw http_error(400, "", "Expected parts 1.." + std::to_string(parts));
+
+    fs::path dir = temp_dir() / ("mp-" + sha + "-" + upload);
+    fs::path out = temp_dir() / ("assemble." + util::unique_suffix());
+    util::unique_fd fd(::open(out.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+    if (!fd) util::throw_errno("create", out);
+    util::hasher whole(util::hash_algo::sha256);
+    std::vector<char> buf(1 << 20);
+    std::uint64_t total = 0;
+    try {
+        for (auto& [n, etag] : etags) {
+            fs::path part = dir / std::to_string(n);
+            util::unique_fd in(::open(part.c_str(), O_RDONLY | O_CLOEXEC));
+            if (!in) throw http_error(400, "", "Part " + std::to_string(n) + " was not uploaded");
+            util::hasher ph(util::hash_algo::sha256);
+            for (;;) {
+                ssize_t got = ::read(in.get(), buf.data(), buf.size());
+                if (got < 0) util::throw_errno("read", part);
+                if (got == 0) break;
+                ph.update(buf.data(), static_cast<std::size_t>(got));
+                whole.update(buf.data(), static_cast<std::size_t>(got));
+                util::write_all(fd.get(), buf.data(), static_cast<std::size_t>(got), out);
+                total += static_cast<std::uint64_t>(got);
+            }
+            std::string want = etag;
+            if (want.size() >= 2 && want.front() == '"') want = want.substr(1, want.size() - 2);
+            if (ph.hex_digest() != want) throw http_error(400, "", "ETag mismatch for part " + std::to_string(n));
+        }
+        std::string got = whole.hex_digest();
+        if (got != sha || total != size) {
+            std::error_code ec;
+            fs::remove_all(dir, ec);  // the parts can never form this object
+            throw http_error(400, "", "Assembled object does not match its oid and size (got sha256 " + got + ")");
+        }
+        fd = util::unique_fd();
+        lfs_.put_verified(sha, out);
+    } catch (...) {
+        std::error_code ec;
+        fs::remove(out, ec);
+        throw;
+    }
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+    return json_response(200, "{}");
+}
+
+response hub::storage_verify(ctx& c, const std::string& sha) {
+    std::uint64_t size = query_size(c.req);
+    auto have = lfs_.stat(sha);
+    if (!have) throw http_error(404, "", "Object " + sha + " not found");
+    if (*have != size) throw http_error(422, "", "Object " + sha + " has another size");
+    return json_response(200, "{}");
+}
+
+response hub::commit_ndjson(ctx& c, repo_type t, const std::string& id, const std::string& rev) {
+    auto r = writable(c, t, id);
+    commit_request req;
+    req.revision = rev;
+    req.author = c.who.who ? c.who.who->name : "local";
+    auto cp = c.req.query_param("create_pr");
+    req.create_pr = cp && (*cp == "1" || *cp == "true" || *cp == "True");
+
+    std::string_view body = c.req.body;
+    bool saw_header = false;
+    std::size_t line_no = 0;
+    while (!body.empty()) {
+        auto nl = body.find('\n');
+        std::string_view line = body.substr(0, nl);
+        body = nl == std::string_view::npos ? std::string_view{} : body.substr(nl + 1);
+        ++line_no;
+        if (line.empty() || line == "\r") continue;
+        boost::system::error_code ec;
+        json::value v = json::parse(line, ec);
+        auto bad = [&](const std::string& why) {
+            return http_error(400, "", "Invalid commit payload, line " + std::to_string(line_no) + ": " + why);
+        };
+        if (ec || !v.is_object()) throw bad("not a JSON object");
+        auto* key = v.as_object().if_contains("key");
+        auto* val = v.as_object().if_contains("value");
+        if (!key || !key->is_string() || !val || !val->is_object()) throw bad("expected {\"key\",\"value\"}");
+        auto& o = val->as_object();
+        auto str = [&](std::string_view k, bool required) -> std::string {
+            auto* x = o.if_contains(k);
+            if (!x || x->is_null()) {
+                if (required) throw bad("missing '" + std::string(k) + "'");
+                return {};
+            }
+            if (!x->is_string()) throw bad("'" + std::string(k) + "' must be a string");
+            return json::value_to<std::string>(*x);
+        };
+        std::string_view k = key->as_string();
+        if (k == "header") {
+            saw_header = true;
+            req.summary = str("summary", false);
+            req.description = str("description", false);
+            std::string parent = str("parentCommit", false);
+            if (!parent.empty()) req.parent = parent;
+        } else if (k == "file") {
+            commit_op op{commit_op::kind::add_regular, str("path", true)};
+            std::string content = str("content", true);
+            std::string enc = str("encoding", false);
+            if (enc.empty() || enc == "base64") {
+                if (!util::base64_decode(content, op.content)) throw bad("content is not valid base64");
+            } else if (enc == "utf-8" || enc == "utf8") {
+                op.content = std::move(content);
+            } else {
+                throw bad("unknown encoding '" + enc + "'");
+            }
+            req.ops.push_back(std::move(op));
+        } else if (k == "lfsFile") {
+            commit_op op{commit_op::kind::add_lfs, str("path", true)};
+            std::string algo = str("algo", false);
+            if (!algo.empty() && algo != "sha256") throw bad("unsupported algo '" + algo + "'");
+            op.sha256 = str("oid", true);
+            if (auto* s = o.if_contains("size"); s && !s->is_null()) {
+                if (!s->is_number()) throw bad("'size' must be a number");
+                op.size = s->to_number<std::uint64_t>();
+            }
+            req.ops.push_back(std::move(op));
+        } else if (k == "deletedFile") {
+            req.ops.push_back({commit_op::kind::delete_file, str("path", true)});
+        } else if (k == "deletedFolder") {
+            req.ops.push_back({commit_op::kind::delete_folder, str("path", true)});
+        } else {
+            throw bad("unknown key '" + std::string(k) + "'");
+        }
+    }
+    if (!saw_header) throw http_error(400, "", "Invalid commit payload: no header line");
+
+    auto result = store_.apply_commit(*r, req);
+    json::object o{{"success", true},
+                   {"commitOid", result.commit},
+                   {"commitUrl", repo_url(t, id) + "/commit/" + result.commit},
+                   {"hookOutput", ""}};
+    if (result.pr_num) o["pullRequestUrl"] = repo_url(t, id) + "/discussions/" + std::to_string(*result.pr_num);
+    return json_response(200, json::serialize(o));
+}
+
+}  // namespace hfhub::server

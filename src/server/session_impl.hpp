@@ -1,0 +1,240 @@
+// The session template, instantiated once for TCP and once for TLS in separate files to keep
+// each translation unit's compile time down.
+#pragma once
+
+#include "server/session.hpp"
+#include "util/fs.hpp"
+#include "util/hash.hpp"
+
+#include <boost/asio.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <chrono>
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace hfhub::server::detail {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using asio::use_awaitable;
+constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
+
+std::string status_line(unsigned status);
+std::string serialize_head(const response& r, bool keep_alive, std::string_view request_id);
+
+// Counts a request in flight for graceful shutdown.
+struct in_flight_guard {
+    session_shared& sh;
+    explicit in_flight_guard(session_shared& s) : sh(s) { ++sh.in_flight; }
+    ~in_flight_guard() { sh.request_done(); }
+};
+
+template <class Stream>
+asio::awaitable<bool> write_body(Stream& stream, const session_shared& sh, const response& r,
+                                 const fault_action* fault, std::vector<char>& chunk, std::uint64_t& sent) {
+    auto& lowest = beast::get_lowest_layer(stream);
+    std::uint64_t total = r.head ? 0 : r.content_length();
+    std::uint64_t limit = total;
+    if (fault && fault->drop_after_bytes) limit = std::min(limit, *fault->drop_after_bytes);
+    bool stall_pending = fault && fault->stall_ms && fault->stall_after_bytes;
+
+    auto send = [&](const char* data, std::size_t n) -> asio::awaitable<bool> {
+        while (n > 0) {
+            std::size_t take = n;
+            if (stall_pending && sent < *fault->stall_after_bytes)
+                take = std::min<std::uint64_t>(take, *fault->stall_after_bytes - sent);
+            if (stall_pending && sent >= *fault->stall_after_bytes) {
+                stall_pending = false;
+                asio::steady_timer t(co_await asio::this_coro::executor);
+                t.expires_after(std::chrono::milliseconds(fault->stall_ms));
+                co_await t.async_wait(tuple_awaitable);
+                continue;
+            }
+            lowest.expires_after(sh.opts.write_timeout);
+            auto [ec, w] = co_await asio::async_write(stream, asio::buffer(data, take), tuple_awaitable);
+            if (ec) co_return false;
+            sent += w;
+            data += w;
+            n -= w;
+        }
+        co_return true;
+    };
+
+    if (!r.file) {
+        if (!co_await send(r.body.data(), static_cast<std::size_t>(limit))) co_return false;
+    } else {
+        util::unique_fd fd(::open(r.file->path.c_str(), O_RDONLY | O_CLOEXEC));
+        if (!fd) co_return false;
+        if (chunk.empty()) chunk.resize(1 << 20);
+        std::uint64_t off = r.file->offset, left = limit;
+        while (left > 0) {
+            std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(left, chunk.size()));
+            ssize_t got = ::pread(fd.get(), chunk.data(), want, static_cast<off_t>(off));
+            if (got <= 0) co_return false;  // the file shrank: drop rather than send a short body
+            if (!co_await send(chunk.data(), static_cast<std::size_t>(got))) co_return false;
+            off += static_cast<std::uint64_t>(got);
+            left -= static_cast<std::uint64_t>(got);
+        }
+    }
+    co_return limit == total;
+}
+
+template <class Stream>
+asio::awaitable<void> serve_connection(Stream& stream, std::shared_ptr<session_shared> sh, listener_kind kind,
+                                       bool loopback) {
+    auto& lowest = beast::get_lowest_layer(stream);
+    beast::flat_buffer buf;
+    buf.reserve(64 * 1024);
+    std::vector<char> chunk;
+
+    for (;;) {
+        if (sh->stopping) co_return;
+        http::request_parser<http::empty_body> hp;
+        hp.header_limit(static_cast<std::uint32_t>(sh->opts.max_header_bytes));
+        // Checked against Content-Length as soon as the header is parsed.
+        hp.body_limit(kind == listener_kind::storage ? sh->opts.max_upload_bytes : sh->opts.max_body_bytes);
+        lowest.expires_after(sh->opts.read_timeout);
+        auto [ec, n] = co_await http::async_read_header(stream, buf, hp, tuple_awaitable);
+        auto started = std::chrono::steady_clock::now();
+        auto reject = [&](unsigned status, std::string_view msg) -> asio::awaitable<void> {
+            response r = error_response(status, "", msg);
+            std::string head = serialize_head(r, false, "");
+            lowest.expires_after(sh->opts.write_timeout);
+            co_await asio::async_write(stream, std::array{asio::buffer(head), asio::buffer(r.body)}, tuple_awaitable);
+        };
+        if (ec == http::error::header_limit) {
+            co_await reject(431, "Request header fields too large");
+            co_return;
+        }
+        if (ec == http::error::body_limit) {
+            co_await reject(413, "Request body too large");
+            co_return;
+        }
+        if (ec) co_return;
+        in_flight_guard guard(*sh);
+
+        request req;
+        req.listener = kind;
+        req.from_loopback = loopback;
+        auto& hr = hp.get();
+        req.method = std::string(hr.method_string());
+        req.target = std::string(hr.target());
+        auto q = req.target.find('?');
+        req.path = req.target.substr(0, q);
+        if (q != std::string::npos) req.query = req.target.substr(q + 1);
+        for (auto& f : hr) req.headers.add(std::string(f.name_string()), std::string(f.value()));
+        bool keep_alive = hr.keep_alive();
+
+        if (auto expect = hr[http::field::expect]; beast::iequals(expect, "100-continue")) {
+            static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
+            lowest.expires_after(sh->opts.write_timeout);
+            auto [wec, w] = co_await asio::async_write(stream, asio::buffer(cont), tuple_awaitable);
+            if (wec) co_return;
+        }
+
+        // The body: storage uploads stream to disk, hashed on the way; the rest is buffered.
+        if (!hp.is_done()) {
+            if (kind == listener_kind::storage && req.method == "PUT") {
+                fs::path tmp = sh->h.temp_dir() / ("upload." + util::unique_suffix());
+                util::unique_fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+                if (!fd) {
+                    co_await reject(500, "Cannot create a temp file");
+                    co_return;
+                }
+                http::request_parser<http::buffer_body> bp{std::move(hp)};
+                bp.body_limit(sh->opts.max_upload_bytes);
+                if (chunk.empty()) chunk.resize(1 << 20);
+                util::hasher sha(util::hash_algo::sha256);
+                std::uint64_t total = 0;
+                bool failed = false;
+                while (!bp.is_done()) {
+                    bp.get().body().data = chunk.data();
+                    bp.get().body().size = chunk.size();
+                    lowest.expires_after(sh->opts.read_timeout);
+                    auto [rec, rn] = co_await http::async_read_some(stream, buf, bp, tuple_awaitable);
+                    if (rec == http::error::need_buffer) rec = {};
+                    if (rec) {
+                        failed = true;
+                        if (rec == http::error::body_limit) co_await reject(413, "Upload too large");
+                        break;
+                    }
+                    std::size_t got = chunk.size() - bp.get().body().size;
+                    bool stored = true;
+                    try {
+                        util::write_all(fd.get(), chunk.data(), got, tmp);
+                    } catch (const std::exception&) {
+                        stored = false;
+                    }
+                    if (!stored) {
+                        failed = true;
+                        co_await reject(507, "Cannot store the upload");
+                        break;
+                    }
+                    sha.update(chunk.data(), got);
+                    total += got;
+                }
+                if (failed) {
+                    ::unlink(tmp.c_str());
+                    co_return;
+                }
+                req.upload = streamed_body{tmp, total, sha.hex_digest()};
+            } else {
+                http::request_parser<http::string_body> sp{std::move(hp)};
+                sp.body_limit(sh->opts.max_body_bytes);
+                while (!sp.is_done()) {
+                    lowest.expires_after(sh->opts.read_timeout);
+                    auto [rec, rn] = co_await http::async_read_some(stream, buf, sp, tuple_awaitable);
+                    if (rec == http::error::body_limit) {
+                        co_await reject(413, "Request body too large");
+                        co_return;
+                    }
+                    if (rec) co_return;
+                }
+                req.body = std::move(sp.get().body());
+            }
+        }
+
+        std::optional<fault_action> fault = sh->h.faults().on_request(kind, req.method, req.target);
+        if (fault && fault->stall_ms && !fault->stall_after_bytes) {
+            asio::steady_timer t(co_await asio::this_coro::executor);
+            t.expires_after(std::chrono::milliseconds(fault->stall_ms));
+            co_await t.async_wait(tuple_awaitable);
+        }
+        response res;
+        if (fault && fault->status) {
+            res = error_response(fault->status, "", "Injected fault");
+            for (auto& [k, v] : fault->headers.items) res.headers.set(k, v);
+        } else {
+            res = sh->h.handle(req);
+            if (fault)
+                for (auto& [k, v] : fault->headers.items) res.headers.set(k, v);
+        }
+        if (req.upload) {
+            std::error_code rm;
+            fs::remove(req.upload->file, rm);  // routes move what they keep
+        }
+        if (sh->stopping) keep_alive = false;
+
+        std::string rid = sh->id_prefix + std::to_string(++sh->next_id);
+        std::string head = serialize_head(res, keep_alive, rid);
+        lowest.expires_after(sh->opts.write_timeout);
+        auto [hec, hw] = co_await asio::async_write(stream, asio::buffer(head), tuple_awaitable);
+        std::uint64_t sent = 0;
+        bool whole = !hec && co_await write_body(stream, *sh, res, fault ? &*fault : nullptr, chunk, sent);
+        double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+        sh->log.write(kind, req.method, req.target, res.status, sent, req.headers.get("Authorization").has_value(), ms);
+        if (!whole) {
+            beast::error_code ignore;
+            lowest.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignore);
+            lowest.socket().close(ignore);
+            co_return;
+        }
+        if (!keep_alive) co_return;
+    }
+}
+
+}  // namespace hfhub::server::detail

@@ -1,0 +1,126 @@
+#include "util/hash.hpp"
+#include "util/paths.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+using namespace hfhub::util;
+
+BOOST_AUTO_TEST_SUITE(util_hash)
+
+BOOST_AUTO_TEST_CASE(known_digests) {
+    BOOST_TEST(sha256_hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    BOOST_TEST(sha1_hex("abc") == "a9993e364706816aba3e25717850c26c9cd0d89d");
+    // `printf 'hello\n' | git hash-object --stdin`
+    BOOST_TEST(git_blob_sha1("hello\n") == "ce013625030ba8dba906f756967f9e9ca394464a");
+    BOOST_TEST(git_blob_sha1("") == "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391");
+}
+
+BOOST_AUTO_TEST_CASE(streaming_equals_one_shot) {
+    std::string data(100000, 'x');
+    for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 31);
+    hasher h(hash_algo::sha256);
+    for (std::size_t i = 0; i < data.size(); i += 777) h.update(std::string_view(data).substr(i, 777));
+    BOOST_TEST(h.hex_digest() == sha256_hex(data));
+}
+
+BOOST_AUTO_TEST_CASE(lfs_pointer_format) {
+    std::string sha(64, 'a');
+    BOOST_TEST(lfs_pointer(sha, 12) ==
+               "version https://git-lfs.github.com/spec/v1\noid sha256:" + sha + "\nsize 12\n");
+}
+
+BOOST_AUTO_TEST_CASE(base64_round_trip_and_rejects) {
+    std::string out;
+    BOOST_TEST(base64_encode("hello\n") == "aGVsbG8K");
+    BOOST_TEST(base64_decode("aGVsbG8K", out));
+    BOOST_TEST(out == "hello\n");
+    BOOST_TEST(base64_decode("aGk=", out));
+    BOOST_TEST(out == "hi");
+    BOOST_TEST(!base64_decode("aGk", out));    // bad length
+    BOOST_TEST(!base64_decode("a*k=", out));   // bad character
+}
+
+BOOST_AUTO_TEST_CASE(hex_helpers) {
+    BOOST_TEST(is_hex("0123456789abcdef", 16));
+    BOOST_TEST(!is_hex("0123456789ABCDEF", 16));
+    BOOST_TEST(!is_hex("abc", 4));
+    BOOST_TEST(from_hex("00ff") == std::string("\x00\xff", 2));
+    BOOST_TEST(from_hex("zz").empty());
+    BOOST_TEST(constant_time_equal("abc", "abc"));
+    BOOST_TEST(!constant_time_equal("abc", "abd"));
+    BOOST_TEST(!constant_time_equal("abc", "abcd"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(util_paths)
+
+BOOST_AUTO_TEST_CASE(normalize_accepts_and_strips) {
+    std::string why;
+    BOOST_TEST(*normalize_repo_path("a/b.txt", why) == "a/b.txt");
+    BOOST_TEST(*normalize_repo_path("/a/b", why) == "a/b");
+    BOOST_TEST(*normalize_repo_path("./a", why) == "a");
+    BOOST_TEST(*normalize_repo_path(".gitattributes", why) == ".gitattributes");
+    BOOST_TEST(*normalize_repo_path("a/..b/c.", why) == "a/..b/c.");
+}
+
+BOOST_AUTO_TEST_CASE(normalize_rejects_traversal_and_oddities) {
+    for (const char* bad : {"", "..", "../x", "a/../b", "a/./b", "a//b", ".git/config", "x/.git/y", "..\\ddd",
+                            "a\\b", "a/\x01"}) {
+        std::string why;
+        BOOST_TEST(!normalize_repo_path(bad, why).has_value(), bad);
+        BOOST_TEST(!why.empty());
+    }
+    std::string why;
+    BOOST_TEST(!normalize_repo_path(std::string_view("a\0b", 3), why).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(repo_names) {
+    BOOST_TEST(valid_repo_name_part("bert-base_uncased.v2"));
+    BOOST_TEST(!valid_repo_name_part(""));
+    BOOST_TEST(!valid_repo_name_part("a--b"));
+    BOOST_TEST(!valid_repo_name_part("a..b"));
+    BOOST_TEST(!valid_repo_name_part("-a"));
+    BOOST_TEST(!valid_repo_name_part("a/b"));
+    BOOST_TEST(!valid_repo_name_part(std::string(97, 'a')));
+}
+
+BOOST_AUTO_TEST_CASE(ref_names) {
+    BOOST_TEST(valid_ref_name("dev"));
+    BOOST_TEST(valid_ref_name("feature/x"));
+    BOOST_TEST(!valid_ref_name("refs/pr/1"));
+    BOOST_TEST(!valid_ref_name("a..b"));
+    BOOST_TEST(!valid_ref_name("a b"));
+    BOOST_TEST(!valid_ref_name("x.lock"));
+}
+
+// Python: fnmatch.fnmatchcase(name, pattern)
+BOOST_AUTO_TEST_CASE(fnmatch_table) {
+    struct row {
+        const char* pattern;
+        const char* name;
+        bool match;
+    } rows[] = {
+        {"*.bin", "model.bin", true},      {"*.bin", "dir/model.bin", true},  // '*' spans '/'
+        {"*.bin", "model.bin.txt", false}, {"a?c", "abc", true},
+        {"a?c", "ac", false},              {"[ab]x", "bx", true},
+        {"[!ab]x", "bx", false},           {"[!ab]x", "cx", true},
+        {"[a-c]1", "b1", true},            {"[a-c]1", "d1", false},
+        {"[]]", "]", true},                {"[", "[", true},
+        {"*", "", true},                   {"**/*.json", "a/b/c.json", true},
+        {"data/*", "data/x/y", true},      {"Data/*", "data/x", false},  // case-sensitive
+    };
+    for (auto& r : rows) BOOST_TEST(fnmatch(r.pattern, r.name) == r.match, r.pattern << " ~ " << r.name);
+}
+
+BOOST_AUTO_TEST_CASE(percent_coding) {
+    BOOST_TEST(*percent_decode("refs%2Fpr%2F1") == "refs/pr/1");
+    BOOST_TEST(*percent_decode("a+b", true) == "a b");
+    BOOST_TEST(*percent_decode("a+b") == "a+b");
+    BOOST_TEST(!percent_decode("%zz").has_value());
+    BOOST_TEST(!percent_decode("%4").has_value());
+    BOOST_TEST(percent_encode("refs/pr/1", false) == "refs%2Fpr%2F1");
+    BOOST_TEST(percent_encode("a b/c", true) == "a%20b/c");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
