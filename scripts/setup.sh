@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 pkgs=(build-essential cmake ccache pkg-config git curl ca-certificates
       libboost1.81-dev libboost-json1.81-dev libboost-test1.81-dev libboost-url1.81-dev
-      libboost-program-options1.81-dev libssl-dev libyaml-cpp-dev)
+      libboost-program-options1.81-dev libssl-dev libyaml-cpp-dev openssl tinyproxy)
 command -v node >/dev/null && command -v npm >/dev/null || pkgs+=(nodejs npm)
 [[ "${1:-}" == "--bench" ]] && pkgs+=(nginx-light wrk hyperfine)
 
@@ -19,7 +19,8 @@ if ((${#missing[@]})); then
   sudo=""; [[ $(id -u) -eq 0 ]] || sudo="sudo"
   echo "setup: installing ${missing[*]}"
   $sudo apt-get update -qq
-  # Debian's nginx would start a system service; the benchmarks run their own instance.
+  # Debian would start nginx and tinyproxy as system services; the tests and benchmarks run
+  # their own instances.
   $sudo env DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 

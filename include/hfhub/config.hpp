@@ -1,0 +1,66 @@
+// Client configuration: one struct, filled explicitly or by from_env(), the only code in
+// hfhub that reads the environment.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace hfhub {
+
+using namespace std::chrono_literals;
+
+struct proxy_config {
+    std::string http;      // proxy for http:// URLs, e.g. "http://user:pw@proxy:3128"; empty: direct
+    std::string https;     // proxy for https:// URLs (tunnelled with CONNECT)
+    std::string no_proxy;  // comma-separated hosts, domains (".x.org" or "x.org"), IPs, CIDRs, "*"
+};
+
+struct timeout_config {
+    std::chrono::milliseconds connect = 10s;
+    std::chrono::milliseconds read = 10s;  // idle time allowed per read
+    std::chrono::milliseconds etag = 10s;  // HF_HUB_ETAG_TIMEOUT: metadata HEADs
+    std::chrono::milliseconds download = 10s;  // HF_HUB_DOWNLOAD_TIMEOUT: per read on downloads
+};
+
+struct pool_config {
+    std::size_t per_host = 8;
+    std::size_t total = 64;
+    std::chrono::milliseconds idle_timeout = 30s;
+};
+
+struct retry_config {
+    unsigned max_retries = 5;  // per request
+    std::chrono::milliseconds base_delay = 1s;
+    std::chrono::milliseconds max_delay = 8s;
+    std::chrono::milliseconds request_budget = 60s;  // total waiting for one request
+    std::uint64_t total_retries = 10000;              // for the client's lifetime
+};
+
+struct config {
+    std::string endpoint = "https://huggingface.co";  // HF_ENDPOINT, no trailing '/'
+    std::optional<std::string> token;                 // HF_TOKEN, then the token file
+    bool implicit_token = true;                       // false: HF_HUB_DISABLE_IMPLICIT_TOKEN
+    std::filesystem::path hf_home;                    // HF_HOME
+    std::filesystem::path hub_cache;                  // HF_HUB_CACHE
+    bool offline = false;                             // HF_HUB_OFFLINE
+    proxy_config proxies;                             // HTTPS_PROXY, HTTP_PROXY, NO_PROXY
+    std::optional<std::filesystem::path> ca_bundle;   // SSL_CERT_FILE; else the system store
+    timeout_config timeouts;
+    pool_config pool;
+    retry_config retry;
+    unsigned max_redirects = 10;
+    std::string library_name;  // for the User-Agent
+    std::string library_version;
+
+    using env_lookup = std::function<std::optional<std::string>(std::string_view name)>;
+    // Defaults and precedence as the Python client's. Reads the token file too.
+    static config from_env();
+    static config from_env(const env_lookup& getenv);
+};
+
+}  // namespace hfhub

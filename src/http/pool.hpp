@@ -1,0 +1,65 @@
+// Connections kept alive per key (scheme, host, port, proxy), with per-host and total caps.
+// A lease holds a slot: a pooled connection, or the right to open one. Giving it back wakes a
+// waiter. Bookkeeping is under a mutex, so coroutines on several threads may share the pool.
+#pragma once
+
+#include "http/connection.hpp"
+
+#include <hfhub/client.hpp>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+namespace hfhub::http {
+
+class pool {
+public:
+    explicit pool(const pool_config& cfg);
+    ~pool();
+
+    struct lease {
+        std::unique_ptr<connection> conn;  // null: open a new one in this slot
+        std::string key;
+        bool reused = false;
+        bool held = false;
+    };
+
+    // Waits for a slot; throws hfhub::error(cancelled) if the awaiting coroutine is cancelled.
+    boost::asio::awaitable<lease> acquire(const std::string& key);
+    // Returns the slot. A connection that is `reusable()` goes back to the idle list.
+    void release(lease& l);
+    // Closes idle connections; further use is still allowed.
+    void clear();
+
+    pool_stats stats() const;
+    void note_opened();
+
+private:
+    struct waiter {
+        explicit waiter(boost::asio::any_io_executor ex) : timer(ex) {}
+        boost::asio::steady_timer timer;
+        bool woken = false;
+    };
+    struct host {
+        std::size_t open = 0;
+        std::deque<std::unique_ptr<connection>> idle;
+    };
+    bool try_take(const std::string& key, lease& out);  // under mu_
+    void wake_all();                                     // under mu_
+    void prune(host& h);                                 // under mu_
+
+    pool_config cfg_;
+    mutable std::mutex mu_;
+    std::map<std::string, host> hosts_;
+    std::size_t open_ = 0;
+    std::deque<std::shared_ptr<waiter>> waiters_;
+    pool_stats stats_;
+};
+
+}  // namespace hfhub::http

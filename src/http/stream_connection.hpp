@@ -1,0 +1,156 @@
+// The HTTP/1.1 exchange on one stream type; instantiated for TCP and TLS in separate files.
+#pragma once
+
+#include "http/connection.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace hfhub::http::detail {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+
+template <class Stream>
+class stream_connection final : public connection {
+public:
+    explicit stream_connection(Stream s) : stream_(std::move(s)) { buf_.reserve(64 * 1024); }
+
+    beast::tcp_stream& lowest() override { return beast::get_lowest_layer(stream_); }
+
+    asio::awaitable<response_head> exchange(const std::string& head, const std::string& body,
+                                            const std::optional<file_range>& body_file, bool head_request,
+                                            std::chrono::milliseconds timeout) override {
+        reusable_ = false;
+        auto& low = lowest();
+        low.expires_after(timeout);
+        if (body.empty() || body.size() > 64 * 1024) {
+            co_await asio::async_write(stream_, asio::buffer(head), asio::use_awaitable);
+            if (!body.empty()) {
+                low.expires_after(timeout);
+                co_await asio::async_write(stream_, asio::buffer(body), asio::use_awaitable);
+            }
+        } else {
+            // One write for small requests: fewer packets, no Nagle interplay.
+            std::array<asio::const_buffer, 2> bufs{asio::buffer(head), asio::buffer(body)};
+            co_await asio::async_write(stream_, bufs, asio::use_awaitable);
+        }
+        if (body_file) co_await send_file(*body_file, timeout);
+
+        parser_.emplace();
+        parser_->header_limit(64 * 1024);
+        parser_->body_limit(boost::none);
+        parser_->skip(head_request);
+        low.expires_after(timeout);
+        co_await bhttp::async_read_header(stream_, buf_, *parser_, asio::use_awaitable);
+        auto& msg = parser_->get();
+        response_head out;
+        out.status = msg.result_int();
+        for (auto& f : msg) out.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+        if (auto cl = parser_->content_length()) out.content_length = *cl;
+        out.keep_alive = parser_->keep_alive();
+        out.has_body = !parser_->is_done();
+        chunked_ = parser_->chunked();
+        if (!out.has_body) reusable_ = out.keep_alive;
+        keep_alive_ = out.keep_alive;
+        co_return out;
+    }
+
+    asio::awaitable<void> read_body(std::string& out, std::uint64_t limit, std::chrono::milliseconds timeout) override {
+        if (parser_ && parser_->content_length() && *parser_->content_length() > limit)
+            throw hfhub::error(client_errc::body_too_large, {});
+        co_await stream_body(
+            [&](std::span<const char> s) {
+                if (out.size() + s.size() > limit) throw hfhub::error(client_errc::body_too_large, {});
+                out.append(s.data(), s.size());
+            },
+            timeout);
+    }
+
+    asio::awaitable<void> stream_body(const std::function<void(std::span<const char>)>& write,
+                                      std::chrono::milliseconds timeout) override {
+        if (!parser_ || parser_->is_done()) {
+            reusable_ = keep_alive_;
+            co_return;
+        }
+        if (chunk_.empty()) chunk_.resize(1 << 20);
+        auto& low = lowest();
+        if (parser_->content_length() && !chunked_) {
+            // Known length: read straight into our buffer, past the parser, in large reads.
+            std::uint64_t left = *parser_->content_length();
+            auto pending = buf_.data();
+            std::size_t take = static_cast<std::size_t>(std::min<std::uint64_t>(pending.size(), left));
+            if (take) {
+                write({static_cast<const char*>(pending.data()), take});
+                buf_.consume(take);
+                left -= take;
+            }
+            while (left > 0) {
+                low.expires_after(timeout);
+                std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(chunk_.size(), left));
+                std::size_t n = co_await stream_.async_read_some(asio::buffer(chunk_.data(), want), asio::use_awaitable);
+                write({chunk_.data(), n});
+                left -= n;
+            }
+            parser_.reset();
+            reusable_ = keep_alive_;
+            co_return;
+        }
+        bhttp::response_parser<bhttp::buffer_body> bp{std::move(*parser_)};
+        parser_.reset();
+        while (!bp.is_done()) {
+            bp.get().body().data = chunk_.data();
+            bp.get().body().size = chunk_.size();
+            low.expires_after(timeout);
+            auto [ec, n] = co_await bhttp::async_read_some(stream_, buf_, bp, asio::as_tuple(asio::use_awaitable));
+            if (ec == bhttp::error::need_buffer) ec = {};
+            if (ec) throw boost::system::system_error(ec);
+            std::size_t got = chunk_.size() - bp.get().body().size;
+            if (got) write({chunk_.data(), got});
+        }
+        reusable_ = keep_alive_ && bp.keep_alive();
+    }
+
+private:
+    asio::awaitable<void> send_file(const file_range& f, std::chrono::milliseconds timeout) {
+        int fd = ::open(f.path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) throw std::system_error(errno, std::generic_category(), "open " + f.path.string());
+        struct closer {
+            int fd;
+            ~closer() { ::close(fd); }
+        } guard{fd};
+        if (chunk_.empty()) chunk_.resize(1 << 20);
+        std::uint64_t off = f.offset, left = f.length;
+        while (left > 0) {
+            std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(left, chunk_.size()));
+            ssize_t got = ::pread(fd, chunk_.data(), want, static_cast<off_t>(off));
+            if (got <= 0) throw std::system_error(got < 0 ? errno : EIO, std::generic_category(),
+                                                  "read " + f.path.string());
+            lowest().expires_after(timeout);
+            co_await asio::async_write(stream_, asio::buffer(chunk_.data(), static_cast<std::size_t>(got)),
+                                       asio::use_awaitable);
+            off += static_cast<std::uint64_t>(got);
+            left -= static_cast<std::uint64_t>(got);
+        }
+    }
+
+    Stream stream_;
+    beast::flat_buffer buf_;
+    std::optional<bhttp::response_parser<bhttp::empty_body>> parser_;
+    std::vector<char> chunk_;
+    bool chunked_ = false;
+    bool keep_alive_ = false;
+};
+
+}  // namespace hfhub::http::detail

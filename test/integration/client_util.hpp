@@ -1,0 +1,38 @@
+// Running client coroutines from tests, and helpers the client tests share.
+#pragma once
+
+#include <hfhub/client.hpp>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+
+#include <string>
+
+namespace hfhub::test {
+
+// Runs `aw` to completion on `ioc` (in this thread) and returns its result or rethrows.
+template <class T>
+T run(boost::asio::io_context& ioc, boost::asio::awaitable<T> aw) {
+    auto fut = boost::asio::co_spawn(ioc, std::move(aw), boost::asio::use_future);
+    ioc.restart();
+    ioc.run();
+    return fut.get();
+}
+
+// A config pointing at `endpoint` with quick retries, so fault tests stay fast.
+inline config quick_config(const std::string& endpoint) {
+    config c;
+    c.endpoint = endpoint;
+    c.retry.base_delay = std::chrono::milliseconds(10);
+    c.retry.max_delay = std::chrono::milliseconds(50);
+    c.timeouts.read = std::chrono::seconds(10);
+    return c;
+}
+
+// A body sink that appends to a string.
+inline body_sink string_sink(std::string& out) {
+    return {[&out](std::span<const char> s) { out.append(s.data(), s.size()); }, [&out] { out.clear(); }};
+}
+
+}  // namespace hfhub::test

@@ -1,0 +1,258 @@
+// The client over TLS (a test CA made here) and through a real proxy (tinyproxy).
+#include "client_util.hpp"
+#include "test_server.hpp"
+
+#include "util/hash.hpp"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/json.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <fstream>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+extern char** environ;
+
+using namespace hfhub;
+using hfhub::test::alice_token;
+using hfhub::test::quick_config;
+using hfhub::test::run;
+using hfhub::test::string_sink;
+using hfhub::test::temp_dir;
+using hfhub::test::test_server;
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+
+namespace {
+
+int sh(const std::string& cmd) { return std::system(cmd.c_str()); }
+
+// A CA, and a server certificate it signed for the given subjectAltName.
+struct test_pki {
+    temp_dir dir;
+    fs::path ca, cert, key;
+    explicit test_pki(const std::string& san) {
+        auto d = dir.path().string();
+        ca = dir.path() / "ca.pem";
+        cert = dir.path() / "server.pem";
+        key = dir.path() / "server.key";
+        std::string ec = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+        int rc = sh("cd " + d + " && openssl req -x509 " + ec + " -keyout ca.key -out ca.pem -days 2 -subj '/CN=hfhub test CA' 2>/dev/null" +
+                    " && openssl req " + ec + " -keyout server.key -out server.csr -subj '/CN=hfhub test server' 2>/dev/null" +
+                    " && printf 'subjectAltName=" + san + "\\nbasicConstraints=CA:FALSE\\n' > ext.cnf" +
+                    " && openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile ext.cnf 2>/dev/null");
+        if (rc != 0) throw std::runtime_error("openssl failed to make test certificates");
+    }
+};
+
+std::uint16_t free_port() {
+    asio::io_context ioc;
+    asio::ip::tcp::acceptor a(ioc, {asio::ip::make_address("127.0.0.1"), 0});
+    return a.local_endpoint().port();
+}
+
+// tinyproxy in the foreground on a free port, optionally with Basic auth; killed on scope exit.
+struct tinyproxy {
+    temp_dir dir;
+    std::uint16_t port = free_port();
+    pid_t pid = -1;
+    explicit tinyproxy(const std::string& basic_auth = {}) {
+        auto conf = dir.path() / "tinyproxy.conf";
+        std::ofstream(conf) << "Port " << port << "\nListen 127.0.0.1\nAllow 127.0.0.1\nTimeout 30\nMaxClients 64\n"
+                            << "LogLevel Error\nLogFile \"" << (dir.path() / "log").string() << "\"\n"
+                            << "DisableViaHeader Yes\n" << (basic_auth.empty() ? "" : "BasicAuth " + basic_auth + "\n");
+        std::string c = conf.string();
+        const char* argv[] = {"tinyproxy", "-d", "-c", c.c_str(), nullptr};
+        if (posix_spawnp(&pid, "tinyproxy", nullptr, nullptr, const_cast<char**>(argv), environ) != 0)
+            throw std::runtime_error("cannot start tinyproxy (is it installed?)");
+        // Ready once it accepts connections.
+        for (int i = 0; i < 200; ++i) {
+            asio::io_context ioc;
+            asio::ip::tcp::socket s(ioc);
+            boost::system::error_code ec;
+            s.connect({asio::ip::make_address("127.0.0.1"), port}, ec);
+            if (!ec) return;
+            std::this_thread::sleep_for(std::chrono::milliseconds(25));
+        }
+        throw std::runtime_error("tinyproxy did not start listening");
+    }
+    ~tinyproxy() {
+        if (pid > 0) {
+            ::kill(pid, SIGTERM);
+            ::waitpid(pid, nullptr, 0);
+        }
+    }
+    std::string url(const std::string& userinfo = {}) const {
+        return "http://" + (userinfo.empty() ? "" : userinfo + "@") + "127.0.0.1:" + std::to_string(port);
+    }
+};
+
+// Sets up alice/p through the hfhub client itself, so it works over TLS too.
+struct repo_with_files {
+    std::string small = "through the proxy\n";
+    std::string big = std::string(300000, 'z');
+    repo_with_files(test_server& s, const std::optional<fs::path>& ca = {}) {
+        asio::io_context ioc;
+        auto cfg = quick_config(s.url());
+        cfg.token = alice_token;
+        cfg.ca_bundle = ca;
+        client c(ioc.get_executor(), cfg);
+        auto post = [&](const std::string& path, const std::string& body, const char* type) {
+            http_request r;
+            r.method = "POST";
+            r.url = s.url() + path;
+            r.body = body;
+            r.headers = {{"Content-Type", type}};
+            return run(ioc, c.co_request(r));
+        };
+        post("/api/repos/create", R"({"name":"p","organization":"alice"})", "application/json");
+        std::string sha = hfhub::util::sha256_hex(big);
+        auto batch = post("/alice/p.git/info/lfs/objects/batch",
+                          R"({"operation":"upload","transfers":["basic"],"objects":[{"oid":")" + sha +
+                              R"(","size":)" + std::to_string(big.size()) + "}]}",
+                          "application/vnd.git-lfs+json");
+        auto href = boost::json::value_to<std::string>(
+            boost::json::parse(batch.body).at("objects").at(0).at("actions").at("upload").at("href"));
+        http_request put;
+        put.method = "PUT";
+        put.url = href;
+        put.body = big;
+        run(ioc, c.co_request(put));
+        std::string ndjson = boost::json::serialize(boost::json::object{{"key", "header"}, {"value", {{"summary", "files"}}}}) +
+                             "\n" + test_server::add_file("small.txt", small) + "\n" +
+                             test_server::add_lfs("big.bin", sha, big.size()) + "\n";
+        post("/api/models/alice/p/commit/main", ndjson, "application/x-ndjson");
+    }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(client_tls)
+
+BOOST_AUTO_TEST_CASE(https_with_the_test_ca) {
+    test_pki pki("IP:127.0.0.1,DNS:localhost");
+    test_server srv([&](server::options& o) {
+        o.tls_cert = pki.cert;
+        o.tls_key = pki.key;
+    });
+    BOOST_TEST_REQUIRE(srv.url().starts_with("https://"));
+    asio::io_context ioc;
+    auto cfg = quick_config(srv.url());
+    cfg.ca_bundle = pki.ca;
+    cfg.token = alice_token;
+    client c(ioc.get_executor(), cfg);
+    http_request r;
+    r.url = srv.url() + "/api/whoami-v2";
+    auto resp = run(ioc, c.co_request(r));
+    BOOST_TEST(resp.status == 200u);
+    BOOST_TEST(resp.body.find("\"alice\"") != std::string::npos);
+    // By name as well as by IP: the certificate carries both.
+    r.url = "https://localhost:" + srv.url().substr(srv.url().rfind(':') + 1) + "/api/whoami-v2";
+    BOOST_TEST(run(ioc, c.co_request(r)).status == 200u);
+}
+
+BOOST_AUTO_TEST_CASE(unknown_ca_is_rejected) {
+    test_pki pki("IP:127.0.0.1");
+    test_server srv([&](server::options& o) {
+        o.tls_cert = pki.cert;
+        o.tls_key = pki.key;
+    });
+    asio::io_context ioc;
+    client c(ioc.get_executor(), quick_config(srv.url()));  // the system store: no test CA
+    http_request r;
+    r.url = srv.url() + "/api/whoami-v2";
+    try {
+        run(ioc, c.co_request(r));
+        BOOST_FAIL("an unknown CA must be rejected");
+    } catch (const hfhub::error& e) {
+        BOOST_TEST((e.code() == client_errc::tls_error));
+        BOOST_TEST(std::string(e.what()).find("127.0.0.1") != std::string::npos);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(wrong_hostname_is_rejected) {
+    test_pki pki("IP:127.0.0.1");  // no DNS name
+    test_server srv([&](server::options& o) {
+        o.tls_cert = pki.cert;
+        o.tls_key = pki.key;
+    });
+    asio::io_context ioc;
+    auto cfg = quick_config(srv.url());
+    cfg.ca_bundle = pki.ca;
+    client c(ioc.get_executor(), cfg);
+    http_request r;
+    r.url = "https://localhost:" + srv.url().substr(srv.url().rfind(':') + 1) + "/api/whoami-v2";
+    try {
+        run(ioc, c.co_request(r));
+        BOOST_FAIL("a certificate for another name must be rejected");
+    } catch (const hfhub::error& e) {
+        BOOST_TEST((e.code() == client_errc::tls_error));
+        BOOST_TEST(std::string(e.what()).find("localhost") != std::string::npos);
+    }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(client_proxy)
+
+BOOST_AUTO_TEST_CASE(http_through_tinyproxy_with_auth) {
+    test_server srv;
+    repo_with_files repo(srv);
+    tinyproxy proxy("hfuser hfpass");
+    asio::io_context ioc;
+    auto cfg = quick_config(srv.url());
+    cfg.proxies.http = proxy.url("hfuser:hfpass");
+    client c(ioc.get_executor(), cfg);
+    http_request r;
+    r.url = srv.url() + "/alice/p/resolve/main/small.txt";
+    BOOST_TEST(run(ioc, c.co_request(r)).body == repo.small);
+    // The proxy really is in the path: without credentials it refuses.
+    r.proxies = proxy_config{proxy.url(), "", ""};
+    auto denied = run(ioc, c.co_request(r, false));
+    BOOST_TEST(denied.status == 407u);
+}
+
+BOOST_AUTO_TEST_CASE(https_through_tinyproxy_connect) {
+    test_pki pki("IP:127.0.0.1");
+    test_server srv([&](server::options& o) {
+        o.tls_cert = pki.cert;
+        o.tls_key = pki.key;
+    });
+    repo_with_files repo(srv, pki.ca);
+    tinyproxy proxy;
+    asio::io_context ioc;
+    auto cfg = quick_config(srv.url());
+    cfg.ca_bundle = pki.ca;
+    cfg.proxies.https = proxy.url();
+    client c(ioc.get_executor(), cfg);
+    std::string got;
+    http_request r;
+    r.url = srv.url() + "/alice/p/resolve/main/big.bin";  // API, then the storage origin, both tunnelled
+    auto resp = run(ioc, c.co_stream(r, string_sink(got)));
+    BOOST_TEST(resp.status == 200u);
+    BOOST_TEST((got == repo.big));
+    BOOST_TEST(c.stats().opened == 2u);  // one tunnel per origin
+}
+
+BOOST_AUTO_TEST_CASE(no_proxy_goes_direct_and_a_per_call_proxy_wins) {
+    test_server srv;
+    repo_with_files repo(srv);
+    asio::io_context ioc;
+    auto cfg = quick_config(srv.url());
+    cfg.proxies.http = "http://127.0.0.1:" + std::to_string(free_port());  // nothing listens there
+    cfg.proxies.no_proxy = "localhost,127.0.0.1";
+    cfg.retry.max_retries = 0;
+    client c(ioc.get_executor(), cfg);
+    http_request r;
+    r.url = srv.url() + "/alice/p/resolve/main/small.txt";
+    BOOST_TEST(run(ioc, c.co_request(r)).body == repo.small);
+    // The same dead proxy without NO_PROXY, given per call: the request fails.
+    r.proxies = proxy_config{cfg.proxies.http, "", ""};
+    BOOST_CHECK_THROW(run(ioc, c.co_request(r)), hfhub::error);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
