@@ -59,7 +59,9 @@ std::string blob_store::put(std::string_view content) {
     if (exists(id)) return id;
     fs::path target = path_of(id);
     fs::create_directories(target.parent_path());
-    util::write_file_atomic(target, content);
+    // Staged in tmp_ (wiped at start), not beside the target: a kill mid-write must not
+    // leave a stray file in objects/ that nothing ever removes.
+    util::write_file_atomic(target, content, tmp_);
     return id;
 }
 

@@ -52,8 +52,8 @@ void fsync_dir(const fs::path& dir) {
 
 std::string unique_suffix() { return std::to_string(::getpid()) + "." + random_hex(6); }
 
-void write_file_atomic(const fs::path& target, std::string_view content) {
-    fs::path tmp = target;
+void write_file_atomic(const fs::path& target, std::string_view content, const fs::path& temp_dir) {
+    fs::path tmp = temp_dir.empty() ? target : temp_dir / target.filename();
     tmp += ".tmp." + unique_suffix();
     {
         unique_fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));

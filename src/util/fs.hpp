@@ -41,8 +41,9 @@ void write_all(int fd, const void* data, std::size_t n, const fs::path& p);
 void fsync_fd(int fd, const fs::path& p);
 void fsync_dir(const fs::path& dir);
 
-// Writes to a unique temp file beside `target`, fsyncs, renames over it, fsyncs the folder.
-void write_file_atomic(const fs::path& target, std::string_view content);
+// Writes to a unique temp file (beside `target`, or in `temp_dir` on the same file system),
+// fsyncs, renames over `target`, fsyncs the folder.
+void write_file_atomic(const fs::path& target, std::string_view content, const fs::path& temp_dir = {});
 
 // Renames `from` over `to` and makes the rename durable.
 void rename_durable(const fs::path& from, const fs::path& to);
