@@ -9,6 +9,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/program_options.hpp>
 
+#include <charconv>
 #include <iostream>
 #include <thread>
 #include <vector>
@@ -17,9 +18,22 @@ namespace hfhub::cli {
 
 namespace po = boost::program_options;
 
+namespace {
+// program_options reads "-1" into an unsigned as a huge number; parse counts strictly.
+std::uint64_t parse_count(const std::string& text, std::uint64_t max, const char* flag) {
+    std::uint64_t v = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc() || end != text.data() + text.size() || v > max)
+        throw po::error(std::string("invalid value '") + text + "' for --" + flag + " (0.." + std::to_string(max) +
+                        ")");
+    return v;
+}
+}  // namespace
+
 int serve(int argc, char** argv) {
     server::options o;
     std::string root, tokens, cert, key, log, faults;
+    std::string port = "0", storage_port = "0", threads_text;
     unsigned threads = std::max(2u, std::thread::hardware_concurrency());
     po::options_description desc(
         "usage: hfhub serve [options]\n\n"
@@ -34,21 +48,27 @@ int serve(int argc, char** argv) {
         ("help,h", "show this help")
         ("root", po::value(&root)->default_value("hfhub-data"), "storage folder, created if absent")
         ("host", po::value(&o.host)->default_value("127.0.0.1"), "address to bind")
-        ("port", po::value(&o.port)->default_value(0), "API port; 0 picks a free one")
-        ("storage-port", po::value(&o.storage_port)->default_value(0), "LFS storage port; 0 picks a free one")
+        ("port", po::value(&port)->default_value("0"), "API port; 0 picks a free one")
+        ("storage-port", po::value(&storage_port)->default_value("0"), "LFS storage port; 0 picks a free one")
         ("tokens", po::value(&tokens), "JSON users file: {\"users\":[{\"name\",\"token\",\"orgs\"}]}; "
                                        "without it, open single-user mode")
         ("tls-cert", po::value(&cert), "PEM certificate chain: serve HTTPS")
         ("tls-key", po::value(&key), "PEM private key for --tls-cert")
         ("access-log", po::value(&log), "append one JSON object per request to this file")
         ("faults", po::value(&faults), "fault-injection rules (JSON; see docs/serve.md)")
-        ("threads", po::value(&threads), "I/O threads")
+        ("threads", po::value(&threads_text), "I/O threads (default: one per core, at least 2)")
         ("multipart-threshold", po::value(&o.multipart_threshold), "LFS objects at least this big upload in parts")
         ("multipart-chunk", po::value(&o.multipart_chunk), "part size for multipart uploads");
     po::variables_map vm;
     try {
-        po::store(po::parse_command_line(argc, argv, desc), vm);
+        // No positional options: a stray word is an error rather than silently ignored.
+        po::positional_options_description none;
+        po::store(po::command_line_parser(argc, argv).options(desc).positional(none).run(), vm);
         po::notify(vm);
+        o.port = static_cast<std::uint16_t>(parse_count(port, 65535, "port"));
+        o.storage_port = static_cast<std::uint16_t>(parse_count(storage_port, 65535, "storage-port"));
+        if (!threads_text.empty()) threads = static_cast<unsigned>(parse_count(threads_text, 1024, "threads"));
+        if (threads == 0) threads = 1;
     } catch (const po::error& e) {
         std::cerr << "hfhub serve: " << e.what() << "\n";
         return 2;
@@ -65,6 +85,9 @@ int serve(int argc, char** argv) {
     if (!faults.empty()) o.faults_file = faults;
 
     boost::asio::io_context ioc(static_cast<int>(threads));
+    // Before anything is announced: a SIGTERM sent as soon as the URL is printed must stop us
+    // gracefully, not kill us with the default action.
+    boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
     std::unique_ptr<server::server> srv;
     try {
         srv = std::make_unique<server::server>(ioc, o);
@@ -78,7 +101,6 @@ int serve(int argc, char** argv) {
     std::cerr << "hfhub serve: LFS storage on " << srv->storage_url() << ", data in " << o.root.string() << "\n";
     std::cout << "listening on " << srv->base_url() << std::endl;
 
-    boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
     boost::asio::steady_timer deadline(ioc);
     signals.async_wait([&](const boost::system::error_code& ec, int) {
         if (ec) return;

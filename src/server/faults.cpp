@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include <limits>
 #include <stdexcept>
 
 namespace hfhub::server {
@@ -9,15 +10,36 @@ namespace hfhub::server {
 namespace json = boost::json;
 
 namespace {
-std::uint64_t as_count(const json::value& v, const char* name) {
+std::uint64_t as_count(const json::value& v, const char* name,
+                       std::uint64_t max = std::numeric_limits<std::int64_t>::max()) {
     if (!v.is_number()) throw std::invalid_argument(std::string("fault rule: '") + name + "' must be a number");
-    auto n = v.to_number<std::int64_t>();
+    boost::system::error_code ec;
+    auto n = v.to_number<std::int64_t>(ec);
+    if (ec) throw std::invalid_argument(std::string("fault rule: '") + name + "' must be a whole number");
     if (n < 0) throw std::invalid_argument(std::string("fault rule: '") + name + "' must not be negative");
+    if (static_cast<std::uint64_t>(n) > max)
+        throw std::invalid_argument(std::string("fault rule: '") + name + "' is too large");
     return static_cast<std::uint64_t>(n);
 }
+
+// Narrowed without wrapping: a huge "times" must not turn into 0 ("forever").
+unsigned as_unsigned(const json::value& v, const char* name) {
+    return static_cast<unsigned>(as_count(v, name, std::numeric_limits<unsigned>::max()));
+}
+
+std::vector<fault_rule> parse_rules(std::string_view text);
 }  // namespace
 
 std::vector<fault_rule> fault_injector::parse(std::string_view text) {
+    try {
+        return parse_rules(text);
+    } catch (const boost::system::system_error& e) {  // a JSON value of the wrong type
+        throw std::invalid_argument(std::string("faults: a value has the wrong type (") + e.what() + ")");
+    }
+}
+
+namespace {
+std::vector<fault_rule> parse_rules(std::string_view text) {
     boost::system::error_code ec;
     json::value doc = json::parse(text, ec);
     if (ec || !doc.is_object()) throw std::invalid_argument("faults: expected a JSON object");
@@ -37,12 +59,12 @@ std::vector<fault_rule> fault_injector::parse(std::string_view text) {
             } else if (k == "match") {
                 r.match = json::value_to<std::string>(v);
             } else if (k == "nth") {
-                r.nth = static_cast<unsigned>(as_count(v, "nth"));
+                r.nth = as_unsigned(v, "nth");
                 if (r.nth == 0) throw std::invalid_argument("fault rule: nth counts from 1");
             } else if (k == "times") {
-                r.times = static_cast<unsigned>(as_count(v, "times"));
+                r.times = as_unsigned(v, "times");
             } else if (k == "status") {
-                r.action.status = static_cast<unsigned>(as_count(v, "status"));
+                r.action.status = as_unsigned(v, "status");
                 if (r.action.status < 100 || r.action.status > 599)
                     throw std::invalid_argument("fault rule: status must be 100..599");
             } else if (k == "headers") {
@@ -57,7 +79,7 @@ std::vector<fault_rule> fault_injector::parse(std::string_view text) {
                 r.action.headers.add("RateLimit", "\"api\";r=0;t=" + std::to_string(t));
                 r.action.headers.add("RateLimit-Policy", "\"fixed window\";\"api\";q=500;w=300");
             } else if (k == "stall_ms") {
-                r.action.stall_ms = static_cast<unsigned>(as_count(v, "stall_ms"));
+                r.action.stall_ms = as_unsigned(v, "stall_ms");
             } else if (k == "stall_after_bytes") {
                 r.action.stall_after_bytes = as_count(v, "stall_after_bytes");
             } else if (k == "drop_after_bytes") {
@@ -70,6 +92,7 @@ std::vector<fault_rule> fault_injector::parse(std::string_view text) {
     }
     return out;
 }
+}  // namespace
 
 void fault_injector::replace(std::vector<fault_rule> rules) {
     std::lock_guard lk(mu_);
@@ -85,7 +108,7 @@ std::optional<fault_action> fault_injector::on_request(listener_kind l, std::str
         if (!r.method.empty() && r.method != method) continue;
         if (!r.match.empty() && target.find(r.match) == std::string_view::npos) continue;
         ++r.seen;
-        bool due = r.seen >= r.nth && (r.times == 0 || r.seen < r.nth + r.times);
+        bool due = r.seen >= r.nth && (r.times == 0 || r.seen - r.nth < r.times);  // no overflow
         if (due && !hit) {
             ++r.fired;
             hit = r.action;

@@ -16,8 +16,8 @@ using tcp = asio::ip::tcp;
 struct server::impl : std::enable_shared_from_this<impl> {
     asio::io_context& ioc;
     options opts;
-    std::unique_ptr<hub> h;
-    std::unique_ptr<access_log> log;
+    std::shared_ptr<hub> h;
+    std::shared_ptr<access_log> log;
     std::optional<asio::ssl::context> tls;
     tcp::acceptor api;
     tcp::acceptor storage;
@@ -85,14 +85,19 @@ server::server(asio::io_context& ioc, options opts) : impl_(std::make_shared<imp
     cfg.storage_url = m.url_of(m.storage);
     cfg.multipart_threshold = m.opts.multipart_threshold;
     cfg.multipart_chunk = std::max<std::uint64_t>(m.opts.multipart_chunk, 1);
-    m.h = std::make_unique<hub>(m.opts.root, std::move(auth), cfg);
+    m.h = std::make_shared<hub>(m.opts.root, std::move(auth), cfg);
     if (m.opts.faults_file) {
         std::ifstream in(*m.opts.faults_file);
+        if (!in) throw std::runtime_error("cannot read the faults file " + m.opts.faults_file->string());
         std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        m.h->faults().replace(fault_injector::parse(text));
+        try {
+            m.h->faults().replace(fault_injector::parse(text));
+        } catch (const std::invalid_argument& e) {
+            throw std::runtime_error(m.opts.faults_file->string() + ": " + e.what());
+        }
     }
-    m.log = m.opts.access_log ? std::make_unique<access_log>(*m.opts.access_log) : std::make_unique<access_log>();
-    m.shared = std::shared_ptr<session_shared>(new session_shared{*m.h, *m.log, m.opts});
+    m.log = m.opts.access_log ? std::make_shared<access_log>(*m.opts.access_log) : std::make_shared<access_log>();
+    m.shared = std::make_shared<session_shared>(m.h, m.log, m.opts);
     m.shared->id_prefix = util::random_hex(4) + "-";
 }
 
@@ -115,6 +120,7 @@ void server::stop(std::function<void()> on_drained) {
         m.shared->on_drained = std::move(on_drained);
     }
     m.shared->stopping = true;
+    m.shared->close_idle();
     auto self = impl_;
     for (auto* acc : {&m.api, &m.storage})
         asio::post(acc->get_executor(), [self, acc] {

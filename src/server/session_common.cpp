@@ -13,6 +13,25 @@ void session_shared::request_done() {
     }
 }
 
+void session_shared::close_idle() {
+    std::vector<std::shared_ptr<connection>> all;
+    {
+        std::lock_guard lk(conns_mu);
+        all.assign(conns.begin(), conns.end());
+    }
+    // On each connection's strand: one busy with a request notices `stopping` when it's done.
+    for (auto& c : all)
+        boost::asio::post(c->ex, [c] {
+            if (c->stream && c->idle) c->stream->close();
+        });
+}
+
+bool is_loopback(const boost::asio::ip::address& a) {
+    if (a.is_v6() && a.to_v6().is_v4_mapped())
+        return boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, a.to_v6()).is_loopback();
+    return a.is_loopback();
+}
+
 namespace detail {
 
 std::string status_line(unsigned status) {

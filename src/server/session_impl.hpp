@@ -11,6 +11,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <array>
 #include <chrono>
 #include <fcntl.h>
 #include <unistd.h>
@@ -56,8 +57,8 @@ asio::awaitable<bool> write_body(Stream& stream, const session_shared& sh, const
             }
             lowest.expires_after(sh.opts.write_timeout);
             auto [ec, w] = co_await asio::async_write(stream, asio::buffer(data, take), tuple_awaitable);
+            sent += w;  // before the error check: a timed-out write may still have sent part
             if (ec) co_return false;
-            sent += w;
             data += w;
             n -= w;
         }
@@ -83,6 +84,23 @@ asio::awaitable<bool> write_body(Stream& stream, const session_shared& sh, const
     co_return limit == total;
 }
 
+// After refusing a request whose body we won't read: stop sending, then discard what the client
+// is still sending (bounded), so closing doesn't reset the connection before it reads the answer.
+template <class Stream>
+asio::awaitable<void> linger_close(Stream& stream, const session_shared& sh) {
+    auto& lowest = beast::get_lowest_layer(stream);
+    beast::error_code ec;
+    lowest.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+    lowest.expires_after(std::min<std::chrono::milliseconds>(sh.opts.read_timeout, std::chrono::seconds(2)));
+    std::array<char, 16384> sink;
+    for (std::uint64_t total = 0; total < (64u << 20);) {
+        auto [rec, n] = co_await lowest.async_read_some(asio::buffer(sink), tuple_awaitable);
+        if (rec) break;
+        total += n;
+    }
+    lowest.socket().close(ec);
+}
+
 template <class Stream>
 asio::awaitable<void> serve_connection(Stream& stream, std::shared_ptr<session_shared> sh, listener_kind kind,
                                        bool loopback) {
@@ -91,20 +109,42 @@ asio::awaitable<void> serve_connection(Stream& stream, std::shared_ptr<session_s
     buf.reserve(64 * 1024);
     std::vector<char> chunk;
 
+    auto conn = std::make_shared<session_shared::connection>();
+    conn->ex = lowest.get_executor();
+    conn->stream = &lowest;
+    {
+        std::lock_guard lk(sh->conns_mu);
+        sh->conns.insert(conn);
+    }
+    struct unregister {
+        session_shared& sh;
+        std::shared_ptr<session_shared::connection> c;
+        ~unregister() {
+            c->stream = nullptr;
+            std::lock_guard lk(sh.conns_mu);
+            sh.conns.erase(c);
+        }
+    } unreg{*sh, conn};
+
     for (;;) {
+        // Checked in the same strand step that marks us idle, so stop() can't slip between.
         if (sh->stopping) co_return;
+        conn->idle = true;
         http::request_parser<http::empty_body> hp;
         hp.header_limit(static_cast<std::uint32_t>(sh->opts.max_header_bytes));
         // Checked against Content-Length as soon as the header is parsed.
         hp.body_limit(kind == listener_kind::storage ? sh->opts.max_upload_bytes : sh->opts.max_body_bytes);
         lowest.expires_after(sh->opts.read_timeout);
         auto [ec, n] = co_await http::async_read_header(stream, buf, hp, tuple_awaitable);
+        conn->idle = false;
         auto started = std::chrono::steady_clock::now();
         auto reject = [&](unsigned status, std::string_view msg) -> asio::awaitable<void> {
             response r = error_response(status, "", msg);
             std::string head = serialize_head(r, false, "");
             lowest.expires_after(sh->opts.write_timeout);
-            co_await asio::async_write(stream, std::array{asio::buffer(head), asio::buffer(r.body)}, tuple_awaitable);
+            auto [wec, w] = co_await asio::async_write(stream, std::array{asio::buffer(head), asio::buffer(r.body)},
+                                                       tuple_awaitable);
+            if (!wec) co_await linger_close(stream, *sh);
         };
         if (ec == http::error::header_limit) {
             co_await reject(431, "Request header fields too large");
@@ -115,6 +155,16 @@ asio::awaitable<void> serve_connection(Stream& stream, std::shared_ptr<session_s
             co_return;
         }
         if (ec) co_return;
+        if (sh->stopping) {  // arrived as we stopped: after on_drained, nothing may be processed
+            co_await reject(503, "The server is shutting down");
+            co_return;
+        }
+        // Only storage PUTs stream to disk; every other body is buffered, so max_body_bytes applies.
+        if (!(kind == listener_kind::storage && hp.get().method() == http::verb::put) && hp.content_length() &&
+            *hp.content_length() > sh->opts.max_body_bytes) {
+            co_await reject(413, "Request body too large");
+            co_return;
+        }
         in_flight_guard guard(*sh);
 
         request req;
@@ -151,6 +201,7 @@ asio::awaitable<void> serve_connection(Stream& stream, std::shared_ptr<session_s
                 util::hasher sha(util::hash_algo::sha256);
                 std::uint64_t total = 0;
                 bool failed = false;
+                unsigned refuse = 0;  // answered after the temp file is gone
                 while (!bp.is_done()) {
                     bp.get().body().data = chunk.data();
                     bp.get().body().size = chunk.size();
@@ -159,7 +210,7 @@ asio::awaitable<void> serve_connection(Stream& stream, std::shared_ptr<session_s
                     if (rec == http::error::need_buffer) rec = {};
                     if (rec) {
                         failed = true;
-                        if (rec == http::error::body_limit) co_await reject(413, "Upload too large");
+                        if (rec == http::error::body_limit) refuse = 413;
                         break;
                     }
                     std::size_t got = chunk.size() - bp.get().body().size;
@@ -171,7 +222,7 @@ asio::awaitable<void> serve_connection(Stream& stream, std::shared_ptr<session_s
                     }
                     if (!stored) {
                         failed = true;
-                        co_await reject(507, "Cannot store the upload");
+                        refuse = 507;
                         break;
                     }
                     sha.update(chunk.data(), got);
@@ -179,6 +230,8 @@ asio::awaitable<void> serve_connection(Stream& stream, std::shared_ptr<session_s
                 }
                 if (failed) {
                     ::unlink(tmp.c_str());
+                    if (refuse == 413) co_await reject(413, "Upload too large");
+                    if (refuse == 507) co_await reject(507, "Cannot store the upload");
                     co_return;
                 }
                 req.upload = streamed_body{tmp, total, sha.hex_digest()};
@@ -198,7 +251,10 @@ asio::awaitable<void> serve_connection(Stream& stream, std::shared_ptr<session_s
             }
         }
 
-        std::optional<fault_action> fault = sh->h.faults().on_request(kind, req.method, req.target);
+        // The admin route is exempt, or a catch-all rule could never be cleared.
+        bool admin = kind == listener_kind::api && req.path.starts_with("/admin/");
+        std::optional<fault_action> fault;
+        if (!admin) fault = sh->h.faults().on_request(kind, req.method, req.target);
         if (fault && fault->stall_ms && !fault->stall_after_bytes) {
             asio::steady_timer t(co_await asio::this_coro::executor);
             t.expires_after(std::chrono::milliseconds(fault->stall_ms));
@@ -213,6 +269,7 @@ asio::awaitable<void> serve_connection(Stream& stream, std::shared_ptr<session_s
             if (fault)
                 for (auto& [k, v] : fault->headers.items) res.headers.set(k, v);
         }
+        if (req.method == "HEAD") res.head = true;  // whatever produced it, a HEAD answer has no body
         if (req.upload) {
             std::error_code rm;
             fs::remove(req.upload->file, rm);  // routes move what they keep

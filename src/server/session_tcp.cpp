@@ -6,7 +6,7 @@ boost::asio::awaitable<void> run_plain_session(boost::asio::ip::tcp::socket sock
                                                listener_kind kind) {
     boost::beast::error_code ec;
     auto remote = sock.remote_endpoint(ec);
-    bool loopback = !ec && remote.address().is_loopback();
+    bool loopback = !ec && is_loopback(remote.address());
     sock.set_option(boost::asio::ip::tcp::no_delay(true), ec);
     boost::beast::tcp_stream stream(std::move(sock));
     try {

@@ -9,7 +9,7 @@ boost::asio::awaitable<void> run_tls_session(boost::asio::ip::tcp::socket sock, 
     namespace beast = boost::beast;
     beast::error_code ec;
     auto remote = sock.remote_endpoint(ec);
-    bool loopback = !ec && remote.address().is_loopback();
+    bool loopback = !ec && is_loopback(remote.address());
     sock.set_option(boost::asio::ip::tcp::no_delay(true), ec);
     beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(sock)), tls);
     try {
