@@ -209,19 +209,30 @@ std::shared_ptr<const commit> hub::must_load(repo& r, const std::string& id) {
 
 response hub::handle(request& req) {
     ctx c{req, {}, split_path(req.path)};
-    try {
-        if (req.listener == listener_kind::storage) return dispatch_storage(c);
-        c.who = auth_.identify(req.headers.get("Authorization"));
-        if (c.who.what == identity::kind::invalid)
-            return error_response(401, "", "Invalid credentials in Authorization header");
-        return dispatch(c);
-    } catch (const http_error& e) {
-        return error_response(e.status, e.code, e.what());
-    } catch (const std::system_error& e) {
-        return error_response(500, "", std::string("Storage error: ") + e.what());
-    } catch (const std::exception& e) {
-        return error_response(400, "", std::string("Bad request: ") + e.what());
-    }
+    response r = [&]() -> response {
+        try {
+            if (req.listener == listener_kind::storage) return dispatch_storage(c);
+            c.who = auth_.identify(req.headers.get("Authorization"));
+            if (c.who.what == identity::kind::invalid)
+                return error_response(401, "", "Invalid credentials in Authorization header");
+            return dispatch(c);
+        } catch (const http_error& e) {
+            return error_response(e.status, e.code, e.what());
+        } catch (const std::system_error& e) {
+            return error_response(500, "", std::string("Storage error: ") + e.what());
+        } catch (const std::exception& e) {
+            return error_response(400, "", std::string("Bad request: ") + e.what());
+        }
+    }();
+    // No HEAD answer carries a body, errors included: keep-alive clients would read it as
+    // the start of the next response.
+    if (req.method == "HEAD") r.head = true;
+    // Messages quote request paths; a control byte there would make the header invalid HTTP.
+    for (auto& [k, v] : r.headers.items)
+        if (k == "X-Error-Message")
+            for (char& ch : v)
+                if ((static_cast<unsigned char>(ch) < 0x20 && ch != '\t') || ch == 0x7f) ch = ' ';
+    return r;
 }
 
 response hub::dispatch(ctx& c) {

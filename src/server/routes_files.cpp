@@ -93,12 +93,14 @@ response hub::tree(ctx& c, repo_type t, const std::string& id, const std::string
     auto res = must_resolve(*r, rev);
     auto cm = must_load(*r, res.commit);
     std::string path;
-    if (!raw_path.empty()) {
+    // A trailing "/" names the same folder; strip it before the empty-segment check.
+    std::string_view trimmed = raw_path;
+    while (!trimmed.empty() && trimmed.back() == '/') trimmed.remove_suffix(1);
+    if (!trimmed.empty()) {
         std::string why;
-        auto p = util::normalize_repo_path(raw_path, why);
+        auto p = util::normalize_repo_path(trimmed, why);
         if (!p) throw http_error(400, "", "Invalid path '" + raw_path + "': " + why);
         path = *p;
-        while (!path.empty() && path.back() == '/') path.pop_back();
     }
     auto flag = [&](const char* name) {
         auto v = c.req.query_param(name);
@@ -109,13 +111,22 @@ response hub::tree(ctx& c, repo_type t, const std::string& id, const std::string
     if (auto l = c.req.query_param("limit"); l && !l->empty() && l->size() < 7 &&
                                              l->find_first_not_of("0123456789") == std::string::npos)
         limit = std::clamp<std::size_t>(std::stoul(*l), 1, 10000);
+    // The cursor is "<offset>:<commit>": later pages list the commit the first page listed,
+    // even if the branch moved meanwhile.
     std::size_t offset = 0;
     if (auto cur = c.req.query_param("cursor"); cur && !cur->empty()) {
         std::string dec;
-        if (!util::base64_decode(*cur, dec) || dec.empty() ||
-            dec.find_first_not_of("0123456789") != std::string::npos || dec.size() > 12)
+        if (!util::base64_decode(*cur, dec)) throw http_error(400, "", "Invalid cursor");
+        auto colon = dec.find(':');
+        std::string num = dec.substr(0, colon);
+        if (num.empty() || num.find_first_not_of("0123456789") != std::string::npos || num.size() > 12)
             throw http_error(400, "", "Invalid cursor");
-        offset = std::stoull(dec);
+        offset = std::stoull(num);
+        if (colon != std::string::npos) {
+            auto pinned = store_.load_commit(*r, dec.substr(colon + 1));
+            if (!pinned) throw http_error(400, "", "Invalid cursor");
+            cm = std::move(pinned);
+        }
     }
 
     std::string prefix = path.empty() ? "" : path + "/";
@@ -146,7 +157,8 @@ response hub::tree(ctx& c, repo_type t, const std::string& id, const std::string
     if (end < entries.size()) {
         std::string next = cfg_.base_url + c.req.path + "?recursive=" + (recursive ? "true" : "false") +
                            "&expand=" + (expand ? "true" : "false") + "&limit=" + std::to_string(limit) +
-                           "&cursor=" + util::percent_encode(util::base64_encode(std::to_string(end)), false);
+                           "&cursor=" +
+                           util::percent_encode(util::base64_encode(std::to_string(end) + ":" + cm->id), false);
         resp.headers.add("Link", "<" + next + ">; rel=\"next\"");
     }
     return resp;
@@ -183,9 +195,10 @@ response hub::paths_info(ctx& c, repo_type t, const std::string& id, const std::
     auto& folders = cm->folder_oids();
     for (auto& raw : paths) {
         std::string why;
-        auto p = util::normalize_repo_path(raw, why);
+        std::string_view trimmed = raw;
+        while (!trimmed.empty() && trimmed.back() == '/') trimmed.remove_suffix(1);
+        auto p = util::normalize_repo_path(trimmed, why);
         if (!p) continue;
-        while (!p->empty() && p->back() == '/') p->pop_back();
         if (auto it = cm->files.find(*p); it != cm->files.end())
             out.push_back(file_json(*r, cm, *p, it->second, expand));
         else if (folders.count(*p))

@@ -111,7 +111,14 @@ response hub::commits(ctx& c, repo_type t, const std::string& id, const std::str
     num(c.req.query_param("p"), page);
     num(c.req.query_param("limit"), limit);
     limit = std::clamp<std::size_t>(limit, 1, 1000);
-    auto all = store_.history(*r, res.commit, std::numeric_limits<std::size_t>::max());
+    // Later pages walk from the commit the first page started at (the Link's cursor), so a
+    // commit landing between pages doesn't shift them.
+    std::string start = res.commit;
+    if (auto cur = c.req.query_param("cursor"); cur && !cur->empty()) {
+        if (!util::is_hex(*cur, 40) || !store_.load_commit(*r, *cur)) throw http_error(400, "", "Invalid cursor");
+        start = *cur;
+    }
+    auto all = store_.history(*r, start, std::numeric_limits<std::size_t>::max());
     bool formatted = false;
     for (auto& e : c.req.query_params("expand[]")) formatted |= e == "formatted";
     json::array out;
@@ -129,7 +136,8 @@ response hub::commits(ctx& c, repo_type t, const std::string& id, const std::str
     resp.headers.add("X-Total-Count", std::to_string(all.size()));
     if ((page + 1) * limit < all.size())
         resp.headers.add("Link", "<" + cfg_.base_url + c.req.path + "?p=" + std::to_string(page + 1) +
-                                     "&limit=" + std::to_string(limit) + ">; rel=\"next\"");
+                                     "&limit=" + std::to_string(limit) + "&cursor=" + start +
+                                     (formatted ? "&expand%5B%5D=formatted" : "") + ">; rel=\"next\"");
     return resp;
 }
 
@@ -249,7 +257,9 @@ response hub::branch(ctx& c, repo_type t, const std::string& id, const std::stri
         });
         return empty_ok();
     }
-    if (!util::valid_ref_name(name)) throw http_error(400, "", "Invalid branch name '" + name + "'");
+    // "HEAD" is the alias for main in every revision lookup: a branch of that name would be unreachable.
+    if (!util::valid_ref_name(name) || name == "HEAD")
+        throw http_error(400, "", "Invalid branch name '" + name + "'");
     json::object body = parse_object(c.req.body);
     auto start = opt_string(body, "startingPoint");
     bool overwrite = opt_bool(body, "overwrite");
@@ -278,7 +288,8 @@ response hub::tag(ctx& c, repo_type t, const std::string& id, const std::string&
     // POST .../tag/{revision} with {"tag": name}
     json::object body = parse_object(c.req.body, false);
     auto tag_name = opt_string(body, "tag");
-    if (!tag_name || !util::valid_ref_name(*tag_name)) throw http_error(400, "", "Invalid or missing tag name");
+    if (!tag_name || !util::valid_ref_name(*tag_name) || *tag_name == "HEAD")
+        throw http_error(400, "", "Invalid or missing tag name");
     std::string target = must_resolve(*r, name).commit;
     std::string message = opt_string(body, "message").value_or("");
     store_.update_state(*r, [&](repo_state& s) {

@@ -60,4 +60,25 @@ http_response http_request(const std::string& method, const std::string& url, co
 
 std::string bearer(const std::string& token) { return "Bearer " + token; }
 
+std::string raw_exchange(const std::string& base_url, const std::string& raw) {
+    auto u = boost::urls::parse_absolute_uri(base_url);
+    if (!u) throw std::invalid_argument("bad url: " + base_url);
+    asio::io_context ioc;
+    asio::ip::tcp::resolver resolver(ioc);
+    beast::tcp_stream stream(ioc);
+    stream.expires_after(std::chrono::seconds(60));
+    stream.connect(resolver.resolve(std::string(u->host()), std::string(u->port())));
+    asio::write(stream, asio::buffer(raw));
+    std::string out;
+    char buf[4096];
+    for (;;) {
+        beast::error_code ec;
+        std::size_t n = stream.read_some(asio::buffer(buf), ec);
+        out.append(buf, n);
+        if (ec == asio::error::eof || ec == asio::error::connection_reset) break;
+        if (ec) throw beast::system_error(ec);
+    }
+    return out;
+}
+
 }  // namespace hfhub::test

@@ -28,4 +28,8 @@ http_response http_request(const std::string& method, const std::string& url, co
 
 std::string bearer(const std::string& token);
 
+// Writes `raw` (a whole HTTP request) to a fresh connection to `base_url` and returns every byte
+// the server sends until it closes; lets tests see bytes a parser would hide (e.g. a HEAD body).
+std::string raw_exchange(const std::string& base_url, const std::string& raw);
+
 }  // namespace hfhub::test
