@@ -73,6 +73,9 @@ struct http_response {
 struct body_sink {
     std::function<void(std::span<const char>)> write;
     std::function<void()> restart;
+    // Called with each response about to stream (the first, and every resumed one), before its
+    // bytes; a 206 carries Content-Range. Throwing aborts the request.
+    std::function<void(const http_response&)> head;
 };
 
 struct pool_stats {

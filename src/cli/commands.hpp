@@ -4,5 +4,7 @@ namespace hfhub::cli {
 
 // Each takes the subcommand's own argv (argv[0] is the subcommand name) and returns the exit code.
 int serve(int argc, char** argv);
+int download(int argc, char** argv);
+int cache(int argc, char** argv);
 
 }  // namespace hfhub::cli

@@ -8,6 +8,8 @@ namespace {
 void usage(std::ostream& os) {
     os << "usage: hfhub <command> [options]\n\n"
           "commands:\n"
+          "  download  download files or a snapshot into the shared cache\n"
+          "  cache     scan, verify, prune the cache\n"
           "  serve     run a local Hub-compatible server\n\n"
           "Run 'hfhub <command> --help' for a command's options.\n";
 }
@@ -20,6 +22,8 @@ int main(int argc, char** argv) {
     }
     std::string cmd = argv[1];
     if (cmd == "serve") return hfhub::cli::serve(argc - 1, argv + 1);
+    if (cmd == "download") return hfhub::cli::download(argc - 1, argv + 1);
+    if (cmd == "cache") return hfhub::cli::cache(argc - 1, argv + 1);
     std::cerr << "hfhub: unknown command '" << cmd << "'\n";
     usage(std::cerr);
     return 2;

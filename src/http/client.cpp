@@ -335,6 +335,7 @@ struct client::impl {
                     }
                 }
             }
+            if (sink->head) sink->head(resp);
             try {
                 co_await lease.conn->stream_body(
                     [&](std::span<const char> s) {

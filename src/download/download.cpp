@@ -1,0 +1,298 @@
+// hf_hub_download and snapshot_download: the Python client's cache algorithm (protocol
+// reference 1.5), with verification, per-blob locks and resumable partial files.
+#include <hfhub/download.hpp>
+#include <hfhub/hub_api.hpp>
+
+#include "cache/layout.hpp"
+#include "cache/lock.hpp"
+#include "download/fetch.hpp"
+#include "util/fs.hpp"
+#include "util/paths.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/use_future.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <fstream>
+
+namespace hfhub {
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+using download::file_meta;
+
+bool path_matches(std::string_view path, const std::vector<std::string>& allow, const std::vector<std::string>& ignore) {
+    auto norm = [](std::string p) {
+        for (char& ch : p)
+            if (ch == '\\') ch = '/';
+        if (p.ends_with('/')) p += '*';
+        return p;
+    };
+    auto any = [&](const std::vector<std::string>& pats) {
+        for (auto& p : pats)
+            if (util::fnmatch(norm(p), path)) return true;
+        return false;
+    };
+    if (!allow.empty() && !any(allow)) return false;
+    return ignore.empty() || !any(ignore);
+}
+
+namespace {
+
+offline_policy policy_of(const client& c, const download_options& o) {
+    if (o.local_files_only) return offline_policy::offline;
+    if (o.offline) return *o.offline;
+    return c.settings().offline ? offline_policy::offline : offline_policy::online;
+}
+
+fs::path cache_root(const client& c, const download_options& o) {
+    if (!o.cache_dir.empty()) return o.cache_dir;
+    if (!c.settings().hub_cache.empty()) return c.settings().hub_cache;
+    throw hfhub::error(client_errc::invalid_path, {0, "", "", "", "no cache folder: set cache_dir or HF_HUB_CACHE"});
+}
+
+[[noreturn]] void not_cached(const std::string& repo_id, const std::string& file, const std::string& why) {
+    throw hfhub::error(client_errc::local_entry_not_found,
+                       {0, "", "", "", repo_id + (file.empty() ? "" : "/" + file) + " is not in the cache (" + why + ")"});
+}
+
+// Errors after which the cache may still answer (the Hub unreachable or confused).
+bool cache_may_answer(const hfhub::error& e) {
+    auto ec = e.code();
+    if (ec.category() == client_category())
+        return ec == client_errc::connection_failed || ec == client_errc::timeout || ec == client_errc::tls_error ||
+               ec == client_errc::proxy_error || ec == client_errc::protocol_error || ec == client_errc::offline;
+    return ec == hub_errc::server_error || ec == hub_errc::rate_limited || ec == hub_errc::http_error;
+}
+
+std::string join_file(const download_options& o, const std::string& filename) {
+    std::string file = o.subfolder.empty() ? filename : o.subfolder + "/" + filename;
+    validate_repo_path(file);
+    std::string why;
+    return *util::normalize_repo_path(file, why);
+}
+
+// Places a blob fetched with `meta` into the cache and links it at the commit.
+asio::awaitable<fs::path> co_into_cache(client& c, const download_options& o, const cache::repo_cache& rc,
+                                        const std::string& file, const file_meta& meta) {
+    fs::path pointer = rc.snapshot_file(meta.commit, file);
+    fs::path blob = rc.blob(meta.etag);
+    cache::ensure_cachedir_tag(rc.root());
+    auto lock = co_await cache::file_lock::co_acquire(rc.lock(meta.etag), o.lock_timeout);
+    if (!o.force_download && fs::exists(blob)) {
+        cache::link_snapshot_file(rc, meta.commit, file, blob, o.use_symlinks);
+        co_return pointer;
+    }
+    // One partial file per blob, under the blob's lock: a run killed mid-way is resumed by the next.
+    fs::path partial = blob;
+    partial += ".incomplete";
+    co_await download::co_fetch(c, o, c.settings().endpoint, file, meta, partial, blob);
+    cache::link_snapshot_file(rc, meta.commit, file, blob, o.use_symlinks);
+    co_return pointer;
+}
+
+// local_dir mode: files in a plain folder, with the Python client's bookkeeping beside them.
+struct local_metadata {
+    std::string commit, etag;
+    double time = 0;
+};
+
+fs::path local_meta_path(const fs::path& dir, const std::string& file) {
+    return dir / ".cache" / "huggingface" / "download" / (file + ".metadata");
+}
+
+std::optional<local_metadata> read_local_meta(const fs::path& dir, const std::string& file) {
+    std::ifstream in(local_meta_path(dir, file));
+    local_metadata m;
+    std::string t;
+    if (!std::getline(in, m.commit) || !std::getline(in, m.etag) || !std::getline(in, t)) return std::nullopt;
+    try {
+        m.time = std::stod(t);
+    } catch (...) {
+        return std::nullopt;
+    }
+    // Trusted only while the file has not changed since (Python's rule).
+    std::error_code ec;
+    auto mtime = fs::last_write_time(dir / file, ec);
+    if (ec) return std::nullopt;
+    double file_time = std::chrono::duration<double>(std::chrono::file_clock::to_sys(mtime).time_since_epoch()).count();
+    if (file_time - 1 > m.time) return std::nullopt;
+    return m;
+}
+
+void write_local_meta(const fs::path& dir, const std::string& file, const file_meta& meta) {
+    fs::path base = dir / ".cache" / "huggingface";
+    fs::create_directories(base);
+    if (!fs::exists(base / ".gitignore")) util::write_file_atomic(base / ".gitignore", "*");
+    if (!fs::exists(base / "CACHEDIR.TAG"))
+        util::write_file_atomic(base / "CACHEDIR.TAG", "Signature: 8a477f597d28d172789f06886806bc55\n");
+    fs::path p = local_meta_path(dir, file);
+    fs::create_directories(p.parent_path());
+    double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    util::write_file_atomic(p, meta.commit + "\n" + meta.etag + "\n" + std::to_string(now) + "\n");
+}
+
+asio::awaitable<fs::path> co_to_local_dir(client& c, const download_options& o, const std::string& repo_id,
+                                          const std::string& file) {
+    const fs::path& dir = *o.local_dir;
+    fs::path path = dir / file;
+    auto meta_local = read_local_meta(dir, file);
+    if (!o.force_download && meta_local && cache::is_commit_hash(o.revision) && meta_local->commit == o.revision &&
+        fs::exists(path))
+        co_return path;
+    if (policy_of(c, o) == offline_policy::offline) {
+        if (fs::exists(path)) co_return path;
+        not_cached(repo_id, file, "offline, and not in local_dir");
+    }
+    file_meta meta = co_await download::co_probe(c, o, repo_id, file, nullptr);
+    if (!o.force_download && meta_local && meta_local->etag == meta.etag && fs::exists(path)) {
+        write_local_meta(dir, file, meta);
+        co_return path;
+    }
+    fs::path partial = dir / ".cache" / "huggingface" / "download" / (file + "." + meta.etag + ".incomplete");
+    auto lock = co_await cache::file_lock::co_acquire(local_meta_path(dir, file).string() + ".lock", o.lock_timeout);
+    co_await download::co_fetch(c, o, c.settings().endpoint, file, meta, partial, path);
+    write_local_meta(dir, file, meta);
+    co_return path;
+}
+
+template <class T>
+T wait(client& c, asio::awaitable<T> aw) {
+    return asio::co_spawn(c.get_executor(), std::move(aw), asio::use_future).get();
+}
+
+}  // namespace
+
+asio::awaitable<fs::path> co_hf_hub_download(client& c, std::string repo_id, std::string filename,
+                                             download_options o) {
+    validate_repo_id(repo_id);
+    std::string file = join_file(o, filename);
+    if (o.local_dir) co_return co_await co_to_local_dir(c, o, repo_id, file);
+
+    cache::repo_cache rc(cache_root(c, o), o.type, repo_id);
+    const auto policy = policy_of(c, o);
+
+    // A pinned commit already in the cache needs no network.
+    if (!o.force_download && cache::is_commit_hash(o.revision) && fs::exists(rc.snapshot_file(o.revision, file)))
+        co_return rc.snapshot_file(o.revision, file);
+
+    if (policy != offline_policy::online && !o.force_download) {
+        auto hit = cache::lookup(rc, o.revision, file);
+        if (hit.state == cache::cached_state::present) co_return hit.path;
+        if (policy == offline_policy::offline) {
+            if (hit.state == cache::cached_state::known_missing)
+                throw hfhub::error(hub_errc::entry_not_found,
+                                   {0, "", "", "", file + " is known to be missing at " + hit.commit + " (cache)"});
+            not_cached(repo_id, file, "offline mode");
+        }
+    }
+
+    file_meta meta;
+    try {
+        meta = co_await download::co_probe(c, o, repo_id, file, &rc);
+    } catch (const hfhub::error& e) {
+        if (!cache_may_answer(e)) throw;
+        // The Hub is unreachable: the cache may still know the answer.
+        if (auto commit = cache::resolve_cached_revision(rc, o.revision)) {
+            fs::path p = rc.snapshot_file(*commit, file);
+            if (!o.force_download && fs::exists(p)) co_return p;
+        }
+        throw;
+    }
+
+    fs::path pointer = rc.snapshot_file(meta.commit, file);
+    if (o.revision != meta.commit) cache::write_ref(rc, o.revision, meta.commit);
+    if (!o.force_download && fs::exists(pointer)) co_return pointer;
+    co_return co_await co_into_cache(c, o, rc, file, meta);
+}
+
+fs::path hf_hub_download(client& c, std::string repo_id, std::string filename, download_options opts) {
+    return wait(c, co_hf_hub_download(c, std::move(repo_id), std::move(filename), std::move(opts)));
+}
+
+asio::awaitable<fs::path> co_snapshot_download(client& c, std::string repo_id, snapshot_options o) {
+    validate_repo_id(repo_id);
+    const auto policy = policy_of(c, o);
+    std::optional<cache::repo_cache> rc;
+    if (!o.local_dir) rc.emplace(cache_root(c, o), o.type, repo_id);
+
+    auto from_cache = [&]() -> std::optional<fs::path> {
+        if (o.local_dir) return fs::exists(*o.local_dir) ? std::optional(*o.local_dir) : std::nullopt;
+        auto commit = cache::resolve_cached_revision(*rc, o.revision);
+        if (commit && fs::is_directory(rc->snapshot(*commit))) return rc->snapshot(*commit);
+        return std::nullopt;
+    };
+    if (policy == offline_policy::offline) {
+        if (auto p = from_cache()) co_return *p;
+        not_cached(repo_id, "", "offline mode");
+    }
+
+    // One commit for every file: the revision is resolved once.
+    repo_query q{o.type, o.revision, o.token};
+    std::string commit;
+    try {
+        commit = (co_await co_repo_info(c, repo_id, q)).sha;
+    } catch (const hfhub::error& e) {
+        if (!cache_may_answer(e)) throw;
+        if (auto p = from_cache()) co_return *p;
+        throw;
+    }
+    if (!cache::is_commit_hash(commit))
+        throw hfhub::error(client_errc::protocol_error, {0, "GET", "", "", "repo info lacks a commit sha"});
+    if (rc && o.revision != commit) cache::write_ref(*rc, o.revision, commit);
+
+    tree_query tq;
+    tq.type = o.type;
+    tq.revision = commit;
+    tq.token = o.token;
+    tq.recursive = true;
+    std::vector<repo_file> files;
+    for (auto& entry : co_await co_list_repo_tree(c, repo_id, tq))
+        if (auto* f = std::get_if<repo_file>(&entry); f && path_matches(f->path, o.allow_patterns, o.ignore_patterns))
+            files.push_back(*f);
+
+    download_options per_file = o;
+    per_file.revision = commit;
+    per_file.subfolder.clear();
+    std::atomic<std::size_t> next{0};
+    auto worker = [&]() -> asio::awaitable<void> {
+        for (std::size_t i = next++; i < files.size(); i = next++) {
+            const repo_file& f = files[i];
+            validate_repo_path(f.path);
+            if (o.local_dir) {
+                co_await co_to_local_dir(c, per_file, repo_id, f.path);
+                continue;
+            }
+            if (!o.force_download && fs::exists(rc->snapshot_file(commit, f.path))) continue;
+            // The listing already says what the file is: no metadata probe per file.
+            file_meta meta;
+            meta.commit = commit;
+            meta.etag = f.etag();
+            meta.size = f.lfs ? f.lfs->size : f.size;
+            meta.url = download::resolve_url(c.settings().endpoint, o.type, repo_id, commit, f.path);
+            co_await co_into_cache(c, per_file, *rc, f.path, meta);
+        }
+    };
+    auto ex = co_await asio::this_coro::executor;
+    using op_type = decltype(asio::co_spawn(ex, worker(), asio::deferred));
+    std::vector<op_type> ops;
+    unsigned workers = static_cast<unsigned>(std::min<std::size_t>(std::max(1u, o.max_workers), std::max<std::size_t>(1, files.size())));
+    for (unsigned w = 0; w < workers; ++w) ops.push_back(asio::co_spawn(ex, worker(), asio::deferred));
+    auto [order, errors] = co_await asio::experimental::make_parallel_group(std::move(ops))
+                               .async_wait(asio::experimental::wait_for_one_error(), asio::use_awaitable);
+    for (auto& e : errors)
+        if (e) std::rethrow_exception(e);
+    if (o.local_dir) co_return *o.local_dir;
+    fs::create_directories(rc->snapshot(commit));  // an empty selection still has its folder
+    co_return rc->snapshot(commit);
+}
+
+fs::path snapshot_download(client& c, std::string repo_id, snapshot_options opts) {
+    return wait(c, co_snapshot_download(c, std::move(repo_id), std::move(opts)));
+}
+
+}  // namespace hfhub

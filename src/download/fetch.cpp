@@ -1,0 +1,278 @@
+#include "download/fetch.hpp"
+
+#include "http/policy.hpp"
+#include "util/fs.hpp"
+#include "util/hash.hpp"
+#include "util/paths.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <atomic>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace hfhub::download {
+
+namespace asio = boost::asio;
+
+std::string normalize_etag(std::string_view e) {
+    while (!e.empty() && (e.front() == 'W' || e.front() == '/')) e.remove_prefix(1);
+    if (e.size() >= 2 && e.front() == '"' && e.back() == '"') e = e.substr(1, e.size() - 2);
+    return std::string(e);
+}
+
+std::string resolve_url(const std::string& endpoint, repo_type t, const std::string& repo_id,
+                        const std::string& revision, const std::string& file) {
+    return endpoint + "/" + std::string(url_prefix(t)) + repo_id + "/resolve/" + util::percent_encode(revision, false) +
+           "/" + util::percent_encode(file, true);
+}
+
+namespace {
+
+std::string origin_of(std::string_view url) {
+    auto scheme_end = url.find("://");
+    if (scheme_end == std::string_view::npos) return {};
+    auto path = url.find('/', scheme_end + 3);
+    return std::string(url.substr(0, path));
+}
+
+[[noreturn]] void fail(client_errc e, const std::string& url, std::string msg) {
+    throw hfhub::error(e, {0, "GET", url, "", std::move(msg)});
+}
+
+// The verifier the etag calls for: sha256 for 64 hex, git blob SHA-1 for 40 hex.
+std::optional<std::string> expected_kind(const std::string& etag) {
+    if (util::is_hex(etag, 64)) return "sha256";
+    if (util::is_hex(etag, 40)) return "sha1";
+    return std::nullopt;
+}
+
+struct verifier {
+    std::optional<util::hasher> sha256;
+    std::optional<util::git_blob_hasher> sha1;
+    verifier(const file_meta& m, bool on) { reset(m, on); }
+    void reset(const file_meta& m, bool on) {
+        sha256.reset();
+        sha1.reset();
+        if (!on) return;
+        auto k = expected_kind(m.etag);
+        if (k == "sha256") sha256.emplace(util::hash_algo::sha256);
+        if (k == "sha1") sha1.emplace(m.size);
+    }
+    void update(const char* p, std::size_t n) {
+        if (sha256) sha256->update(p, n);
+        if (sha1) sha1->update(p, n);
+    }
+    std::optional<std::string> digest() {
+        if (sha256) return sha256->hex_digest();
+        if (sha1) return sha1->hex_digest();
+        return std::nullopt;
+    }
+};
+
+void pwrite_all(int fd, const char* p, std::size_t n, std::uint64_t off, const fs::path& path) {
+    while (n > 0) {
+        ssize_t w = ::pwrite(fd, p, n, static_cast<off_t>(off));
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            util::throw_errno("write", path);
+        }
+        p += w;
+        n -= static_cast<std::size_t>(w);
+        off += static_cast<std::uint64_t>(w);
+    }
+}
+
+// Hashes bytes [0, n) of a file already on disk.
+void hash_prefix(int fd, std::uint64_t n, verifier& v, const fs::path& path) {
+    std::vector<char> buf(4 << 20);
+    std::uint64_t off = 0;
+    while (off < n) {
+        auto want = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), n - off));
+        ssize_t r = ::pread(fd, buf.data(), want, static_cast<off_t>(off));
+        if (r <= 0) util::throw_errno("read", path);
+        v.update(buf.data(), static_cast<std::size_t>(r));
+        off += static_cast<std::uint64_t>(r);
+    }
+}
+
+std::uint64_t range_start(const http_response& r) {
+    auto cr = r.header("Content-Range");
+    if (!cr || !cr->starts_with("bytes ")) return 0;
+    return std::stoull(std::string(cr->substr(6, cr->find('-') - 6)));
+}
+
+http_request get_request(const download_options& o, const std::string& endpoint, const file_meta& meta) {
+    http_request r;
+    r.url = meta.url;
+    r.token = o.token;
+    r.proxies = o.proxies;
+    // The token goes to the Hub only, never to a storage or CDN origin.
+    r.send_token = origin_of(meta.url) == origin_of(endpoint);
+    return r;
+}
+
+}  // namespace
+
+asio::awaitable<file_meta> co_probe(client& c, const download_options& o, const std::string& repo_id,
+                                    const std::string& file, const cache::repo_cache* cache) {
+    const auto& endpoint = c.settings().endpoint;
+    http_request r;
+    r.method = "HEAD";
+    r.url = resolve_url(endpoint, o.type, repo_id, o.revision, file);
+    r.redirects = follow_redirects::relative_only;
+    r.headers = {{"Accept-Encoding", "identity"}};
+    r.read_timeout = o.etag_timeout.value_or(c.settings().timeouts.etag);
+    r.token = o.token;
+    r.proxies = o.proxies;
+    http_response resp = co_await c.co_request(r, false);
+    auto header = [&](std::string_view n) { return std::string(resp.header(n).value_or("")); };
+    if (resp.status >= 400) {
+        auto ec = http::map_status(resp.status, header("X-Error-Code"), header("X-Error-Message"));
+        if (ec == hub_errc::entry_not_found && cache && cache::is_commit_hash(header("X-Repo-Commit"))) {
+            std::string commit = header("X-Repo-Commit");
+            cache::mark_missing(*cache, commit, file);
+            if (o.revision != commit) cache::write_ref(*cache, o.revision, commit);
+        }
+        throw hfhub::error(ec, {resp.status, "HEAD", r.url, header("X-Request-Id"),
+                                http::server_message(header("X-Error-Message"), header("Content-Type"), resp.body)});
+    }
+    file_meta m;
+    m.commit = header("X-Repo-Commit");
+    m.etag = normalize_etag(resp.header("X-Linked-Etag").value_or(resp.header("ETag").value_or("")));
+    bool redirect = resp.status >= 300 && resp.status < 400;
+    std::string size = resp.header("X-Linked-Size")
+                           ? header("X-Linked-Size")
+                           : (redirect ? std::string() : header("Content-Length"));
+    m.url = redirect && resp.header("Location") ? header("Location") : r.url;
+    if (!cache::is_commit_hash(m.commit) || m.etag.empty() || size.empty() ||
+        size.find_first_not_of("0123456789") != std::string::npos || size.size() > 19)
+        throw hfhub::error(client_errc::protocol_error,
+                           {resp.status, "HEAD", r.url, header("X-Request-Id"),
+                            "the Hub's answer lacks X-Repo-Commit, an ETag or a size"});
+    // An etag names a cache file: refuse anything that could escape blobs/.
+    if (m.etag.find_first_of("/\\") != std::string::npos || m.etag == "." || m.etag == ".." || m.etag.size() > 128)
+        throw hfhub::error(client_errc::protocol_error, {resp.status, "HEAD", r.url, "", "unusable ETag"});
+    m.size = std::stoull(size);
+    co_return m;
+}
+
+asio::awaitable<void> co_fetch(client& c, const download_options& o, const std::string& endpoint,
+                               const std::string& file, const file_meta& meta, const fs::path& partial,
+                               const fs::path& target) {
+    fs::create_directories(partial.parent_path());
+    util::unique_fd fd(::open(partial.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+    if (!fd) util::throw_errno("open", partial);
+    struct stat st{};
+    ::fstat(fd.get(), &st);
+    std::uint64_t have = static_cast<std::uint64_t>(st.st_size);
+    const bool parallel = meta.size >= o.parallel_threshold && o.max_parallel > 1 && o.chunk_size > 0;
+    if (o.force_download || have > meta.size || parallel) {
+        // Parallel parts don't resume across runs: start clean.
+        if (::ftruncate(fd.get(), 0) != 0) util::throw_errno("truncate", partial);
+        have = 0;
+    }
+    verifier v(meta, o.verify);
+    std::atomic<std::uint64_t> done{0};
+    auto report = [&](std::uint64_t n) {
+        auto now = done += n;
+        if (o.progress) o.progress({file, now, meta.size});
+    };
+
+    if (!parallel) {
+        if (have) hash_prefix(fd.get(), have, v, partial);
+        done = have;
+        std::uint64_t pos = have;
+        http_request r = get_request(o, endpoint, meta);
+        if (have == meta.size) {
+            // Complete already (a previous run died before the rename): nothing to fetch.
+        } else {
+            if (have) r.headers.emplace_back("Range", "bytes=" + std::to_string(have) + "-");
+            body_sink sink;
+            sink.head = [&](const http_response& resp) {
+                std::uint64_t start = resp.status == 206 ? range_start(resp) : 0;
+                if (start != pos) {
+                    if (start != 0) fail(client_errc::protocol_error, meta.url, "the server resumed at the wrong offset");
+                    // The whole body again: drop what we had.
+                    if (::ftruncate(fd.get(), 0) != 0) util::throw_errno("truncate", partial);
+                    v.reset(meta, o.verify);
+                    done = 0;
+                    pos = 0;
+                }
+            };
+            sink.write = [&](std::span<const char> s) {
+                if (pos + s.size() > meta.size) fail(client_errc::protocol_error, meta.url, "more bytes than announced");
+                pwrite_all(fd.get(), s.data(), s.size(), pos, partial);
+                v.update(s.data(), s.size());
+                pos += s.size();
+                report(s.size());
+            };
+            sink.restart = [&] {
+                if (::ftruncate(fd.get(), 0) != 0) util::throw_errno("truncate", partial);
+                v.reset(meta, o.verify);
+                done = 0;
+                pos = 0;
+            };
+            co_await c.co_stream(std::move(r), std::move(sink));
+        }
+        if (pos != meta.size)
+            fail(client_errc::protocol_error, meta.url,
+                 "got " + std::to_string(pos) + " bytes of " + std::to_string(meta.size));
+    } else {
+        if (::ftruncate(fd.get(), static_cast<off_t>(meta.size)) != 0) util::throw_errno("allocate", partial);
+        const std::uint64_t parts = (meta.size + o.chunk_size - 1) / o.chunk_size;
+        std::atomic<std::uint64_t> next{0};
+        auto worker = [&]() -> asio::awaitable<void> {
+            for (std::uint64_t i = next++; i < parts; i = next++) {
+                std::uint64_t first = i * o.chunk_size;
+                std::uint64_t last = std::min(meta.size, first + o.chunk_size) - 1;
+                std::uint64_t pos = first;
+                http_request r = get_request(o, endpoint, meta);
+                r.headers.emplace_back("Range", "bytes=" + std::to_string(first) + "-" + std::to_string(last));
+                body_sink sink;
+                sink.head = [&, first](const http_response& resp) {
+                    if (resp.status != 206 || range_start(resp) != pos)
+                        fail(client_errc::protocol_error, meta.url, "the server ignored a Range request");
+                    (void)first;
+                };
+                sink.write = [&](std::span<const char> s) {
+                    if (pos + s.size() > last + 1) fail(client_errc::protocol_error, meta.url, "a part overran its range");
+                    pwrite_all(fd.get(), s.data(), s.size(), pos, partial);
+                    pos += s.size();
+                    report(s.size());
+                };
+                co_await c.co_stream(std::move(r), std::move(sink));
+                if (pos != last + 1) fail(client_errc::protocol_error, meta.url, "a part came short");
+            }
+        };
+        auto ex = co_await asio::this_coro::executor;
+        using op_type = decltype(asio::co_spawn(ex, worker(), asio::deferred));
+        std::vector<op_type> ops;
+        unsigned workers = static_cast<unsigned>(std::min<std::uint64_t>(o.max_parallel, parts));
+        for (unsigned w = 0; w < workers; ++w) ops.push_back(asio::co_spawn(ex, worker(), asio::deferred));
+        auto [order, errors] = co_await asio::experimental::make_parallel_group(std::move(ops))
+                                   .async_wait(asio::experimental::wait_for_one_error(), asio::use_awaitable);
+        for (auto& e : errors)
+            if (e) std::rethrow_exception(e);
+        hash_prefix(fd.get(), meta.size, v, partial);
+    }
+
+    if (auto got = v.digest(); got && *got != meta.etag) {
+        fd = util::unique_fd();
+        std::error_code ec;
+        fs::remove(partial, ec);  // never keep bytes that are not the file
+        fail(client_errc::checksum_mismatch, meta.url,
+             file + ": expected " + meta.etag + ", got " + *got + "; nothing was kept");
+    }
+    util::fsync_fd(fd.get(), partial);
+    fd = util::unique_fd();
+    fs::create_directories(target.parent_path());
+    util::rename_durable(partial, target);
+}
+
+}  // namespace hfhub::download

@@ -1,0 +1,43 @@
+// Internals of downloads: the metadata probe, and fetching one blob verified into place.
+#pragma once
+
+#include "cache/layout.hpp"
+
+#include <hfhub/client.hpp>
+#include <hfhub/download.hpp>
+
+#include <boost/asio/awaitable.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+namespace hfhub::download {
+
+namespace fs = std::filesystem;
+
+// What the Hub says about one file at one revision.
+struct file_meta {
+    std::string commit;
+    std::string etag;  // normalized: no W/ and no quotes
+    std::uint64_t size = 0;
+    std::string url;   // where the bytes are: a storage URL or the resolve URL
+};
+
+std::string normalize_etag(std::string_view etag);
+std::string resolve_url(const std::string& endpoint, repo_type t, const std::string& repo_id,
+                        const std::string& revision, const std::string& file);
+
+// HEAD on resolve, following only relative redirects. On EntryNotFound it marks the file missing
+// in the cache (when `cache` is given) before rethrowing.
+boost::asio::awaitable<file_meta> co_probe(client& c, const download_options& o, const std::string& repo_id,
+                                           const std::string& file, const cache::repo_cache* cache);
+
+// Downloads `meta` into `target` (created whole or not at all): streams with resume from
+// `partial`, or parallel ranges for big files; verifies against the etag and size.
+boost::asio::awaitable<void> co_fetch(client& c, const download_options& o, const std::string& endpoint,
+                                      const std::string& file, const file_meta& meta, const fs::path& partial,
+                                      const fs::path& target);
+
+}  // namespace hfhub::download
