@@ -56,14 +56,14 @@ std::size_t take_revision(const std::vector<std::string>& segs, std::size_t i, s
     return 1;
 }
 
-std::string valid_path(const std::string& p) {
+}  // namespace
+
+std::string checked_path(std::string_view raw) {
     std::string why;
-    auto n = util::normalize_repo_path(p, why);
-    if (!n) throw http_error(400, "", "Invalid path '" + p + "': " + why);
+    auto n = util::normalize_repo_path(raw, why);
+    if (!n) throw http_error(400, "", "Invalid path '" + std::string(raw) + "': " + why);
     return *n;
 }
-
-}  // namespace
 
 std::string iso_time(std::int64_t t) {
     std::time_t tt = static_cast<std::time_t>(t);

@@ -106,6 +106,9 @@ private:
     fault_injector faults_;
 };
 
+// A path from a URL, normalized; throws a 400 http_error naming it when it is unsafe.
+std::string checked_path(std::string_view raw);
+
 // Shared by the routes: ISO 8601 with milliseconds, as the Hub writes dates.
 std::string iso_time(std::int64_t unix_seconds);
 

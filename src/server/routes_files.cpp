@@ -18,10 +18,7 @@ response hub::resolve_file(ctx& c, repo_type t, const std::string& id, const std
     auto r = readable(c, t, id);
     auto res = must_resolve(*r, rev);
     auto cm = must_load(*r, res.commit);
-    std::string why;
-    auto path = util::normalize_repo_path(raw_path, why);
-    if (!path) throw http_error(400, "", "Invalid path '" + raw_path + "': " + why);
-    auto it = cm->files.find(*path);
+    auto it = cm->files.find(checked_path(raw_path));
     if (it == cm->files.end()) {
         response e = error_response(404, "EntryNotFound", "Entry not found");
         e.headers.add("X-Repo-Commit", cm->id);
@@ -97,10 +94,7 @@ response hub::tree(ctx& c, repo_type t, const std::string& id, const std::string
     std::string_view trimmed = raw_path;
     while (!trimmed.empty() && trimmed.back() == '/') trimmed.remove_suffix(1);
     if (!trimmed.empty()) {
-        std::string why;
-        auto p = util::normalize_repo_path(trimmed, why);
-        if (!p) throw http_error(400, "", "Invalid path '" + raw_path + "': " + why);
-        path = *p;
+        path = checked_path(trimmed);
     }
     auto flag = [&](const char* name) {
         auto v = c.req.query_param(name);

@@ -308,6 +308,17 @@ BOOST_FIXTURE_TEST_CASE(uploads_stream_from_a_file, client_fixture) {
     BOOST_TEST(commit.status == 200u);
 }
 
+BOOST_AUTO_TEST_CASE(user_agent_names_hfhub_and_the_calling_library) {
+    asio::io_context ioc;
+    config cfg;
+    BOOST_TEST(client(ioc.get_executor(), cfg).user_agent().starts_with("hfhub/"));
+    cfg.library_name = "mylib";
+    cfg.library_version = "1.2";
+    auto ua = client(ioc.get_executor(), cfg).user_agent();
+    BOOST_TEST(ua.starts_with("hfhub/"));
+    BOOST_TEST(ua.ends_with("; mylib/1.2"));
+}
+
 BOOST_AUTO_TEST_CASE(blocking_twin_from_another_thread) {
     client_fixture f(1024);
     asio::io_context ioc;
