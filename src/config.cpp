@@ -191,6 +191,7 @@ config config::from_env(const env_lookup& env) {
         cfg.token = read_token_file(token_path);
     }
     cfg.implicit_token = !is_true(get(env, "HF_HUB_DISABLE_IMPLICIT_TOKEN"));
+    cfg.disable_symlinks = is_true(get(env, "HF_HUB_DISABLE_SYMLINKS"));
 
     // Python: `HF_HUB_OFFLINE or TRANSFORMERS_OFFLINE`, so a set HF_HUB_OFFLINE=0 wins.
     auto offline = get(env, "HF_HUB_OFFLINE");

@@ -48,6 +48,7 @@ struct config {
     std::filesystem::path hf_home;                    // HF_HOME
     std::filesystem::path hub_cache;                  // HF_HUB_CACHE
     bool offline = false;                             // HF_HUB_OFFLINE
+    bool disable_symlinks = false;                    // HF_HUB_DISABLE_SYMLINKS: copies in snapshots/
     proxy_config proxies;                             // HTTPS_PROXY, HTTP_PROXY, NO_PROXY
     std::optional<std::filesystem::path> ca_bundle;   // SSL_CERT_FILE; else the system store
     timeout_config timeouts;

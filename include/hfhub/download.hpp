@@ -48,7 +48,7 @@ struct download_options {
     std::uint64_t chunk_size = 16ull << 20;
     unsigned max_parallel = 8;
     std::chrono::milliseconds lock_timeout = std::chrono::minutes(10);
-    bool use_symlinks = true;  // false: copies in snapshots/, as on systems without symlinks
+    bool use_symlinks = true;  // false (or HF_HUB_DISABLE_SYMLINKS): copies in snapshots/
 };
 
 // Returns the file's path: snapshots/<commit>/<file> in the cache, or local_dir/<file>.

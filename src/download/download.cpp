@@ -84,14 +84,14 @@ asio::awaitable<fs::path> co_into_cache(client& c, const download_options& o, co
     cache::ensure_cachedir_tag(rc.root());
     auto lock = co_await cache::file_lock::co_acquire(rc.lock(meta.etag), o.lock_timeout);
     if (!o.force_download && fs::exists(blob)) {
-        cache::link_snapshot_file(rc, meta.commit, file, blob, o.use_symlinks);
+        cache::link_snapshot_file(rc, meta.commit, file, blob, o.use_symlinks && !c.settings().disable_symlinks);
         co_return pointer;
     }
     // One partial file per blob, under the blob's lock: a run killed mid-way is resumed by the next.
     fs::path partial = blob;
     partial += ".incomplete";
     co_await download::co_fetch(c, o, c.settings().endpoint, file, meta, partial, blob);
-    cache::link_snapshot_file(rc, meta.commit, file, blob, o.use_symlinks);
+    cache::link_snapshot_file(rc, meta.commit, file, blob, o.use_symlinks && !c.settings().disable_symlinks);
     co_return pointer;
 }
 

@@ -94,6 +94,15 @@ BOOST_FIXTURE_TEST_CASE(cache_layout_matches_python, dl_fixture) {
         BOOST_TEST(e.path().extension() != ".incomplete");
 }
 
+BOOST_FIXTURE_TEST_CASE(disabled_symlinks_give_copies, dl_fixture) {
+    auto cfg = quick_config(srv.url());
+    cfg.disable_symlinks = true;  // what HF_HUB_DISABLE_SYMLINKS=1 sets
+    client copies(ioc.get_executor(), cfg);
+    auto p = run(ioc, co_hf_hub_download(copies, "alice/d", "README.md", opts()));
+    BOOST_TEST(!fs::is_symlink(p));
+    BOOST_TEST(slurp(p) == readme);
+}
+
 BOOST_FIXTURE_TEST_CASE(revisions_tags_commits_prs_and_subfolders, dl_fixture) {
     auto o = opts();
     o.revision = "v1";

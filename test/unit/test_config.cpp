@@ -57,6 +57,7 @@ BOOST_AUTO_TEST_CASE(defaults) {
     BOOST_TEST(!c.token.has_value());
     BOOST_TEST(c.implicit_token);
     BOOST_TEST(!c.offline);
+    BOOST_TEST(!c.disable_symlinks);
     BOOST_TEST(c.proxies.http.empty());
     BOOST_TEST(c.proxies.https.empty());
     BOOST_TEST(c.proxies.no_proxy.empty());
@@ -236,6 +237,9 @@ BOOST_AUTO_TEST_CASE(offline_values) {
         }
         BOOST_TEST_CONTEXT("TRANSFORMERS_OFFLINE='" << r.value << "'") {
             BOOST_TEST(load({{"TRANSFORMERS_OFFLINE", r.value}}).offline == r.offline);
+        }
+        BOOST_TEST_CONTEXT("HF_HUB_DISABLE_SYMLINKS='" << r.value << "'") {
+            BOOST_TEST(load({{"HF_HUB_DISABLE_SYMLINKS", r.value}}).disable_symlinks == r.offline);
         }
     }
     // Python's `HF_HUB_OFFLINE or TRANSFORMERS_OFFLINE`: a non-empty HF_HUB_OFFLINE decides.
