@@ -195,6 +195,38 @@ BOOST_AUTO_TEST_CASE(wrong_hostname_is_rejected) {
     }
 }
 
+BOOST_AUTO_TEST_CASE(https_keep_alive_and_the_pool_cap) {
+    test_pki pki("IP:127.0.0.1");
+    test_server srv([&](server::options& o) {
+        o.tls_cert = pki.cert;
+        o.tls_key = pki.key;
+    });
+    repo_with_files repo(srv, pki.ca);
+    http_request r;
+    r.url = srv.url() + "/alice/p/resolve/main/small.txt";
+
+    asio::io_context ioc;
+    auto cfg = quick_config(srv.url());
+    cfg.ca_bundle = pki.ca;
+    client sequential(ioc.get_executor(), cfg);
+    for (int i = 0; i < 20; ++i) BOOST_TEST(run(ioc, sequential.co_request(r)).body == repo.small);
+    BOOST_TEST(sequential.stats().opened == 1u);  // one TLS handshake for 20 requests
+    BOOST_TEST(sequential.stats().reused == 19u);
+
+    cfg.pool.per_host = 8;
+    client parallel(ioc.get_executor(), cfg);
+    int ok = 0;
+    for (int i = 0; i < 100; ++i)
+        asio::co_spawn(ioc, parallel.co_request(r), [&](std::exception_ptr e, http_response resp) {
+            ok += !e && resp.body == repo.small;
+        });
+    ioc.restart();
+    ioc.run();
+    BOOST_TEST(ok == 100);
+    BOOST_TEST(parallel.stats().peak_open <= 8u);
+    BOOST_TEST(parallel.stats().opened >= 2u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(client_proxy)
