@@ -4,6 +4,7 @@
 #include "util/hash.hpp"
 
 #include <fcntl.h>
+#include <set>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -63,6 +64,50 @@ std::string blob_store::put(std::string_view content) {
     // leave a stray file in objects/ that nothing ever removes.
     util::write_file_atomic(target, content, tmp_);
     return id;
+}
+
+namespace {
+void sync_filesystem(const fs::path& dir) {
+    util::unique_fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd) util::throw_errno("open", dir);
+    if (::syncfs(fd.get()) != 0) util::throw_errno("syncfs", dir);
+}
+}  // namespace
+
+void blob_store::put_all(const std::vector<const std::string*>& contents) {
+    if (contents.size() <= 2) {
+        for (auto* c : contents) put(*c);
+        return;
+    }
+    struct staged {
+        fs::path tmp, target;
+    };
+    std::vector<staged> todo;
+    std::set<std::string> ids;
+    try {
+        for (auto* c : contents) {
+            std::string id = util::git_blob_sha1(*c);
+            if (exists(id) || !ids.insert(id).second) continue;
+            fs::path tmp = tmp_ / (id + ".tmp." + util::unique_suffix());
+            util::unique_fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+            if (!fd) util::throw_errno("create", tmp);
+            todo.push_back({tmp, path_of(id)});
+            util::write_all(fd.get(), c->data(), c->size(), tmp);
+        }
+        if (todo.empty()) return;
+        // Only durable data gets a name in objects/: a crash never leaves a torn blob there.
+        sync_filesystem(tmp_);
+        for (auto& t : todo) {
+            fs::create_directories(t.target.parent_path());
+            if (::rename(t.tmp.c_str(), t.target.c_str()) != 0) util::throw_errno("rename to", t.target);
+            t.tmp.clear();
+        }
+        sync_filesystem(dir_);
+    } catch (...) {
+        for (auto& t : todo)
+            if (!t.tmp.empty()) ::unlink(t.tmp.c_str());
+        throw;
+    }
 }
 
 }  // namespace hfhub::server

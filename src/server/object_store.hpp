@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 #include <string_view>
 
 namespace hfhub::server {
@@ -42,6 +43,9 @@ public:
     blob_store(fs::path dir, fs::path tmp_dir);
     // Stores `content` unless present; returns its blob id.
     std::string put(std::string_view content);
+    // Stores many at once, durably: data first, one flush, then the renames and one more
+    // flush, instead of two fsyncs per blob (a 10,000-file commit would spend minutes).
+    void put_all(const std::vector<const std::string*>& contents);
     fs::path path_of(std::string_view sha1) const;
     bool exists(std::string_view sha1) const;
 

@@ -512,7 +512,7 @@ commit_result repo_store::apply_commit(repo& r, const commit_request& req) {
                                               "' can't be added under it");
 
     // Objects first, then the commit, then the one atomic ref update.
-    for (auto* c : contents) blobs_.put(*c);
+    blobs_.put_all(contents);
     commit c;
     c.parents = {base};
     c.title = req.summary.empty() ? "Upload files" : req.summary;
