@@ -55,6 +55,8 @@ errc_text client_text(int v) {
     case client_errc::protocol_error: return {"protocol_error", "HTTP protocol error"};
     case client_errc::retries_exhausted: return {"retries_exhausted", "Retries exhausted"};
     case client_errc::invalid_url: return {"invalid_url", "Invalid URL"};
+    case client_errc::invalid_argument: return {"invalid_argument", "Invalid argument"};
+    case client_errc::local_file_changed: return {"local_file_changed", "A local file changed during the upload"};
     }
     return {nullptr, "Unknown client error"};
 }

@@ -47,6 +47,8 @@ enum class client_errc {
     protocol_error,
     retries_exhausted,
     invalid_url,
+    invalid_argument,  // an option or operation the call can't carry out as given
+    local_file_changed,  // a file changed between hashing and upload
 };
 
 const std::error_category& hub_category() noexcept;

@@ -1,0 +1,81 @@
+// upload_file and upload_folder: one commit built from local files and patterns.
+#include <hfhub/commit.hpp>
+#include <hfhub/hub_api.hpp>
+
+#include "upload/payload.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/use_future.hpp>
+
+#include <set>
+
+namespace hfhub {
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+
+namespace {
+template <class T>
+T wait(client& c, asio::awaitable<T> aw) {
+    return asio::co_spawn(c.get_executor(), std::move(aw), asio::use_future).get();
+}
+}  // namespace
+
+asio::awaitable<commit_info> co_upload_file(client& c, std::string repo_id, commit_add file, commit_options opts) {
+    if (opts.commit_message.empty()) opts.commit_message = "Upload " + upload::path_in_repo(file.path_in_repo) + " with hfhub";
+    std::vector<commit_operation> ops{std::move(file)};
+    co_return co_await co_create_commit(c, std::move(repo_id), std::move(ops), std::move(opts));
+}
+
+commit_info upload_file(client& c, std::string repo_id, commit_add file, commit_options opts) {
+    return wait(c, co_upload_file(c, std::move(repo_id), std::move(file), std::move(opts)));
+}
+
+asio::awaitable<commit_info> co_upload_folder(client& c, std::string repo_id, fs::path folder, folder_options opts) {
+    validate_repo_id(repo_id);
+    std::error_code ec;
+    if (!fs::is_directory(folder, ec))
+        throw fs::filesystem_error("not a folder to upload", folder, ec ? ec : std::make_error_code(std::errc::not_a_directory));
+    std::string prefix;
+    if (!opts.path_in_repo.empty() && opts.path_in_repo != "/" && opts.path_in_repo != ".")
+        prefix = upload::path_in_repo(opts.path_in_repo, true);
+    opts.path_in_repo = prefix;
+
+    // Regular files, following symlinks as Python's glob does.
+    std::vector<std::string> local;
+    for (auto it = fs::recursive_directory_iterator(folder, fs::directory_options::follow_directory_symlink);
+         it != fs::recursive_directory_iterator(); ++it) {
+        if (!it->is_regular_file()) continue;
+        local.push_back(fs::relative(it->path(), folder).generic_string());
+    }
+    std::vector<std::string> remote;
+    if (!opts.delete_patterns.empty()) {
+        tree_query q;
+        q.type = opts.type;
+        q.revision = opts.revision;
+        q.token = opts.token;
+        q.path = prefix;
+        q.recursive = true;
+        try {
+            auto entries = co_await co_list_repo_tree(c, repo_id, q);
+            for (auto& e : entries)
+                if (auto* f = std::get_if<repo_file>(&e)) remote.push_back(f->path);
+        } catch (const error& e) {
+            if (e.code() != hub_errc::entry_not_found) throw;  // no such folder yet: nothing to delete
+        }
+    }
+    folder_plan plan = plan_folder(local, remote, opts);
+    std::vector<commit_operation> ops;
+    std::string with_slash = prefix.empty() ? "" : prefix + "/";
+    for (auto& f : plan.upload) ops.push_back(commit_add::file(with_slash + f, folder / f));
+    for (auto& d : plan.delete_paths) ops.push_back(commit_delete{d, false});
+    if (opts.commit_message.empty()) opts.commit_message = "Upload folder using hfhub";
+    co_return co_await co_create_commit(c, std::move(repo_id), std::move(ops), std::move(opts));
+}
+
+commit_info upload_folder(client& c, std::string repo_id, fs::path folder, folder_options opts) {
+    return wait(c, co_upload_folder(c, std::move(repo_id), std::move(folder), std::move(opts)));
+}
+
+}  // namespace hfhub

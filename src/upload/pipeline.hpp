@@ -1,0 +1,55 @@
+// Shared pieces of the commit pipeline: JSON reading with typed errors, progress, LFS transfer.
+#pragma once
+
+#include <hfhub/commit.hpp>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/json/fwd.hpp>
+
+#include <filesystem>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace hfhub::upload {
+
+// A protocol_error naming what was wrong with the answer to `req`.
+[[noreturn]] void protocol_fail(const http_request& req, const http_response& resp, const std::string& why);
+boost::json::object parse_object(const http_request& req, const http_response& resp);
+
+// Serialises progress calls from the hashing threads and the executor.
+class progress_reporter {
+public:
+    explicit progress_reporter(commit_progress_handler h) : h_(std::move(h)) {}
+    void begin(commit_progress::stage s, std::uint64_t files_total, std::uint64_t bytes_total);
+    void step(const std::string& file, std::uint64_t bytes);
+    void stage_only(commit_progress::stage s);
+
+private:
+    commit_progress_handler h_;
+    std::mutex mu_;
+    commit_progress p_;
+};
+
+struct lfs_object {
+    std::string oid;  // sha256
+    std::uint64_t size = 0;
+    std::string path_in_repo;  // for progress and messages
+    const std::filesystem::path* file = nullptr;  // or
+    const std::string* bytes = nullptr;
+};
+
+struct lfs_totals {
+    std::uint64_t objects = 0;  // sent, as opposed to already stored
+    std::uint64_t bytes = 0;
+};
+
+// The LFS batch API, then basic or multipart transfers (parts in parallel, all transfers
+// bounded by max_workers), completion and verify. Returns once every object is stored.
+boost::asio::awaitable<lfs_totals> co_upload_lfs(client& c, const std::string& repo_id, const commit_options& o,
+                                                 const std::vector<lfs_object>& objects, progress_reporter& progress);
+
+std::string api_repo_url(const client& c, repo_type t, const std::string& repo_id);  // E/api/{T}s/{repo}
+std::string enc_rev(const std::string& rev);  // q(rev): no safe characters
+
+}  // namespace hfhub::upload
