@@ -10,6 +10,7 @@ void usage(std::ostream& os) {
           "commands:\n"
           "  download  download files or a snapshot into the shared cache\n"
           "  cache     scan, verify, prune the cache\n"
+          "  repo      create or delete repos, branches and tags; change settings\n"
           "  serve     run a local Hub-compatible server\n\n"
           "Run 'hfhub <command> --help' for a command's options.\n";
 }
@@ -24,6 +25,7 @@ int main(int argc, char** argv) {
     if (cmd == "serve") return hfhub::cli::serve(argc - 1, argv + 1);
     if (cmd == "download") return hfhub::cli::download(argc - 1, argv + 1);
     if (cmd == "cache") return hfhub::cli::cache(argc - 1, argv + 1);
+    if (cmd == "repo") return hfhub::cli::repo(argc - 1, argv + 1);
     std::cerr << "hfhub: unknown command '" << cmd << "'\n";
     usage(std::cerr);
     return 2;
