@@ -122,6 +122,16 @@ boost::asio::awaitable<commit_info> co_upload_folder(client& c, std::string repo
                                                      std::filesystem::path folder, folder_options opts = {});
 commit_info upload_folder(client& c, std::string repo_id, std::filesystem::path folder, folder_options opts = {});
 
+struct push_options : folder_options {
+    bool is_private = false;  // when the repo has to be created
+};
+
+// Creates the repo unless it exists (and the branch, when `revision` names a missing one),
+// then uploads the folder as one commit. Default message: "Push model using hfhub".
+boost::asio::awaitable<commit_info> co_push_to_hub(client& c, std::string repo_id, std::filesystem::path folder,
+                                                   push_options opts = {});
+commit_info push_to_hub(client& c, std::string repo_id, std::filesystem::path folder, push_options opts = {});
+
 // What upload_folder would commit, given the local files (relative, '/'-separated) and the
 // remote paths: adds first (sorted), then deletes. Pure, for tests and dry runs.
 struct folder_plan {

@@ -6,6 +6,7 @@ namespace hfhub::cli {
 int serve(int argc, char** argv);
 int download(int argc, char** argv);
 int cache(int argc, char** argv);
+int upload(int argc, char** argv);
 int repo(int argc, char** argv);
 
 }  // namespace hfhub::cli

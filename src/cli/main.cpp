@@ -1,4 +1,4 @@
-// The hfhub command line. Subcommands: serve.
+// The hfhub command line: one function per subcommand, in cli/.
 #include "cli/commands.hpp"
 
 #include <cstring>
@@ -9,6 +9,7 @@ void usage(std::ostream& os) {
     os << "usage: hfhub <command> [options]\n\n"
           "commands:\n"
           "  download  download files or a snapshot into the shared cache\n"
+          "  upload    upload a file or a folder as one commit\n"
           "  cache     scan, verify, prune the cache\n"
           "  repo      create or delete repos, branches and tags; change settings\n"
           "  serve     run a local Hub-compatible server\n\n"
@@ -26,6 +27,7 @@ int main(int argc, char** argv) {
     if (cmd == "download") return hfhub::cli::download(argc - 1, argv + 1);
     if (cmd == "cache") return hfhub::cli::cache(argc - 1, argv + 1);
     if (cmd == "repo") return hfhub::cli::repo(argc - 1, argv + 1);
+    if (cmd == "upload") return hfhub::cli::upload(argc - 1, argv + 1);
     std::cerr << "hfhub: unknown command '" << cmd << "'\n";
     usage(std::cerr);
     return 2;

@@ -1,6 +1,7 @@
 // upload_file and upload_folder: one commit built from local files and patterns.
 #include <hfhub/commit.hpp>
 #include <hfhub/hub_api.hpp>
+#include <hfhub/repo_api.hpp>
 
 #include "upload/payload.hpp"
 
@@ -76,6 +77,30 @@ asio::awaitable<commit_info> co_upload_folder(client& c, std::string repo_id, fs
 
 commit_info upload_folder(client& c, std::string repo_id, fs::path folder, folder_options opts) {
     return wait(c, co_upload_folder(c, std::move(repo_id), std::move(folder), std::move(opts)));
+}
+
+asio::awaitable<commit_info> co_push_to_hub(client& c, std::string repo_id, fs::path folder, push_options opts) {
+    create_repo_options cro;
+    cro.type = opts.type;
+    cro.is_private = opts.is_private;
+    cro.exist_ok = true;
+    cro.token = opts.token;
+    repo_url_info made = co_await co_create_repo(c, repo_id, cro);
+    repo_id = made.repo_id.empty() ? repo_id : made.repo_id;  // a bare name lands under the token's user
+    if (!opts.create_pr && !opts.revision.empty() && opts.revision != "main" && !opts.revision.starts_with("refs/")) {
+        branch_options bo;
+        bo.type = opts.type;
+        bo.exist_ok = true;
+        bo.token = opts.token;
+        co_await co_create_branch(c, repo_id, opts.revision, bo);
+    }
+    if (opts.commit_message.empty()) opts.commit_message = "Push model using hfhub";
+    folder_options fo = opts;
+    co_return co_await co_upload_folder(c, std::move(repo_id), std::move(folder), std::move(fo));
+}
+
+commit_info push_to_hub(client& c, std::string repo_id, fs::path folder, push_options opts) {
+    return wait(c, co_push_to_hub(c, std::move(repo_id), std::move(folder), std::move(opts)));
 }
 
 }  // namespace hfhub
