@@ -2,6 +2,7 @@
 #pragma once
 
 #include <hfhub/client.hpp>
+#include <hfhub/error.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -33,6 +34,27 @@ inline config quick_config(const std::string& endpoint) {
 // A body sink that appends to a string.
 inline body_sink string_sink(std::string& out) {
     return {[&out](std::span<const char> s) { out.append(s.data(), s.size()); }, [&out] { out.clear(); }};
+}
+
+// The hfhub::error code `f` throws (an empty code when it throws nothing), or its message.
+template <class F>
+std::error_code error_of(F&& f) {
+    try {
+        f();
+    } catch (const hfhub::error& e) {
+        return e.code();
+    }
+    return {};
+}
+
+template <class F>
+std::string message_of(F&& f) {
+    try {
+        f();
+    } catch (const hfhub::error& e) {
+        return e.what();
+    }
+    return {};
 }
 
 }  // namespace hfhub::test

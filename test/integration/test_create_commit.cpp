@@ -16,11 +16,12 @@
 #include <boost/test/unit_test.hpp>
 
 #include <fstream>
-#include <random>
 
 using namespace hfhub;
 using hfhub::test::alice_token;
 using hfhub::test::head_of;
+using hfhub::test::pattern_bytes;
+using hfhub::test::error_of;
 using hfhub::test::quick_config;
 using hfhub::test::run;
 using hfhub::test::temp_dir;
@@ -30,13 +31,6 @@ namespace json = boost::json;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string random_bytes(std::size_t n, unsigned seed) {
-    std::mt19937 rng(seed);
-    std::string s(n, '\0');
-    for (auto& ch : s) ch = static_cast<char>(rng());
-    return s;
-}
 
 void write(const fs::path& p, const std::string& data) {
     fs::create_directories(p.parent_path());
@@ -106,22 +100,12 @@ struct up_fixture {
     }
 };
 
-template <class F>
-std::error_code error_of(F&& f) {
-    try {
-        f();
-    } catch (const hfhub::error& e) {
-        return e.code();
-    }
-    return {};
-}
-
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(create_commit_api)
 
 BOOST_FIXTURE_TEST_CASE(every_operation_kind, up_fixture) {
-    std::string big = random_bytes(1 << 20, 1);  // binary: LFS
+    std::string big = pattern_bytes(1 << 20, 1);  // binary: LFS
     write(work.path() / "local.txt", "from a file\n");
     auto first = commit({commit_add::bytes("keep.txt", "keep\n"), commit_add::bytes("old.txt", "old\n"),
                          commit_add::bytes("logs/a.log", "a\n"), commit_add::bytes("logs/deep/b.log", "b\n"),
@@ -152,7 +136,7 @@ BOOST_FIXTURE_TEST_CASE(every_operation_kind, up_fixture) {
 }
 
 BOOST_FIXTURE_TEST_CASE(regular_basic_and_multipart_in_one_commit, up_fixture) {
-    std::string small = "hello\n", basic = random_bytes(700 << 10, 2), multi = random_bytes((5 << 20) + 123, 3);
+    std::string small = "hello\n", basic = pattern_bytes(700 << 10, 2), multi = pattern_bytes((5 << 20) + 123, 3);
     write(work.path() / "multi.bin", multi);
     auto from = srv.log_lines().size();
     std::vector<commit_progress> seen;
@@ -179,7 +163,7 @@ BOOST_FIXTURE_TEST_CASE(regular_basic_and_multipart_in_one_commit, up_fixture) {
 }
 
 BOOST_FIXTURE_TEST_CASE(unchanged_files_are_not_sent_again, up_fixture) {
-    std::string big = random_bytes(1 << 20, 4);
+    std::string big = pattern_bytes(1 << 20, 4);
     commit({commit_add::bytes("a.txt", "a\n"), commit_add::bytes("w.bin", big)});
     auto before = head();
     auto n = commits();
@@ -203,7 +187,7 @@ BOOST_FIXTURE_TEST_CASE(create_pr_and_a_branch, up_fixture) {
     auto main_head = head();
     auto o = opts("proposal");
     o.create_pr = true;
-    auto pr = commit({commit_add::bytes("a.txt", "proposed\n"), commit_add::bytes("w.bin", random_bytes(300 << 10, 5))}, o);
+    auto pr = commit({commit_add::bytes("a.txt", "proposed\n"), commit_add::bytes("w.bin", pattern_bytes(300 << 10, 5))}, o);
     BOOST_REQUIRE(pr.pr_num.has_value());
     BOOST_TEST(pr.pr_url.value_or("").ends_with("/discussions/" + std::to_string(*pr.pr_num)));
     std::string ref = "refs/pr/" + std::to_string(*pr.pr_num);
@@ -281,7 +265,7 @@ BOOST_FIXTURE_TEST_CASE(rebase_on_conflict_with_disjoint_and_overlapping_paths, 
 }
 
 BOOST_FIXTURE_TEST_CASE(a_failed_part_commits_nothing_and_the_rerun_sends_only_what_is_missing, up_fixture) {
-    std::string a = random_bytes(600 << 10, 6), b = random_bytes(700 << 10, 7), m = random_bytes(3 << 20, 8);
+    std::string a = pattern_bytes(600 << 10, 6), b = pattern_bytes(700 << 10, 7), m = pattern_bytes(3 << 20, 8);
     auto before = head();
     auto n = commits();
     // Every part PUT from the third on fails, retries included.
@@ -350,7 +334,7 @@ BOOST_FIXTURE_TEST_CASE(bad_input_fails_before_any_request, up_fixture) {
 BOOST_FIXTURE_TEST_CASE(upload_folder_with_patterns_and_deletes, up_fixture) {
     commit({commit_add::bytes("ckpt/old.bin", "old"), commit_add::bytes("ckpt/notes.md", "n"),
             commit_add::bytes("other.txt", "o")});
-    write(work.path() / "f" / "model.bin", random_bytes(100 << 10, 9));
+    write(work.path() / "f" / "model.bin", pattern_bytes(100 << 10, 9));
     write(work.path() / "f" / "config.json", "{}");
     write(work.path() / "f" / "logs" / "train.log", "log");
     write(work.path() / "f" / ".git" / "HEAD", "ref");

@@ -30,6 +30,8 @@ using hfhub::test::git_blob_id;
 using hfhub::test::lfs_pointer_text;
 using hfhub::test::must_commit;
 using hfhub::test::pattern_bytes;
+using hfhub::test::error_of;
+using hfhub::test::message_of;
 using hfhub::test::quick_config;
 using hfhub::test::run;
 using hfhub::test::test_server;
@@ -39,26 +41,6 @@ namespace json = boost::json;
 namespace {
 
 const std::string R = "models/alice/m";
-
-template <class F>
-std::error_code error_of(F&& f) {
-    try {
-        f();
-    } catch (const hfhub::error& e) {
-        return e.code();
-    }
-    return {};
-}
-
-template <class F>
-std::string message_of(F&& f) {
-    try {
-        f();
-    } catch (const hfhub::error& e) {
-        return e.what();
-    }
-    return {};
-}
 
 const repo_file* find_file(const std::vector<tree_entry>& v, const std::string& path) {
     for (auto& e : v)
