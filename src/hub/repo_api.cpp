@@ -28,7 +28,7 @@ std::string enc_ref(const std::string& ref) { return util::percent_encode(ref.em
 
 void check_ref(std::string_view kind, const std::string& name) {
     if (util::valid_ref_name(name)) return;
-    throw error(client_errc::invalid_path,
+    throw error(client_errc::invalid_argument,
                 diagnostics{.server_message = "invalid " + std::string(kind) + " name '" + name +
                                               "': git's ref rules, without a 'refs/' prefix"});
 }
