@@ -118,29 +118,31 @@ int upload(int argc, char** argv) {
     asio::io_context ioc;
     client hub(ioc.get_executor(), cfg);
     try {
+        // The same steps as push_to_hub, for one file. It outlives the run: the coroutine
+        // reads its captures through it.
+        auto one = [&]() -> asio::awaitable<commit_info> {
+            create_repo_options cro;
+            cro.type = o.type;
+            cro.is_private = o.is_private;
+            cro.exist_ok = true;
+            repo_url_info made = co_await co_create_repo(hub, repo, cro);
+            std::string id = made.repo_id.empty() ? repo : made.repo_id;
+            if (!o.create_pr && o.revision != "main" && !o.revision.starts_with("refs/")) {
+                branch_options bo;
+                bo.type = o.type;
+                bo.exist_ok = true;
+                co_await co_create_branch(hub, id, o.revision, bo);
+            }
+            std::string dest = path_in_repo.empty() ? fs::path(local).filename().string() : path_in_repo;
+            commit_options co = o;
+            co_return co_await co_upload_file(hub, id, commit_add::file(dest, local), co);
+        };
         std::future<commit_info> result;
         if (is_file) {
-            // The same steps as push_to_hub, for one file.
-            auto one = [&]() -> asio::awaitable<commit_info> {
-                create_repo_options cro;
-                cro.type = o.type;
-                cro.is_private = o.is_private;
-                cro.exist_ok = true;
-                repo_url_info made = co_await co_create_repo(hub, repo, cro);
-                std::string id = made.repo_id.empty() ? repo : made.repo_id;
-                if (!o.create_pr && o.revision != "main" && !o.revision.starts_with("refs/")) {
-                    branch_options bo;
-                    bo.type = o.type;
-                    bo.exist_ok = true;
-                    co_await co_create_branch(hub, id, o.revision, bo);
-                }
-                std::string dest = path_in_repo.empty() ? fs::path(local).filename().string() : path_in_repo;
-                commit_options co = o;
-                co_return co_await co_upload_file(hub, id, commit_add::file(dest, local), co);
-            };
             result = asio::co_spawn(ioc, one(), asio::use_future);
         } else {
             o.path_in_repo = path_in_repo;
+            if (o.commit_message.empty()) o.commit_message = "Upload folder using hfhub";
             result = asio::co_spawn(ioc, co_push_to_hub(hub, repo, local, o), asio::use_future);
         }
         std::vector<std::thread> threads;
