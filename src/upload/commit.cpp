@@ -220,13 +220,13 @@ asio::awaitable<preupload_answer> co_preupload(client& c, const std::string& rep
                 protocol_fail(r, resp, "bad uploadMode for '" + a.path + "'");
             a.lfs = mode->as_string() == "lfs" && a.size > 0;  // empty files are always regular
             if (auto* ig = it->second->if_contains("shouldIgnore"); ig && ig->is_bool()) a.ignore = ig->as_bool();
-            if (auto* oid = it->second->if_contains("oid"); oid && oid->is_string()) {
-                if (!a.lfs && a.git_sha1.empty()) {  // a big file the Hub wants regular: rare
-                    auto data = a.bytes() ? std::optional<std::string>(*a.bytes()) : util::read_file(*a.file());
-                    if (data) a.git_sha1 = util::git_blob_sha1(*data);
-                }
-                a.unchanged = oid->as_string() == (a.lfs ? a.sha256 : a.git_sha1);
+            if (!a.lfs && a.git_sha1.empty()) {  // a big file the Hub wants regular: rare
+                auto data = a.bytes() ? std::optional<std::string>(*a.bytes()) : util::read_file(*a.file());
+                if (!data) file_error(*a.file(), errno ? errno : EIO, "cannot read a file to upload");
+                a.git_sha1 = util::git_blob_sha1(*data);
             }
+            if (auto* oid = it->second->if_contains("oid"); oid && oid->is_string())
+                a.unchanged = oid->as_string() == (a.lfs ? a.sha256 : a.git_sha1);
         }
     }
     co_return out;
