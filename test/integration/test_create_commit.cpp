@@ -16,6 +16,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <fstream>
+#include <thread>
 
 using namespace hfhub;
 using hfhub::test::alice_token;
@@ -406,6 +407,47 @@ BOOST_FIXTURE_TEST_CASE(multi_commit_splits_and_resumes, up_fixture) {
     auto log = run(ioc, co_list_repo_commits(*c, "alice/m"));
     BOOST_TEST(log[2].title == "big upload (part 1 of 3)");
     BOOST_TEST(log[1].title == "big upload (part 2 of 3)");
+}
+
+BOOST_FIXTURE_TEST_CASE(push_to_hub_creates_the_repo_and_branch, up_fixture) {
+    write(work.path() / "p" / "config.json", "{\"hidden_size\": 8}");
+    write(work.path() / "p" / "model.bin", pattern_bytes(300 << 10, 11));
+    push_options o;
+    o.is_private = true;
+    o.revision = "v2-branch";
+    auto r = run(ioc, co_push_to_hub(*c, "alice/fresh", work.path() / "p", o));
+    BOOST_TEST(r.changed);
+    BOOST_TEST(head_of(srv, "models/alice/fresh", "v2-branch") == r.oid);
+    BOOST_TEST(srv.get("/api/models/alice/fresh").status != 200u);  // private: anonymous can't see it
+    repo_query q;
+    q.revision = "v2-branch";
+    BOOST_TEST(run(ioc, co_file_exists(*c, "alice/fresh", "model.bin", q)));
+    BOOST_TEST(!run(ioc, co_file_exists(*c, "alice/fresh", "model.bin")));  // main has only the initial commit
+    BOOST_TEST(run(ioc, co_list_repo_commits(*c, "alice/fresh", q)).front().title == "Push model using hfhub");
+    // Again into the existing repo and branch: nothing changed.
+    BOOST_TEST(!run(ioc, co_push_to_hub(*c, "alice/fresh", work.path() / "p", o)).changed);
+}
+
+BOOST_FIXTURE_TEST_CASE(blocking_twins_from_another_thread, up_fixture) {
+    auto guard = asio::make_work_guard(ioc);
+    std::thread io([&] { ioc.run(); });
+    write(work.path() / "b" / "x.txt", "x");
+    commit_info a, b, f;
+    std::error_code err;
+    try {
+        a = create_commit(*c, "alice/m", {commit_add::bytes("a.txt", "a")}, opts("twin"));
+        b = upload_file(*c, "alice/m", commit_add::bytes("b.txt", "b"));
+        f = upload_folder(*c, "alice/m", work.path() / "b");
+    } catch (const hfhub::error& e) {
+        err = e.code();
+    }
+    guard.reset();
+    io.join();
+    BOOST_TEST(!err);
+    BOOST_TEST(a.changed);
+    BOOST_TEST(b.changed);
+    BOOST_TEST(f.oid == head());
+    BOOST_TEST(fetch("x.txt") == "x");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
