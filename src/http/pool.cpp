@@ -72,10 +72,9 @@ asio::awaitable<pool::lease> pool::acquire(const std::string& key) {
                 co_return out;
             }
             w = std::make_shared<waiter>(co_await asio::this_coro::executor);
-            w->timer.expires_at(asio::steady_timer::time_point::max());
             waiters_.push_back(w);
         }
-        co_await w->timer.async_wait(asio::as_tuple(asio::use_awaitable));
+        co_await w->wake.async_receive(asio::as_tuple(asio::use_awaitable));
         std::lock_guard lk(mu_);
         if (!w->woken) {
             // Cancelled while waiting: leave the queue.
@@ -88,8 +87,7 @@ asio::awaitable<pool::lease> pool::acquire(const std::string& key) {
 void pool::wake_all() {
     for (auto& w : waiters_) {
         w->woken = true;
-        // The timer belongs to the waiter's executor: cancel it there.
-        asio::post(w->timer.get_executor(), [w] { w->timer.cancel(); });
+        w->wake.try_send(boost::system::error_code{});
     }
     waiters_.clear();
 }

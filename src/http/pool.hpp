@@ -8,7 +8,7 @@
 #include <hfhub/client.hpp>
 
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/experimental/concurrent_channel.hpp>
 
 #include <deque>
 #include <map>
@@ -41,9 +41,11 @@ public:
     void note_opened();
 
 private:
+    // A thread-safe channel, not a timer: a wake-up sent before the waiter starts waiting
+    // is kept (capacity 1), where a timer's cancel from another thread would be lost.
     struct waiter {
-        explicit waiter(boost::asio::any_io_executor ex) : timer(ex) {}
-        boost::asio::steady_timer timer;
+        explicit waiter(boost::asio::any_io_executor ex) : wake(ex, 1) {}
+        boost::asio::experimental::concurrent_channel<void(boost::system::error_code)> wake;
         bool woken = false;
     };
     struct host {

@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <atomic>
 #include <random>
 #include <thread>
 
@@ -100,6 +101,62 @@ BOOST_FIXTURE_TEST_CASE(hundred_concurrent_requests_never_exceed_the_cap, client
     BOOST_TEST(c.stats().peak_open <= 8u);
     BOOST_TEST(c.stats().opened <= 8u);
     BOOST_TEST(c.stats().opened >= 2u);  // the requests really overlapped
+}
+
+// Releases on one thread wake waiters queued on the other: a wake-up that comes before the
+// waiter starts waiting must not be lost (it used to hang a snapshot download now and then).
+BOOST_FIXTURE_TEST_CASE(waiters_on_two_threads_are_all_woken, client_fixture) {
+    asio::io_context ioc;
+    auto cfg = quick_config(srv.url());
+    cfg.pool.per_host = 1;
+    client c(ioc.get_executor(), cfg);
+    std::atomic<int> ok{0}, failed{0};
+    for (int round = 0; round < 5; ++round) {
+        for (int i = 0; i < 100; ++i)
+            asio::co_spawn(ioc, c.co_request(get(srv.url() + "/alice/c/resolve/main/small.txt")),
+                           [&](std::exception_ptr e, http_response r) { (e || r.body != small) ? ++failed : ++ok; });
+        ioc.restart();
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+        std::thread other([&] { ioc.run_until(deadline); });
+        ioc.run_until(deadline);
+        other.join();
+        BOOST_REQUIRE_MESSAGE(ok + failed == 100 * (round + 1), "round " << round << ": requests left waiting");
+    }
+    BOOST_TEST(failed == 0);
+    BOOST_TEST(c.stats().peak_open == 1u);
+}
+
+BOOST_FIXTURE_TEST_CASE(cancelling_a_request_waiting_for_a_slot, client_fixture) {
+    faults(R"({"rules":[{"listener":"api","method":"GET","match":"slow","nth":1,"stall_ms":1500}]})");
+    asio::io_context ioc;
+    auto cfg = quick_config(srv.url());
+    cfg.pool.per_host = 1;
+    client c(ioc.get_executor(), cfg);
+    // The first request holds the only slot for 1.5 s; the second waits for it and is cancelled.
+    bool first_done = false;
+    asio::co_spawn(ioc, c.co_request(get(srv.url() + "/alice/c/resolve/main/small.txt?slow"), false),
+                   [&](std::exception_ptr, http_response) { first_done = true; });
+    asio::cancellation_signal cancel;
+    std::exception_ptr second;
+    std::chrono::steady_clock::time_point finished;
+    asio::co_spawn(ioc, c.co_request(get(srv.url() + "/alice/c/resolve/main/small.txt")),
+                   asio::bind_cancellation_slot(cancel.slot(), [&](std::exception_ptr e, http_response) {
+                       second = e;
+                       finished = std::chrono::steady_clock::now();
+                   }));
+    asio::steady_timer t(ioc, std::chrono::milliseconds(200));
+    std::chrono::steady_clock::time_point cancelled;
+    t.async_wait([&](auto) {
+        cancelled = std::chrono::steady_clock::now();
+        cancel.emit(asio::cancellation_type::terminal);
+    });
+    ioc.run();
+    BOOST_TEST(first_done);
+    BOOST_REQUIRE(static_cast<bool>(second));
+    BOOST_TEST(std::chrono::duration_cast<std::chrono::milliseconds>(finished - cancelled).count() < 100);
+    BOOST_TEST(hfhub::test::error_of([&] { std::rethrow_exception(second); }) == make_error_code(client_errc::cancelled));
+    auto r = run(ioc, c.co_request(get(srv.url() + "/alice/c/resolve/main/small.txt")));
+    BOOST_TEST(r.body == small);
 }
 
 BOOST_FIXTURE_TEST_CASE(token_is_dropped_on_the_cross_origin_redirect, client_fixture) {
