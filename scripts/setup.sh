@@ -9,7 +9,7 @@ pkgs=(build-essential cmake ccache pkg-config git curl ca-certificates
       libboost1.81-dev libboost-json1.81-dev libboost-test1.81-dev libboost-url1.81-dev
       libboost-program-options1.81-dev libssl-dev libyaml-cpp-dev openssl tinyproxy)
 command -v node >/dev/null && command -v npm >/dev/null || pkgs+=(nodejs npm)
-[[ "${1:-}" == "--bench" ]] && pkgs+=(nginx-light wrk hyperfine bc)
+[[ "${1:-}" == "--bench" ]] && pkgs+=(nginx-light wrk hyperfine bc aria2 time)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -10,7 +10,6 @@
 #include <boost/program_options.hpp>
 
 #include <iostream>
-#include <thread>
 #include <unistd.h>
 
 namespace hfhub::cli {
@@ -45,6 +44,7 @@ int download(int argc, char** argv) {
         ("token", po::value(&token), "token (default $HF_TOKEN or the stored one)")
         ("endpoint", po::value(&endpoint), "Hub URL (default $HF_ENDPOINT)")
         ("max-workers", po::value(&max_workers), "files downloaded at once")
+        ("no-verify", "skip the sha256 / git blob SHA-1 check of the downloaded bytes")
         ("quiet,q", "print only the path");
     po::options_description hidden;
     hidden.add_options()("repo", po::value(&repo))("files", po::value(&files));
@@ -88,6 +88,7 @@ int download(int argc, char** argv) {
     o.allow_patterns = include;
     o.ignore_patterns = exclude;
     o.max_workers = max_workers;
+    o.verify = vm.count("no-verify") == 0;
     progress_bar bar(quiet);
     o.progress = [&](const download_progress& p) { bar.update(p.file, p.done, p.total); };
 
@@ -101,9 +102,9 @@ int download(int argc, char** argv) {
             if (!files.empty()) o.allow_patterns = files;  // exact names are patterns without wildcards
             result = asio::co_spawn(ioc, co_snapshot_download(hub, repo, o), asio::use_future);
         }
-        std::vector<std::thread> threads;
-        for (int i = 0; i < 2; ++i) threads.emplace_back([&] { ioc.run(); });
-        for (auto& t : threads) t.join();
+        // One I/O thread: a big file's hashing runs on a thread of its own, so a second one buys
+        // little, and the pool loses wake-ups when its waiters run on several threads.
+        ioc.run();
         auto path = result.get();
         bar.finish();
         std::cout << path.string() << std::endl;
