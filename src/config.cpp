@@ -185,11 +185,9 @@ config config::from_env(const env_lookup& env) {
             }
         }
     }
-    if (!cfg.token) {
-        std::filesystem::path token_path = cfg.hf_home / "token";
-        if (auto p = get(env, "HF_TOKEN_PATH")) token_path = expand(*p, env);
-        cfg.token = read_token_file(token_path);
-    }
+    cfg.token_path = cfg.hf_home / "token";
+    if (auto p = get(env, "HF_TOKEN_PATH")) cfg.token_path = expand(*p, env);
+    if (!cfg.token) cfg.token = read_token_file(cfg.token_path);
     cfg.implicit_token = !is_true(get(env, "HF_HUB_DISABLE_IMPLICIT_TOKEN"));
     cfg.disable_symlinks = is_true(get(env, "HF_HUB_DISABLE_SYMLINKS"));
 

@@ -46,6 +46,7 @@ struct config {
     std::optional<std::string> token;                 // HF_TOKEN, then the token file
     bool implicit_token = true;                       // false: HF_HUB_DISABLE_IMPLICIT_TOKEN
     std::filesystem::path hf_home;                    // HF_HOME
+    std::filesystem::path token_path;                 // HF_TOKEN_PATH, else hf_home/token (login writes it)
     std::filesystem::path hub_cache;                  // HF_HUB_CACHE
     bool offline = false;                             // HF_HUB_OFFLINE
     bool disable_symlinks = false;                    // HF_HUB_DISABLE_SYMLINKS: copies in snapshots/

@@ -12,6 +12,9 @@ void usage(std::ostream& os) {
           "  upload    upload a file or a folder as one commit\n"
           "  cache     scan, verify, prune the cache\n"
           "  repo      create or delete repos, branches and tags; change settings\n"
+          "  whoami    show the user the token belongs to\n"
+          "  login     check a token and store it where the Python client looks\n"
+          "  logout    remove the stored token\n"
           "  serve     run a local Hub-compatible server\n\n"
           "Run 'hfhub <command> --help' for a command's options.\n";
 }
@@ -28,6 +31,9 @@ int main(int argc, char** argv) {
     if (cmd == "cache") return hfhub::cli::cache(argc - 1, argv + 1);
     if (cmd == "repo") return hfhub::cli::repo(argc - 1, argv + 1);
     if (cmd == "upload") return hfhub::cli::upload(argc - 1, argv + 1);
+    if (cmd == "whoami") return hfhub::cli::whoami(argc - 1, argv + 1);
+    if (cmd == "login") return hfhub::cli::login(argc - 1, argv + 1);
+    if (cmd == "logout") return hfhub::cli::logout(argc - 1, argv + 1);
     std::cerr << "hfhub: unknown command '" << cmd << "'\n";
     usage(std::cerr);
     return 2;

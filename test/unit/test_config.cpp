@@ -193,6 +193,12 @@ BOOST_AUTO_TEST_CASE(token_precedence) {
     auto env_wins = path;
     env_wins["HF_TOKEN"] = "hf_env";
     BOOST_TEST(load(env_wins).token.value_or("<none>") == "hf_env");
+
+    // Where login writes: the same resolution, whether or not a token is found there.
+    BOOST_TEST(load(path_tilde).token_path == h.str() + "/elsewhere/tok");
+    BOOST_TEST(load(env_wins).token_path == h.str() + "/elsewhere/tok");
+    BOOST_TEST(load(missing_path).token_path == h.str() + "/nope");
+    BOOST_TEST(load(env_map{{"HF_HOME", "/x/hf"}}).token_path == "/x/hf/token");
 }
 
 BOOST_AUTO_TEST_CASE(token_via_xdg_default_home) {
