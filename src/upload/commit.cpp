@@ -256,16 +256,6 @@ asio::awaitable<std::string> co_head(client& c, const std::string& repo_id, cons
     co_return info.sha;
 }
 
-struct commit_request {
-    payload_header header;
-    std::vector<payload_op> ops;
-    std::string revision;
-    bool create_pr = false;
-    std::string head_before;  // the head the commit was prepared against; empty: unknown
-    std::vector<std::string> touched;  // every path the commit reads or writes
-    std::vector<std::pair<std::string, std::string>> expected;  // path → signature after it lands
-};
-
 commit_info read_commit_answer(const client& c, const http_request& r, const http_response& resp) {
     json::object body = parse_object(r, resp);
     commit_info info;
@@ -319,8 +309,10 @@ bool lost_answer(const error& e) {
     return e.diag().status >= 500;
 }
 
-asio::awaitable<commit_info> co_send_commit(client& c, const std::string& repo_id, const commit_options& o,
-                                            commit_request cr) {
+}  // namespace
+
+asio::awaitable<commit_info> upload::co_send_commit(client& c, const std::string& repo_id, const commit_options& o,
+                                                    commit_request cr) {
     bool retried_lost = false;
     unsigned rebases = 0;
     while (true) {
@@ -392,8 +384,6 @@ asio::awaitable<commit_info> co_send_commit(client& c, const std::string& repo_i
         retried_lost = true;
     }
 }
-
-}  // namespace
 
 asio::awaitable<commit_info> co_create_commit(client& c, std::string repo_id, std::vector<commit_operation> operations,
                                               commit_options o) {
