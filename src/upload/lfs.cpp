@@ -79,6 +79,7 @@ std::string enc_rev(const std::string& rev) { return util::percent_encode(rev.em
 namespace {
 
 const std::string lfs_json = "application/vnd.git-lfs+json";
+constexpr std::chrono::milliseconds complete_timeout = std::chrono::minutes(10);
 
 std::string str_field(const http_request& rq, const http_response& rs, const json::object& o, std::string_view k,
                       const std::string& where) {
@@ -216,6 +217,9 @@ asio::awaitable<void> co_finish(client& c, const commit_options& o, transfer& t)
         r.send_token = false;
         r.idempotent = true;
         r.redirects = follow_redirects::none;
+        // The storage side joins and checks every part before it answers: for a big object that
+        // takes far longer than a read normally may (a 4 GiB object failed at the 10 s default).
+        r.read_timeout = std::max(c.settings().timeouts.read, complete_timeout);
         co_await c.co_request(std::move(r));
     }
     if (t.verify_href) {
