@@ -1,0 +1,127 @@
+// Bounded memory: `hfhub upload` of a 512 MiB file (the real binary, against the server running
+// in this process) peaks at no more than 64 MiB of RSS, and the commit lands with the right oid.
+#include "test_server.hpp"
+#include "transport_util.hpp"
+
+#include "util/hash.hpp"
+
+#include <boost/json.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <cstring>
+#include <fcntl.h>
+#include <fstream>
+#include <random>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+using hfhub::test::alice_token;
+using hfhub::test::temp_dir;
+using hfhub::test::test_server;
+using hfhub::test::transport::hfhub_binary;
+namespace json = boost::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::size_t file_mib = 512;
+constexpr long rss_limit_kib = 64 * 1024;
+
+struct child_result {
+    int code = -1;
+    long max_rss_kib = 0;  // this child's own peak, from wait4
+};
+
+// Runs argv with stdout and stderr in files; wait4 gives this child's own rusage, where
+// RUSAGE_CHILDREN would also count every child reaped before it.
+child_result run_measured(const std::vector<std::string>& argv, const fs::path& out, const fs::path& err,
+                          int timeout_ms) {
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    pid_t pid = -1;
+    int rc = ::posix_spawn(&pid, args[0], &fa, nullptr, args.data(), environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0) throw std::runtime_error("posix_spawn " + argv[0] + ": " + std::strerror(rc));
+    child_result r;
+    int pfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+    if (pfd >= 0) {
+        pollfd p{pfd, POLLIN, 0};
+        int ready = ::poll(&p, 1, timeout_ms);
+        ::close(pfd);
+        if (ready <= 0) ::kill(pid, SIGKILL);  // too slow: fail below, never hang
+    }
+    int st = 0;
+    rusage ru{};
+    if (::wait4(pid, &st, 0, &ru) != pid) return r;
+    r.code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    r.max_rss_kib = ru.ru_maxrss;  // KiB on Linux
+    return r;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(upload_memory)
+
+BOOST_AUTO_TEST_CASE(cli_upload_of_512_mib_peaks_under_64_mib_rss) {
+    test_server s;
+    temp_dir d;
+    // A folder holding the file: the folder path of `hfhub upload` (push_to_hub).
+    fs::create_directories(d.path() / "up");
+    fs::path big = d.path() / "up" / "weights.bin";
+    // One random MiB written over and over: fast to make, still one object of many parts.
+    std::string block(1 << 20, '\0');
+    std::mt19937_64 rng(42);
+    for (std::size_t i = 0; i < block.size(); i += 8) {
+        std::uint64_t v = rng();
+        std::memcpy(block.data() + i, &v, 8);
+    }
+    hfhub::util::hasher sha(hfhub::util::hash_algo::sha256);
+    {
+        std::ofstream f(big, std::ios::binary);
+        for (std::size_t i = 0; i < file_mib; ++i) {
+            f.write(block.data(), static_cast<std::streamsize>(block.size()));
+            sha.update(block);
+        }
+        BOOST_TEST_REQUIRE(f.good());
+    }
+    std::string want = sha.hex_digest();
+    const std::uint64_t size = std::uint64_t(file_mib) << 20;
+
+    auto r = run_measured({hfhub_binary(), "upload", "alice/mem", (d.path() / "up").string(), "--endpoint", s.url(), "--token",
+                           alice_token, "--quiet"},
+                          d.path() / "out", d.path() / "err", 60000);
+    std::ifstream errf(d.path() / "err");
+    std::string err((std::istreambuf_iterator<char>(errf)), std::istreambuf_iterator<char>());
+    BOOST_TEST_REQUIRE(r.code == 0, "hfhub upload exited " << r.code << ": " << err);
+    BOOST_TEST_MESSAGE("hfhub upload of " << file_mib << " MiB: peak RSS " << r.max_rss_kib / 1024 << " MiB");
+    BOOST_TEST(r.max_rss_kib <= rss_limit_kib, "peak RSS " << r.max_rss_kib << " KiB > " << rss_limit_kib << " KiB");
+
+    // Server side: the head lists the file as the LFS object we hashed, and the store has it.
+    auto tree = s.get("/api/models/alice/mem/tree/main", alice_token);
+    BOOST_TEST_REQUIRE(tree.status == 200u, tree.body);
+    auto entries = json::parse(tree.body).as_array();
+    bool found = false;
+    for (auto& e : entries) {
+        auto& o = e.as_object();
+        if (o.at("path") != "weights.bin") continue;
+        found = true;
+        BOOST_TEST_REQUIRE(o.contains("lfs"));
+        BOOST_TEST(o.at("lfs").at("oid").as_string() == want);
+        BOOST_TEST(o.at("size").to_number<std::uint64_t>() == size);
+    }
+    BOOST_TEST(found, tree.body);
+    fs::path stored = s.root() / "lfs" / want.substr(0, 2) / want;
+    BOOST_TEST_REQUIRE(fs::exists(stored));
+    BOOST_TEST(fs::file_size(stored) == size);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
