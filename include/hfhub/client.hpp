@@ -50,6 +50,12 @@ struct http_request {
     header_fields headers;
     std::string body;                    // a small body, sent as is
     std::optional<file_range> body_file; // or a body streamed from a file, never loaded whole
+    // Or a body pulled in pieces (e.g. from another server): called with the offset it needs
+    // next, it returns the bytes from there on (at least one, at most what is left). Every
+    // attempt starts again at offset 0, so retries stay safe. Its exceptions end the request
+    // as they are, without a retry. `body_source_length` is the Content-Length.
+    std::function<boost::asio::awaitable<std::string>(std::uint64_t offset)> body_source;
+    std::uint64_t body_source_length = 0;
     std::optional<bool> idempotent;      // default: by method (POST and PATCH are not)
     follow_redirects redirects = follow_redirects::all;
     bool send_token = true;

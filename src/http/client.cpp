@@ -137,7 +137,9 @@ struct client::impl {
         if (token) h += "Authorization: Bearer " + *token + "\r\n";
         if (absolute_form && proxy && !proxy->authorization.empty())
             h += "Proxy-Authorization: " + proxy->authorization + "\r\n";
-        std::uint64_t length = req.body_file ? req.body_file->length : req.body.size();
+        std::uint64_t length = req.body_file     ? req.body_file->length
+                               : req.body_source ? req.body_source_length
+                                                 : req.body.size();
         if (length || req.method == "POST" || req.method == "PUT" || req.method == "PATCH")
             h += "Content-Length: " + std::to_string(length) + "\r\n";
         for (auto& [k, v] : req.headers) {
@@ -220,6 +222,7 @@ struct client::impl {
             const bool fresh = !lease.conn;
             response_head head;
             std::exception_ptr failure;
+            bool source_failed = false;
             try {
                 if (fresh) {
                     lease.conn = co_await open_connection(o, hop, tls, cfg.timeouts.connect);
@@ -227,11 +230,15 @@ struct client::impl {
                     connections.note_opened();
                 }
                 std::string h = serialize(req, o, url, lease.conn->absolute_form, proxy, token, delivered);
-                head = co_await lease.conn->exchange(h, req.body, req.body_file, req.method == "HEAD",
-                                                     fresh ? read_timeout : read_timeout);
+                head = co_await lease.conn->exchange(h, req, req.method == "HEAD", read_timeout);
+            } catch (const body_source_failure& f) {
+                lease.conn.reset();  // the body was cut short: the connection is unusable
+                failure = f.inner;
+                source_failed = true;
             } catch (...) {
                 failure = std::current_exception();
             }
+            if (source_failed) std::rethrow_exception(failure);
             if (failure) {
                 lease.conn.reset();
                 if (cancelled()) fail(client_errc::cancelled, req, url, 0, "cancelled");
@@ -271,6 +278,8 @@ struct client::impl {
                             req.method = "GET";
                             req.body.clear();
                             req.body_file.reset();
+                            req.body_source = nullptr;
+                            req.body_source_length = 0;
                         }
                         continue;
                     }

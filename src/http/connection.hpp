@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <span>
 #include <memory>
@@ -32,9 +33,9 @@ class connection {
 public:
     virtual ~connection() = default;
 
-    // Writes the request head (already serialized) and the body, then reads the response head.
-    virtual boost::asio::awaitable<response_head> exchange(const std::string& head, const std::string& body,
-                                                           const std::optional<file_range>& body_file,
+    // Writes the request head (already serialized) and the body (`req.body`, `req.body_file` or
+    // `req.body_source`), then reads the response head.
+    virtual boost::asio::awaitable<response_head> exchange(const std::string& head, const http_request& req,
                                                            bool head_request, std::chrono::milliseconds timeout) = 0;
     // Reads the body of the response just received into `out` (at most `limit` bytes, else
     // body_too_large) or streams it to `write`. Afterwards `reusable()` says whether the
@@ -56,6 +57,12 @@ public:
 
 protected:
     bool reusable_ = false;
+};
+
+// Thrown by exchange when the request's body_source failed: its exception is the request's,
+// not the connection's, so the client passes it on without a retry.
+struct body_source_failure {
+    std::exception_ptr inner;
 };
 
 struct origin {

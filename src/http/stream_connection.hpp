@@ -29,9 +29,10 @@ public:
 
     beast::tcp_stream& lowest() override { return beast::get_lowest_layer(stream_); }
 
-    asio::awaitable<response_head> exchange(const std::string& head, const std::string& body,
-                                            const std::optional<file_range>& body_file, bool head_request,
+    asio::awaitable<response_head> exchange(const std::string& head, const http_request& req, bool head_request,
                                             std::chrono::milliseconds timeout) override {
+        const std::string& body = req.body;
+        const std::optional<file_range>& body_file = req.body_file;
         reusable_ = false;
         auto& low = lowest();
         low.expires_after(timeout);
@@ -47,6 +48,7 @@ public:
             co_await asio::async_write(stream_, bufs, asio::use_awaitable);
         }
         if (body_file) co_await send_file(*body_file, timeout);
+        if (req.body_source) co_await send_source(req.body_source, req.body_source_length, timeout);
 
         parser_.emplace();
         parser_->header_limit(64 * 1024);
@@ -142,6 +144,30 @@ private:
                                        asio::use_awaitable);
             off += static_cast<std::uint64_t>(got);
             left -= static_cast<std::uint64_t>(got);
+        }
+    }
+
+    // Pulls the body piece by piece from offset 0; one piece in memory at a time.
+    asio::awaitable<void> send_source(const std::function<asio::awaitable<std::string>(std::uint64_t)>& source,
+                                      std::uint64_t length, std::chrono::milliseconds timeout) {
+        std::uint64_t off = 0;
+        while (off < length) {
+            std::string piece;
+            std::exception_ptr failed;
+            try {
+                piece = co_await source(off);
+                if (piece.empty() || piece.size() > length - off)
+                    throw hfhub::error(client_errc::protocol_error,
+                                       {0, "", "", "",
+                                        "the body source returned " + std::to_string(piece.size()) + " bytes at offset " +
+                                            std::to_string(off) + " of " + std::to_string(length)});
+            } catch (...) {
+                failed = std::current_exception();
+            }
+            if (failed) throw body_source_failure{failed};
+            lowest().expires_after(timeout);
+            co_await asio::async_write(stream_, asio::buffer(piece), asio::use_awaitable);
+            off += piece.size();
         }
     }
 
