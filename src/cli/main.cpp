@@ -2,6 +2,7 @@
 #include "cli/commands.hpp"
 
 #include <cstring>
+#include <malloc.h>
 #include <iostream>
 
 namespace {
@@ -10,6 +11,7 @@ void usage(std::ostream& os) {
           "commands:\n"
           "  download  download files or a snapshot into the shared cache\n"
           "  upload    upload a file or a folder as one commit\n"
+          "  mirror    copy a repo from one Hub to another, streaming, as one commit\n"
           "  cache     scan, verify, prune the cache\n"
           "  repo      create or delete repos, branches and tags; change settings\n"
           "  whoami    show the user the token belongs to\n"
@@ -21,6 +23,10 @@ void usage(std::ostream& os) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    // Transfers allocate and free multi-MiB buffers on several threads. glibc's default raises
+    // its mmap threshold after the first such free and then keeps the freed memory in per-thread
+    // arenas; a fixed threshold returns it to the system, so peak memory stays near what is in use.
+    ::mallopt(M_MMAP_THRESHOLD, 1 << 20);
     if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
         usage(argc < 2 ? std::cerr : std::cout);
         return argc < 2 ? 2 : 0;
@@ -31,6 +37,7 @@ int main(int argc, char** argv) {
     if (cmd == "cache") return hfhub::cli::cache(argc - 1, argv + 1);
     if (cmd == "repo") return hfhub::cli::repo(argc - 1, argv + 1);
     if (cmd == "upload") return hfhub::cli::upload(argc - 1, argv + 1);
+    if (cmd == "mirror") return hfhub::cli::mirror(argc - 1, argv + 1);
     if (cmd == "whoami") return hfhub::cli::whoami(argc - 1, argv + 1);
     if (cmd == "login") return hfhub::cli::login(argc - 1, argv + 1);
     if (cmd == "logout") return hfhub::cli::logout(argc - 1, argv + 1);

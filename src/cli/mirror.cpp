@@ -1,0 +1,138 @@
+// hfhub mirror SRC_REPO DST_REPO: copy a repo (or the files that match) between two Hubs.
+#include "cli/commands.hpp"
+#include "cli/progress.hpp"
+
+#include <hfhub/mirror.hpp>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+#include <boost/program_options.hpp>
+
+#include <iostream>
+#include <thread>
+#include <unistd.h>
+
+namespace hfhub::cli {
+
+namespace po = boost::program_options;
+namespace asio = boost::asio;
+
+int mirror(int argc, char** argv) {
+    std::string src_repo, dst_repo, repo_type = "model", revision = "main", message, src_endpoint, dst_endpoint,
+                src_token, dst_token;
+    std::vector<std::string> include, exclude;
+    unsigned max_workers = 8;
+    std::uint64_t part_mib = 8;
+    po::options_description desc(
+        "usage: hfhub mirror SRC_REPO DST_REPO [options]\n\n"
+        "Copies a repo, or the files that match, from one Hub to another as one commit, and\n"
+        "prints the destination commit URL as the last line. Files stream from the source's\n"
+        "downloads into the destination's uploads through bounded buffers: nothing is written\n"
+        "to the local disk (--no-disk is the only mode). Files the destination already has, and\n"
+        "LFS objects it already stores, are skipped, so a rerun after a failure moves only what\n"
+        "is missing. Destination files that the source lacks are left alone.\n\n"
+        "examples:\n"
+        "  hfhub mirror gpt2 team/gpt2 --dst-endpoint http://hub.internal:8080 --dst-token hf_xxx\n"
+        "  hfhub mirror alice/data acme/data --repo-type dataset --include '*.parquet'\n"
+        "  hfhub mirror alice/model alice/model --src-endpoint https://huggingface.co \\\n"
+        "      --dst-endpoint http://localhost:8080 --revision v2\n\n"
+        "options");
+    desc.add_options()
+        ("help,h", "show this help")
+        ("src-endpoint", po::value(&src_endpoint), "source Hub URL (default $HF_ENDPOINT)")
+        ("dst-endpoint", po::value(&dst_endpoint), "destination Hub URL (default $HF_ENDPOINT)")
+        ("src-token", po::value(&src_token), "source token (default $HF_TOKEN or the stored one)")
+        ("dst-token", po::value(&dst_token), "destination token (default $HF_TOKEN or the stored one)")
+        ("repo-type", po::value(&repo_type), "model, dataset or space")
+        ("revision", po::value(&revision), "source branch, tag or commit; the destination branch of that name "
+                                           "(main for a commit) is created when missing")
+        ("include", po::value(&include)->composing(), "glob of files to copy (repeatable)")
+        ("exclude", po::value(&exclude)->composing(), "glob of files to leave out (repeatable)")
+        ("commit-message", po::value(&message), "the commit's summary (default \"Mirror SRC@<commit>\")")
+        ("no-disk", "stream through memory only (always the case; accepted for scripts)")
+        ("max-workers", po::value(&max_workers), "transfers at once; memory stays near max-workers x part size")
+        ("part-size-mb", po::value(&part_mib), "MiB fetched from the source per range request (default 8)")
+        ("private", "make the destination repo private if it is created")
+        ("quiet,q", "print only the URL");
+    po::options_description hidden;
+    hidden.add_options()("src", po::value(&src_repo))("dst", po::value(&dst_repo));
+    po::options_description all;
+    all.add(desc).add(hidden);
+    po::positional_options_description pos;
+    pos.add("src", 1).add("dst", 1);
+    po::variables_map vm;
+    try {
+        po::store(po::command_line_parser(argc, argv).options(all).positional(pos).run(), vm);
+        po::notify(vm);
+    } catch (const po::error& e) {
+        std::cerr << "hfhub mirror: " << e.what() << "\n";
+        return 2;
+    }
+    if (vm.count("help")) {
+        std::cout << desc << "\n";
+        return 0;
+    }
+    if (src_repo.empty() || dst_repo.empty()) {
+        std::cerr << "hfhub mirror: a source and a destination repo are required (see --help)\n";
+        return 2;
+    }
+    auto type = parse_repo_type(repo_type);
+    if (!type) {
+        std::cerr << "hfhub mirror: unknown repo type '" << repo_type << "'\n";
+        return 2;
+    }
+    if (part_mib == 0 || part_mib > 1024) {
+        std::cerr << "hfhub mirror: --part-size-mb must be between 1 and 1024\n";
+        return 2;
+    }
+    auto side = [](const std::string& endpoint, const std::string& token) {
+        config cfg = config::from_env();
+        if (!endpoint.empty()) cfg.endpoint = endpoint;
+        while (cfg.endpoint.ends_with('/')) cfg.endpoint.pop_back();
+        if (!token.empty()) cfg.token = token;
+        return cfg;
+    };
+    bool quiet = vm.count("quiet") || !::isatty(STDERR_FILENO);
+
+    mirror_options o;
+    o.type = *type;
+    o.revision = revision;
+    o.allow_patterns = include;
+    o.ignore_patterns = exclude;
+    o.commit_message = message;
+    o.is_private = vm.count("private") > 0;
+    o.max_workers = max_workers;
+    o.part_size = part_mib << 20;
+    progress_bar bar(quiet);
+    o.progress = [&](const commit_progress& p) {
+        if (p.what == commit_progress::stage::uploading) bar.update("mirroring", p.bytes_done, p.bytes_total);
+    };
+
+    asio::io_context ioc;
+    client src(ioc.get_executor(), side(src_endpoint, src_token));
+    client dst(ioc.get_executor(), side(dst_endpoint, dst_token));
+    try {
+        auto result = asio::co_spawn(ioc, co_mirror(src, dst, src_repo, dst_repo, o), asio::use_future);
+        std::vector<std::thread> threads;
+        for (int i = 0; i < 2; ++i) threads.emplace_back([&] { ioc.run(); });
+        for (auto& t : threads) t.join();
+        mirror_info info = result.get();
+        bar.finish();
+        if (!quiet) {
+            std::cerr << info.files_selected << " files selected, " << info.files_unchanged << " already there, "
+                      << info.lfs_objects_stored << " LFS objects already stored, " << info.lfs_objects_sent
+                      << " sent (" << info.lfs_bytes_sent << " bytes), " << info.regular_files_sent
+                      << " regular files sent\n";
+            if (!info.commit.changed) std::cerr << "nothing changed: no commit was made\n";
+        }
+        std::cout << info.commit.url << std::endl;
+        return 0;
+    } catch (const std::exception& e) {
+        bar.finish();
+        std::cerr << "hfhub mirror: " << e.what() << "\n";
+        return 1;
+    }
+}
+
+}  // namespace hfhub::cli
