@@ -3,5 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-scripts/build.sh --target hfhub
+scripts/build.sh --target hfhub mixin_quickstart
 exec examples/quickstart.sh
