@@ -3,7 +3,8 @@
 #include "cli/progress.hpp"
 
 #include <hfhub/commit.hpp>
-#include <hfhub/repo_api.hpp>
+
+#include "upload/pipeline.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -121,18 +122,8 @@ int upload(int argc, char** argv) {
         // The same steps as push_to_hub, for one file. It outlives the run: the coroutine
         // reads its captures through it.
         auto one = [&]() -> asio::awaitable<commit_info> {
-            create_repo_options cro;
-            cro.type = o.type;
-            cro.is_private = o.is_private;
-            cro.exist_ok = true;
-            repo_url_info made = co_await co_create_repo(hub, repo, cro);
-            std::string id = made.repo_id.empty() ? repo : made.repo_id;
-            if (!o.create_pr && o.revision != "main" && !o.revision.starts_with("refs/")) {
-                branch_options bo;
-                bo.type = o.type;
-                bo.exist_ok = true;
-                co_await co_create_branch(hub, id, o.revision, bo);
-            }
+            std::string id = co_await upload::co_ensure_target(hub, repo, o.type, o.revision, o.is_private,
+                                                               o.create_pr, std::nullopt);
             std::string dest = path_in_repo.empty() ? fs::path(local).filename().string() : path_in_repo;
             commit_options co = o;
             co_return co_await co_upload_file(hub, id, commit_add::file(dest, local), co);

@@ -33,9 +33,7 @@ namespace json = boost::json;
 
 namespace {
 
-const std::string lfs_json = "application/vnd.git-lfs+json";
-// The storage side joins and checks every part before it answers.
-constexpr std::chrono::milliseconds complete_timeout = std::chrono::minutes(10);
+using upload::lfs_json;
 
 [[noreturn]] void fail(std::error_code ec, const std::string& method, const std::string& url, std::string why) {
     diagnostics d;
@@ -208,32 +206,7 @@ struct mirror_run {
     }
 
     asio::awaitable<void> co_finish(object& ob) {
-        if (ob.chunk) {
-            json::array parts;
-            for (std::size_t i = 0; i < ob.part_hrefs.size(); ++i)
-                parts.push_back(json::object{{"partNumber", i + 1}, {"etag", ob.etags[i]}});
-            http_request r;
-            r.method = "POST";
-            r.url = ob.upload_href;
-            r.headers = {{"Accept", lfs_json}, {"Content-Type", lfs_json}};
-            r.body = json::serialize(json::object{{"oid", ob.oid}, {"parts", std::move(parts)}});
-            r.send_token = false;
-            r.idempotent = true;
-            r.redirects = follow_redirects::none;
-            r.read_timeout = std::max(dst.settings().timeouts.read, complete_timeout);
-            co_await dst.co_request(std::move(r));
-        }
-        if (ob.verify_href) {
-            http_request r;
-            r.method = "POST";
-            r.url = *ob.verify_href;
-            r.headers = {{"Accept", lfs_json}, {"Content-Type", lfs_json}};
-            r.body = json::serialize(json::object{{"oid", ob.oid}, {"size", ob.size}});
-            r.idempotent = true;
-            r.redirects = follow_redirects::none;
-            co_await dst.co_request(std::move(r));
-        }
-        prog.file_done(ob.path);
+        co_await upload::co_finish_lfs(dst, ob.upload_href, ob.verify_href, ob.oid, ob.size, ob.etags, std::nullopt);
     }
 
     asio::awaitable<void> co_fetch(regular& f) {
@@ -374,21 +347,10 @@ asio::awaitable<mirror_info> co_mirror(client& src, client& dst, std::string src
     info.files_selected = files.size();
 
     // The destination, and what it holds at those paths.
-    create_repo_options cro;
-    cro.type = o.type;
-    cro.is_private = o.is_private;
-    cro.exist_ok = true;
-    repo_url_info made = co_await co_create_repo(dst, dst_repo, cro);
-    std::string id = made.repo_id.empty() ? dst_repo : made.repo_id;
     const std::string branch = o.revision.size() == 40 && std::all_of(o.revision.begin(), o.revision.end(), [](char ch) {
         return std::isxdigit(static_cast<unsigned char>(ch));
     }) ? std::string("main") : o.revision;  // a commit names no branch: mirror it onto main
-    if (branch != "main" && !branch.starts_with("refs/")) {
-        branch_options bo;
-        bo.type = o.type;
-        bo.exist_ok = true;
-        co_await co_create_branch(dst, id, branch, bo);
-    }
+    std::string id = co_await upload::co_ensure_target(dst, dst_repo, o.type, branch, o.is_private, false, std::nullopt);
     repo_query dq;
     dq.type = o.type;
     dq.revision = branch;

@@ -4,6 +4,7 @@
 #include <hfhub/repo_api.hpp>
 
 #include "upload/payload.hpp"
+#include "upload/pipeline.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -79,24 +80,32 @@ commit_info upload_folder(client& c, std::string repo_id, fs::path folder, folde
     return wait(c, co_upload_folder(c, std::move(repo_id), std::move(folder), std::move(opts)));
 }
 
-asio::awaitable<commit_info> co_push_to_hub(client& c, std::string repo_id, fs::path folder, push_options opts) {
+asio::awaitable<std::string> upload::co_ensure_target(client& c, const std::string& repo_id, repo_type type,
+                                                      const std::string& branch, bool is_private, bool create_pr,
+                                                      const std::optional<std::string>& token) {
     create_repo_options cro;
-    cro.type = opts.type;
-    cro.is_private = opts.is_private;
+    cro.type = type;
+    cro.is_private = is_private;
     cro.exist_ok = true;
-    cro.token = opts.token;
+    cro.token = token;
     repo_url_info made = co_await co_create_repo(c, repo_id, cro);
-    repo_id = made.repo_id.empty() ? repo_id : made.repo_id;  // a bare name lands under the token's user
-    if (!opts.create_pr && !opts.revision.empty() && opts.revision != "main" && !opts.revision.starts_with("refs/")) {
+    std::string id = made.repo_id.empty() ? repo_id : made.repo_id;  // a bare name lands under the token's user
+    if (!create_pr && !branch.empty() && branch != "main" && !branch.starts_with("refs/")) {
         branch_options bo;
-        bo.type = opts.type;
+        bo.type = type;
         bo.exist_ok = true;
-        bo.token = opts.token;
-        co_await co_create_branch(c, repo_id, opts.revision, bo);
+        bo.token = token;
+        co_await co_create_branch(c, id, branch, bo);
     }
+    co_return id;
+}
+
+asio::awaitable<commit_info> co_push_to_hub(client& c, std::string repo_id, fs::path folder, push_options opts) {
+    std::string id = co_await upload::co_ensure_target(c, repo_id, opts.type, opts.revision, opts.is_private,
+                                                       opts.create_pr, opts.token);
     if (opts.commit_message.empty()) opts.commit_message = "Push model using hfhub";
     folder_options fo = opts;
-    co_return co_await co_upload_folder(c, std::move(repo_id), std::move(folder), std::move(fo));
+    co_return co_await co_upload_folder(c, std::move(id), std::move(folder), std::move(fo));
 }
 
 commit_info push_to_hub(client& c, std::string repo_id, fs::path folder, push_options opts) {

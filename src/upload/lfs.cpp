@@ -76,10 +76,44 @@ std::string api_repo_url(const client& c, repo_type t, const std::string& repo_i
 
 std::string enc_rev(const std::string& rev) { return util::percent_encode(rev.empty() ? "main" : rev, false); }
 
+const std::string lfs_json = "application/vnd.git-lfs+json";
+
+asio::awaitable<void> co_finish_lfs(client& c, const std::string& upload_href,
+                                    const std::optional<std::string>& verify_href, const std::string& oid,
+                                    std::uint64_t size, const std::vector<std::string>& etags,
+                                    const std::optional<std::string>& token) {
+    if (!etags.empty()) {
+        json::array parts;
+        for (std::size_t i = 0; i < etags.size(); ++i)
+            parts.push_back(json::object{{"partNumber", i + 1}, {"etag", etags[i]}});
+        http_request r;
+        r.method = "POST";
+        r.url = upload_href;
+        r.headers = {{"Accept", lfs_json}, {"Content-Type", lfs_json}};
+        r.body = json::serialize(json::object{{"oid", oid}, {"parts", std::move(parts)}});
+        r.send_token = false;
+        r.idempotent = true;
+        r.redirects = follow_redirects::none;
+        // The storage side joins and checks every part before it answers: for a big object that
+        // takes far longer than a read normally may (a 4 GiB object failed at the 10 s default).
+        r.read_timeout = std::max(c.settings().timeouts.read, std::chrono::milliseconds(std::chrono::minutes(10)));
+        co_await c.co_request(std::move(r));
+    }
+    if (verify_href) {
+        http_request r;
+        r.method = "POST";
+        r.url = *verify_href;
+        r.headers = {{"Accept", lfs_json}, {"Content-Type", lfs_json}};
+        r.body = json::serialize(json::object{{"oid", oid}, {"size", size}});
+        r.token = token;
+        r.idempotent = true;
+        r.redirects = follow_redirects::none;
+        co_await c.co_request(std::move(r));
+    }
+}
+
 namespace {
 
-const std::string lfs_json = "application/vnd.git-lfs+json";
-constexpr std::chrono::milliseconds complete_timeout = std::chrono::minutes(10);
 
 std::string str_field(const http_request& rq, const http_response& rs, const json::object& o, std::string_view k,
                       const std::string& where) {
@@ -204,37 +238,6 @@ void parse_batch(client& c, const http_request& rq, const http_response& rs, con
     if (answered < wanted.size()) protocol_fail(rq, rs, "the batch answer leaves objects out");
 }
 
-asio::awaitable<void> co_finish(client& c, const commit_options& o, transfer& t) {
-    if (t.chunk) {
-        json::array parts;
-        for (std::size_t i = 0; i < t.parts.size(); ++i)
-            parts.push_back(json::object{{"partNumber", t.parts[i].number}, {"etag", t.etags[i]}});
-        http_request r;
-        r.method = "POST";
-        r.url = t.upload_href;
-        r.headers = {{"Accept", lfs_json}, {"Content-Type", lfs_json}};
-        r.body = json::serialize(json::object{{"oid", t.obj->oid}, {"parts", std::move(parts)}});
-        r.send_token = false;
-        r.idempotent = true;
-        r.redirects = follow_redirects::none;
-        // The storage side joins and checks every part before it answers: for a big object that
-        // takes far longer than a read normally may (a 4 GiB object failed at the 10 s default).
-        r.read_timeout = std::max(c.settings().timeouts.read, complete_timeout);
-        co_await c.co_request(std::move(r));
-    }
-    if (t.verify_href) {
-        http_request r;
-        r.method = "POST";
-        r.url = *t.verify_href;
-        r.headers = {{"Accept", lfs_json}, {"Content-Type", lfs_json}};
-        r.body = json::serialize(json::object{{"oid", t.obj->oid}, {"size", t.obj->size}});
-        r.token = o.token;
-        r.idempotent = true;
-        r.redirects = follow_redirects::none;
-        co_await c.co_request(std::move(r));
-    }
-}
-
 }  // namespace
 
 asio::awaitable<lfs_totals> co_upload_lfs(client& c, const std::string& repo_id, const commit_options& o,
@@ -280,7 +283,7 @@ asio::awaitable<lfs_totals> co_upload_lfs(client& c, const std::string& repo_id,
             transfer& t = *units[i].t;
             if (!t.chunk) {
                 co_await c.co_request(put_body(*t.obj, t.upload_href, 0, t.obj->size));
-                co_await co_finish(c, o, t);
+                co_await co_finish_lfs(c, t.upload_href, t.verify_href, t.obj->oid, t.obj->size, t.etags, o.token);
                 progress.step(t.obj->path_in_repo, t.obj->size);
                 continue;
             }
@@ -292,7 +295,7 @@ asio::awaitable<lfs_totals> co_upload_lfs(client& c, const std::string& repo_id,
             if (!etag) protocol_fail(put_body(*t.obj, t.parts[p].href, 0, 0), resp, "a part upload answered no ETag");
             t.etags[p] = std::string(*etag);
             if (--t.remaining == 0) {
-                co_await co_finish(c, o, t);
+                co_await co_finish_lfs(c, t.upload_href, t.verify_href, t.obj->oid, t.obj->size, t.etags, o.token);
                 progress.step(t.obj->path_in_repo, t.obj->size);
             }
         }

@@ -10,6 +10,7 @@
 
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -65,6 +66,21 @@ struct commit_request {
 };
 boost::asio::awaitable<commit_info> co_send_commit(client& c, const std::string& repo_id, const commit_options& o,
                                                    commit_request cr);
+
+// After an LFS transfer: the multipart completion (part ETags in order, when `etags` is not
+// empty), then the verify call (when there is one). No Hub token goes to the completion.
+boost::asio::awaitable<void> co_finish_lfs(client& c, const std::string& upload_href,
+                                           const std::optional<std::string>& verify_href, const std::string& oid,
+                                           std::uint64_t size, const std::vector<std::string>& etags,
+                                           const std::optional<std::string>& token);
+
+extern const std::string lfs_json;  // the LFS API's media type
+
+// Where a push lands: the repo, created unless it exists, and `branch`, created from main
+// unless it is main, a refs/ path, or already there (or create_pr). Returns "namespace/name".
+boost::asio::awaitable<std::string> co_ensure_target(client& c, const std::string& repo_id, repo_type type,
+                                                     const std::string& branch, bool is_private, bool create_pr,
+                                                     const std::optional<std::string>& token);
 
 std::string api_repo_url(const client& c, repo_type t, const std::string& repo_id);  // E/api/{T}s/{repo}
 std::string enc_rev(const std::string& rev);  // q(rev): no safe characters
