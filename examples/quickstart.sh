@@ -38,5 +38,7 @@ echo "re-upload: nothing changed, no commit"
 
 if [[ -x "$MIXIN" ]]; then
   echo "model_hub_mixin: push, then from_pretrained by repo id:"
-  HF_TOKEN=local "$MIXIN" local/mixin-quickstart | sed 's/^/  /'
+  # It saves the model in its working folder first: keep that in the scratch space.
+  mixin=$(realpath "$MIXIN")
+  (cd "$work" && HF_TOKEN=local "$mixin" local/mixin-quickstart) | sed 's/^/  /'
 fi
