@@ -8,6 +8,7 @@
 
 #include "upload/payload.hpp"
 #include "upload/pipeline.hpp"
+#include "util/for_each.hpp"
 #include "util/hash.hpp"
 #include "util/paths.hpp"
 
@@ -465,21 +466,8 @@ asio::awaitable<mirror_info> co_mirror(client& src, client& dst, std::string src
     }
     prog.begin(commit_progress::stage::uploading, regulars.size() + pending.size(), bytes_total);
     mirror_run run{src, dst, src_repo, id, o, info.src_commit, prog};
-    if (!units.empty()) {
-        std::atomic<std::size_t> next{0};
-        auto worker = [&]() -> asio::awaitable<void> {
-            for (std::size_t i = next++; i < units.size(); i = next++) co_await run.co_unit(units[i]);
-        };
-        auto ex = co_await asio::this_coro::executor;
-        using op_type = decltype(asio::co_spawn(ex, worker(), asio::deferred));
-        std::vector<op_type> ops;
-        std::size_t workers = std::min<std::size_t>(std::max(1u, o.max_workers), units.size());
-        for (std::size_t w = 0; w < workers; ++w) ops.push_back(asio::co_spawn(ex, worker(), asio::deferred));
-        auto [order, errors] = co_await asio::experimental::make_parallel_group(std::move(ops))
-                                   .async_wait(asio::experimental::wait_for_one_error(), asio::use_awaitable);
-        for (auto& e : errors)
-            if (e) std::rethrow_exception(e);
-    }
+    co_await util::co_for_each(units.size(), o.max_workers,
+                               [&](std::size_t i) -> asio::awaitable<void> { co_await run.co_unit(units[i]); });
     info.regular_files_sent = regulars.size();
 
     // One commit; regular contents go in now, in the order of the ops.

@@ -82,7 +82,7 @@ void blob_store::put_all(const std::vector<const std::string*>& contents) {
     struct staged {
         fs::path tmp, target;
     };
-    std::vector<staged> todo;
+    std::vector<staged> pending;
     std::set<std::string> ids;
     try {
         for (auto* c : contents) {
@@ -91,20 +91,20 @@ void blob_store::put_all(const std::vector<const std::string*>& contents) {
             fs::path tmp = tmp_ / (id + ".tmp." + util::unique_suffix());
             util::unique_fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
             if (!fd) util::throw_errno("create", tmp);
-            todo.push_back({tmp, path_of(id)});
+            pending.push_back({tmp, path_of(id)});
             util::write_all(fd.get(), c->data(), c->size(), tmp);
         }
-        if (todo.empty()) return;
+        if (pending.empty()) return;
         // Only durable data gets a name in objects/: a crash never leaves a torn blob there.
         sync_filesystem(tmp_);
-        for (auto& t : todo) {
+        for (auto& t : pending) {
             fs::create_directories(t.target.parent_path());
             if (::rename(t.tmp.c_str(), t.target.c_str()) != 0) util::throw_errno("rename to", t.target);
             t.tmp.clear();
         }
         sync_filesystem(dir_);
     } catch (...) {
-        for (auto& t : todo)
+        for (auto& t : pending)
             if (!t.tmp.empty()) ::unlink(t.tmp.c_str());
         throw;
     }

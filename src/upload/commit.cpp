@@ -5,6 +5,7 @@
 
 #include "upload/payload.hpp"
 #include "upload/pipeline.hpp"
+#include "util/for_each.hpp"
 #include "util/fs.hpp"
 #include "util/paths.hpp"
 #include "util/hash.hpp"
@@ -135,24 +136,6 @@ std::string regular_content(const local_add& a) {
     return std::move(*data);
 }
 
-template <class F>
-asio::awaitable<void> co_for_each(std::size_t n, unsigned workers, F body) {
-    if (n == 0) co_return;
-    std::atomic<std::size_t> next{0};
-    auto worker = [&]() -> asio::awaitable<void> {
-        for (std::size_t i = next++; i < n; i = next++) co_await body(i);
-    };
-    auto ex = co_await asio::this_coro::executor;
-    using op_type = decltype(asio::co_spawn(ex, worker(), asio::deferred));
-    std::vector<op_type> ops;
-    std::size_t count = std::min<std::size_t>(std::max(1u, workers), n);
-    for (std::size_t w = 0; w < count; ++w) ops.push_back(asio::co_spawn(ex, worker(), asio::deferred));
-    auto [order, errors] = co_await asio::experimental::make_parallel_group(std::move(ops))
-                               .async_wait(asio::experimental::wait_for_one_error(), asio::use_awaitable);
-    for (auto& e : errors)
-        if (e) std::rethrow_exception(e);
-}
-
 asio::awaitable<void> co_hash_all(std::vector<local_add>& adds, const commit_options& o, progress_reporter& prog) {
     if (adds.empty()) co_return;
     std::uint64_t total = 0;
@@ -168,7 +151,7 @@ asio::awaitable<void> co_hash_all(std::vector<local_add>& adds, const commit_opt
                                                static_cast<unsigned>(adds.size())}));
     // Hashing is CPU work: it runs on threads of its own, never on the caller's executor.
     asio::thread_pool pool(threads);
-    co_await co_for_each(adds.size(), threads, [&](std::size_t i) -> asio::awaitable<void> {
+    co_await util::co_for_each(adds.size(), threads, [&](std::size_t i) -> asio::awaitable<void> {
         co_await asio::co_spawn(pool, [&a = adds[i]]() -> asio::awaitable<void> {
             hash_add(a);
             co_return;

@@ -2,6 +2,7 @@
 #include "upload/payload.hpp"
 #include "upload/pipeline.hpp"
 
+#include "util/for_each.hpp"
 #include "util/paths.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -277,38 +278,26 @@ asio::awaitable<lfs_totals> co_upload_lfs(client& c, const std::string& repo_id,
     progress.begin(commit_progress::stage::uploading, transfers.size(), bytes_total);
     if (units.empty()) co_return totals;
 
-    std::atomic<std::size_t> next{0};
-    auto worker = [&]() -> asio::awaitable<void> {
-        for (std::size_t i = next++; i < units.size(); i = next++) {
-            transfer& t = *units[i].t;
-            if (!t.chunk) {
-                co_await c.co_request(put_body(*t.obj, t.upload_href, 0, t.obj->size));
-                co_await co_finish_lfs(c, t.upload_href, t.verify_href, t.obj->oid, t.obj->size, t.etags, o.token);
-                progress.step(t.obj->path_in_repo, t.obj->size);
-                continue;
-            }
-            std::size_t p = units[i].part_index;
-            std::uint64_t off = p * t.chunk;
-            std::uint64_t len = std::min(t.chunk, t.obj->size - off);
-            http_response resp = co_await c.co_request(put_body(*t.obj, t.parts[p].href, off, len));
-            auto etag = resp.header("ETag");
-            if (!etag) protocol_fail(put_body(*t.obj, t.parts[p].href, 0, 0), resp, "a part upload answered no ETag");
-            t.etags[p] = std::string(*etag);
-            if (--t.remaining == 0) {
-                co_await co_finish_lfs(c, t.upload_href, t.verify_href, t.obj->oid, t.obj->size, t.etags, o.token);
-                progress.step(t.obj->path_in_repo, t.obj->size);
-            }
+    co_await util::co_for_each(units.size(), o.max_workers, [&](std::size_t i) -> asio::awaitable<void> {
+        transfer& t = *units[i].t;
+        if (!t.chunk) {
+            co_await c.co_request(put_body(*t.obj, t.upload_href, 0, t.obj->size));
+            co_await co_finish_lfs(c, t.upload_href, t.verify_href, t.obj->oid, t.obj->size, t.etags, o.token);
+            progress.step(t.obj->path_in_repo, t.obj->size);
+            co_return;
         }
-    };
-    auto ex = co_await asio::this_coro::executor;
-    using op_type = decltype(asio::co_spawn(ex, worker(), asio::deferred));
-    std::vector<op_type> ops;
-    std::size_t workers = std::min<std::size_t>(std::max(1u, o.max_workers), units.size());
-    for (std::size_t w = 0; w < workers; ++w) ops.push_back(asio::co_spawn(ex, worker(), asio::deferred));
-    auto [order, errors] = co_await asio::experimental::make_parallel_group(std::move(ops))
-                               .async_wait(asio::experimental::wait_for_one_error(), asio::use_awaitable);
-    for (auto& e : errors)
-        if (e) std::rethrow_exception(e);
+        std::size_t p = units[i].part_index;
+        std::uint64_t off = p * t.chunk;
+        std::uint64_t len = std::min(t.chunk, t.obj->size - off);
+        http_response resp = co_await c.co_request(put_body(*t.obj, t.parts[p].href, off, len));
+        auto etag = resp.header("ETag");
+        if (!etag) protocol_fail(put_body(*t.obj, t.parts[p].href, 0, 0), resp, "a part upload answered no ETag");
+        t.etags[p] = std::string(*etag);
+        if (--t.remaining == 0) {
+            co_await co_finish_lfs(c, t.upload_href, t.verify_href, t.obj->oid, t.obj->size, t.etags, o.token);
+            progress.step(t.obj->path_in_repo, t.obj->size);
+        }
+    });
     totals.objects = transfers.size();
     totals.bytes = bytes_total;
     co_return totals;

@@ -1,0 +1,39 @@
+// Runs body(0) … body(n-1) on at most `workers` coroutines at once, on the caller's executor.
+// The first error cancels the others and is rethrown.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
+#include <exception>
+#include <vector>
+
+namespace hfhub::util {
+
+template <class F>
+boost::asio::awaitable<void> co_for_each(std::size_t n, unsigned workers, F body) {
+    namespace asio = boost::asio;
+    if (n == 0) co_return;
+    std::atomic<std::size_t> next{0};
+    auto worker = [&]() -> asio::awaitable<void> {
+        for (std::size_t i = next++; i < n; i = next++) co_await body(i);
+    };
+    auto ex = co_await asio::this_coro::executor;
+    using op_type = decltype(asio::co_spawn(ex, worker(), asio::deferred));
+    std::vector<op_type> ops;
+    std::size_t count = std::min<std::size_t>(std::max(1u, workers), n);
+    for (std::size_t w = 0; w < count; ++w) ops.push_back(asio::co_spawn(ex, worker(), asio::deferred));
+    auto [order, errors] = co_await asio::experimental::make_parallel_group(std::move(ops))
+                               .async_wait(asio::experimental::wait_for_one_error(), asio::use_awaitable);
+    for (auto& e : errors)
+        if (e) std::rethrow_exception(e);
+}
+
+}  // namespace hfhub::util
