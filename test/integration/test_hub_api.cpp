@@ -25,6 +25,7 @@
 
 using namespace hfhub;
 using hfhub::test::alice_token;
+using hfhub::test::api_lines;
 using hfhub::test::bob_token;
 using hfhub::test::git_blob_id;
 using hfhub::test::lfs_pointer_text;
@@ -68,25 +69,6 @@ std::vector<std::string> sorted(std::vector<std::string> v) {
 }
 
 std::string field(const json::object& o, std::string_view key) { return json::value_to<std::string>(o.at(key)); }
-
-// Access-log lines of the API listener whose target contains `needle`. The server logs after
-// it sent the body, so a line may trail the response: wait for `at_least` of them first.
-std::vector<json::object> api_lines(const test_server& s, const std::string& method, const std::string& needle,
-                                    std::size_t at_least = 0) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
-    while (true) {
-        std::vector<json::object> out;
-        for (auto& l : s.log_lines()) {
-            auto o = json::parse(l).as_object();
-            if (json::value_to<std::string>(o.at("listener")) != "api") continue;
-            if (!method.empty() && json::value_to<std::string>(o.at("method")) != method) continue;
-            if (json::value_to<std::string>(o.at("target")).find(needle) == std::string::npos) continue;
-            out.push_back(std::move(o));
-        }
-        if (out.size() >= at_least || std::chrono::steady_clock::now() > deadline) return out;
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-}
 
 // alice/m: c0 (.gitattributes) → c1 "First" (tag v1, branch dev) → c2 "Second" on main;
 // PR 1 adds pr.txt on c2. alice/secret is private.

@@ -15,6 +15,7 @@
 
 using namespace hfhub;
 using hfhub::test::alice_token;
+using hfhub::test::api_lines;
 using hfhub::test::bob_token;
 using hfhub::test::must_commit;
 using hfhub::test::error_of;
@@ -29,25 +30,6 @@ namespace {
 
 std::error_code ec(hub_errc e) { return make_error_code(e); }
 std::error_code ec(client_errc e) { return make_error_code(e); }
-
-// Access-log lines of the API listener with this method whose target contains `needle`; waits
-// up to 3 s for `at_least` of them (the server logs after it sent the body).
-std::vector<json::object> api_lines(const test_server& s, const std::string& method, const std::string& needle,
-                                    std::size_t at_least = 0) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
-    while (true) {
-        std::vector<json::object> out;
-        for (auto& l : s.log_lines()) {
-            auto o = json::parse(l).as_object();
-            if (json::value_to<std::string>(o.at("listener")) != "api") continue;
-            if (!method.empty() && json::value_to<std::string>(o.at("method")) != method) continue;
-            if (json::value_to<std::string>(o.at("target")).find(needle) == std::string::npos) continue;
-            out.push_back(std::move(o));
-        }
-        if (out.size() >= at_least || std::chrono::steady_clock::now() > deadline) return out;
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-}
 
 const git_ref* find_ref(const std::vector<git_ref>& v, const std::string& name) {
     for (auto& r : v)

@@ -10,10 +10,12 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <optional>
 #include <regex>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace hfhub::test {
@@ -104,6 +106,26 @@ inline raw_split split_raw(const std::string& bytes) {
     auto end = bytes.find("\r\n\r\n");
     if (end == std::string::npos) throw std::runtime_error("no header block in: " + bytes.substr(0, 200));
     return {bytes.substr(0, end + 2), bytes.size() - end - 4};
+}
+
+// Access-log lines of the API listener with this method (any when empty) whose target
+// contains `needle`; waits up to 3 s for `at_least` of them (the server logs after it sent the
+// body, so a line may trail the response).
+inline std::vector<json::object> api_lines(const test_server& s, const std::string& method, const std::string& needle,
+                                           std::size_t at_least = 0) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+    while (true) {
+        std::vector<json::object> out;
+        for (auto& l : s.log_lines()) {
+            auto o = json::parse(l).as_object();
+            if (json::value_to<std::string>(o.at("listener")) != "api") continue;
+            if (!method.empty() && json::value_to<std::string>(o.at("method")) != method) continue;
+            if (json::value_to<std::string>(o.at("target")).find(needle) == std::string::npos) continue;
+            out.push_back(std::move(o));
+        }
+        if (out.size() >= at_least || std::chrono::steady_clock::now() > deadline) return out;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
 }
 
 }  // namespace hfhub::test
