@@ -89,7 +89,7 @@ struct up_fixture {
     }
     // Access-log lines from index `from` on whose method and target match.
     std::size_t count(std::size_t from, const std::string& method, const std::string& needle) {
-        auto lines = srv.log_lines();
+        auto lines = hfhub::test::settled_log(srv);
         std::size_t n = 0;
         for (std::size_t i = from; i < lines.size(); ++i) {
             auto v = json::parse(lines[i]).as_object();

@@ -53,7 +53,7 @@ std::string content(test_server& s, const std::string& repo, const std::string& 
 
 // Access-log lines from index `from` on with this method and a target containing `needle`.
 std::size_t count(test_server& s, std::size_t from, const std::string& method, const std::string& needle) {
-    auto lines = s.log_lines();
+    auto lines = hfhub::test::settled_log(s);
     std::size_t n = 0;
     for (std::size_t i = from; i < lines.size(); ++i) {
         auto v = json::parse(lines[i]).as_object();

@@ -128,4 +128,18 @@ inline std::vector<json::object> api_lines(const test_server& s, const std::stri
     }
 }
 
+// The access log once it has stopped growing for 100 ms (at most 3 s): the server writes a
+// line after it sent the answer, so the last line may trail the response the test just read.
+inline std::vector<std::string> settled_log(const test_server& s) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+    auto lines = s.log_lines();
+    while (std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        auto again = s.log_lines();
+        if (again.size() == lines.size()) break;
+        lines = std::move(again);
+    }
+    return lines;
+}
+
 }  // namespace hfhub::test
