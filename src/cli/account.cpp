@@ -25,7 +25,7 @@ namespace {
 // Parses the common options; returns an exit code, or -1 to go on.
 int parse(const char* name, const char* text, int argc, char** argv, po::options_description& desc,
           po::variables_map& vm) {
-    po::options_description all(text);
+    po::options_description all;
     all.add(desc);
     try {
         po::store(po::command_line_parser(argc, argv).options(all).run(), vm);
@@ -35,7 +35,7 @@ int parse(const char* name, const char* text, int argc, char** argv, po::options
         return 2;
     }
     if (vm.count("help")) {
-        std::cout << all << "\n";
+        std::cout << text << all << "\n";
         return 0;
     }
     return -1;

@@ -18,7 +18,11 @@ void usage(std::ostream& os) {
           "  login     check a token and store it where the Python client looks\n"
           "  logout    remove the stored token\n"
           "  serve     run a local Hub-compatible server\n\n"
-          "Run 'hfhub <command> --help' for a command's options.\n";
+          "Run 'hfhub <command> --help' for a command's options and examples.\n\n"
+          "examples:\n"
+          "  hfhub serve --root ./hub-data &\n"
+          "  HF_ENDPOINT=http://127.0.0.1:8080 hfhub upload alice/model ./checkpoint\n"
+          "  hfhub download gpt2 config.json\n";
 }
 }  // namespace
 

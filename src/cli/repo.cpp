@@ -30,7 +30,11 @@ const char* const repo_usage =
     "  tag delete REPO TAG\n"
     "  settings REPO [--private | --public]\n\n"
     "Every action takes --repo-type, --token and --endpoint (default $HF_ENDPOINT).\n"
-    "Run 'hfhub repo <action> --help' for details.\n";
+    "Run 'hfhub repo <action> --help' for details.\n\n"
+    "examples:\n"
+    "  hfhub repo create alice/model --private\n"
+    "  hfhub repo branch create alice/model dev --revision main\n"
+    "  hfhub repo tag create alice/model v1.0 -m 'first release'\n";
 
 constexpr int go_on = -1;
 
@@ -114,7 +118,10 @@ int create(int argc, char** argv) {
         ("exist-ok", "succeed when the repo already exists")
         ("space-sdk", po::value(&sdk), "spaces only: gradio (default), streamlit, docker or static");
     po::variables_map vm;
-    if (int rc = parse(argc, argv, "create", "create REPO [options]\n\nCreates a repo and prints its URL.", opts,
+    if (int rc = parse(argc, argv, "create", "create REPO [options]\n\nCreates a repo and prints its URL.\n\nexamples:\n"
+                       "  hfhub repo create alice/model --private\n"
+                       "  hfhub repo create acme/data --repo-type dataset --exist-ok\n"
+                       "  hfhub repo create alice/demo --repo-type space --space-sdk docker", opts,
                        {{"REPO", &repo}}, com, vm);
         rc != go_on)
         return rc;
@@ -139,7 +146,9 @@ int delete_cmd(int argc, char** argv) {
     po::options_description opts;
     opts.add_options()("missing-ok", "succeed when the repo does not exist");
     po::variables_map vm;
-    if (int rc = parse(argc, argv, "delete", "delete REPO [options]\n\nDeletes a repo and everything in it.", opts,
+    if (int rc = parse(argc, argv, "delete", "delete REPO [options]\n\nDeletes a repo and everything in it.\n\nexamples:\n"
+                       "  hfhub repo delete alice/old-model\n"
+                       "  hfhub repo delete acme/scratch --repo-type dataset --missing-ok", opts,
                        {{"REPO", &repo}}, com, vm);
         rc != go_on)
         return rc;
@@ -165,7 +174,11 @@ int branch(int argc, char** argv) {
             ("revision", po::value(&revision), "where the branch starts: branch, tag or commit (default main)")
             ("exist-ok", "succeed when the branch already exists (it is left where it is)");
     po::variables_map vm;
-    std::string synopsis = sub == "create" ? "branch create REPO BRANCH [options]" : "branch delete REPO BRANCH [options]";
+    std::string synopsis = sub == "create" ? "branch create REPO BRANCH [options]\n\nCreates a branch at a revision (default main).\n\n"
+                                                      "examples:\n  hfhub repo branch create alice/model dev\n"
+                                                      "  hfhub repo branch create alice/model v1-fix --revision v1 --exist-ok"
+                                                    : "branch delete REPO BRANCH [options]\n\nDeletes a branch.\n\n"
+                                                      "example:\n  hfhub repo branch delete alice/model dev";
     if (int rc = parse(argc - 1, argv + 1, "branch " + sub, synopsis, opts, {{"REPO", &repo}, {"BRANCH", &name}}, com,
                        vm);
         rc != go_on)
@@ -199,7 +212,11 @@ int tag(int argc, char** argv) {
             ("revision", po::value(&revision), "what the tag points at: branch, tag or commit (default main)")
             ("message,m", po::value(&message), "the tag's message");
     po::variables_map vm;
-    std::string synopsis = sub == "create" ? "tag create REPO TAG [options]" : "tag delete REPO TAG [options]";
+    std::string synopsis = sub == "create" ? "tag create REPO TAG [options]\n\nTags a revision (default main).\n\n"
+                                                      "examples:\n  hfhub repo tag create alice/model v1.0\n"
+                                                      "  hfhub repo tag create alice/model v1.1 --revision dev -m 'second release'"
+                                                    : "tag delete REPO TAG [options]\n\nDeletes a tag.\n\n"
+                                                      "example:\n  hfhub repo tag delete alice/model v1.0";
     if (int rc = parse(argc - 1, argv + 1, "tag " + sub, synopsis, opts, {{"REPO", &repo}, {"TAG", &name}}, com, vm);
         rc != go_on)
         return rc;
@@ -224,7 +241,9 @@ int settings(int argc, char** argv) {
     po::options_description opts;
     opts.add_options()("private", "make the repo private")("public", "make the repo public");
     po::variables_map vm;
-    if (int rc = parse(argc, argv, "settings", "settings REPO --private|--public [options]", opts, {{"REPO", &repo}},
+    if (int rc = parse(argc, argv, "settings", "settings REPO --private|--public [options]\n\nChanges the repo's visibility.\n\n"
+                       "examples:\n  hfhub repo settings alice/model --private\n"
+                       "  hfhub repo settings acme/data --repo-type dataset --public", opts, {{"REPO", &repo}},
                        com, vm);
         rc != go_on)
         return rc;
