@@ -95,19 +95,7 @@ std::string strip_userinfo(std::string_view url) {
 }
 
 std::string compose(const std::error_code& ec, const diagnostics& d) {
-    std::string out;
-    const char* name = nullptr;
-    if (ec.category() == hub_category())
-        name = hub_text(ec.value()).name;
-    else if (ec.category() == client_category())
-        name = client_text(ec.value()).name;
-    if (name) {
-        out = name;
-    } else {
-        out = ec.category().name();
-        out += ':';
-        out += std::to_string(ec.value());
-    }
+    std::string out = error_name(ec);
     out += ": ";
     out += ec.message();
 
@@ -145,6 +133,16 @@ const std::error_category& client_category() noexcept {
 
 std::error_code make_error_code(hub_errc e) noexcept { return {static_cast<int>(e), hub_category()}; }
 std::error_code make_error_code(client_errc e) noexcept { return {static_cast<int>(e), client_category()}; }
+
+std::string error_name(const std::error_code& ec) {
+    const char* name = nullptr;
+    if (ec.category() == hub_category())
+        name = hub_text(ec.value()).name;
+    else if (ec.category() == client_category())
+        name = client_text(ec.value()).name;
+    if (name) return name;
+    return std::string(ec.category().name()) + ':' + std::to_string(ec.value());
+}
 
 error::error(std::error_code ec, diagnostics d) : std::system_error(ec), diag_(std::move(d)) {
     diag_.url = strip_userinfo(diag_.url);

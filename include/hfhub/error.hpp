@@ -56,6 +56,10 @@ const std::error_category& client_category() noexcept;
 std::error_code make_error_code(hub_errc e) noexcept;
 std::error_code make_error_code(client_errc e) noexcept;
 
+// The enumerator's name ("checksum_mismatch", "repo_not_found"), for logs and scripts;
+// "<category>:<value>" for codes of other categories.
+std::string error_name(const std::error_code& ec);
+
 // What is known about the request that failed.
 struct diagnostics {
     unsigned status = 0;  // 0 when no response arrived

@@ -1,5 +1,6 @@
 // hfhub download REPO [FILES...]: files or a snapshot into the shared cache (or a folder).
 #include "cli/commands.hpp"
+#include "cli/format.hpp"
 #include "cli/progress.hpp"
 
 #include <hfhub/download.hpp>
@@ -18,7 +19,8 @@ namespace po = boost::program_options;
 namespace asio = boost::asio;
 
 int download(int argc, char** argv) {
-    std::string repo, repo_type = "model", revision = "main", cache_dir, local_dir, token, endpoint;
+    std::string repo, repo_type = "model", revision = "main", cache_dir, local_dir, token, endpoint,
+                format_name = "text";
     std::vector<std::string> files, include, exclude;
     unsigned max_workers = 8;
     po::options_description desc(
@@ -29,7 +31,8 @@ int download(int argc, char** argv) {
         "  hfhub download gpt2 config.json\n"
         "  hfhub download acme/data --repo-type dataset --include '*.parquet' --revision v1\n"
         "  hfhub download acme/model --local-dir ./model --exclude '*.bin'\n"
-        "  HF_ENDPOINT=http://127.0.0.1:8080 hfhub download local/demo\n\n"
+        "  HF_ENDPOINT=http://127.0.0.1:8080 hfhub download local/demo\n"
+        "  hfhub download acme/model model.safetensors --format json | jq -r .path\n\n"
         "options");
     desc.add_options()
         ("help,h", "show this help")
@@ -45,6 +48,7 @@ int download(int argc, char** argv) {
         ("endpoint", po::value(&endpoint), "Hub URL (default $HF_ENDPOINT)")
         ("max-workers", po::value(&max_workers), "files downloaded at once")
         ("no-verify", "skip the sha256 / git blob SHA-1 check of the downloaded bytes")
+        ("format", po::value(&format_name), "text (default), or json: one object on stdout, errors too")
         ("quiet,q", "print only the path");
     po::options_description hidden;
     hidden.add_options()("repo", po::value(&repo))("files", po::value(&files));
@@ -71,6 +75,11 @@ int download(int argc, char** argv) {
     auto type = parse_repo_type(repo_type);
     if (!type) {
         std::cerr << "hfhub download: unknown repo type '" << repo_type << "'\n";
+        return 2;
+    }
+    auto format = parse_format(format_name);
+    if (!format) {
+        std::cerr << "hfhub download: --format must be text or json\n";
         return 2;
     }
     config cfg = config::from_env();
@@ -107,11 +116,22 @@ int download(int argc, char** argv) {
         ioc.run();
         auto path = result.get();
         bar.finish();
-        std::cout << path.string() << std::endl;
+        if (*format == output_format::json) {
+            boost::json::object o;
+            o["path"] = path.string();
+            o["repo_id"] = repo;
+            o["repo_type"] = repo_type;
+            o["revision"] = revision;
+            if (files.size() == 1) o["file"] = files[0];
+            print_json(o);
+        } else {
+            std::cout << path.string() << std::endl;
+        }
         return 0;
     } catch (const std::exception& e) {
         bar.finish();
         std::cerr << "hfhub download: " << e.what() << "\n";
+        if (*format == output_format::json) print_json(error_json(e));
         return 1;
     }
 }

@@ -1,5 +1,6 @@
 // hfhub mirror SRC_REPO DST_REPO: copy a repo (or the files that match) between two Hubs.
 #include "cli/commands.hpp"
+#include "cli/format.hpp"
 #include "cli/progress.hpp"
 
 #include <hfhub/mirror.hpp>
@@ -20,7 +21,7 @@ namespace asio = boost::asio;
 
 int mirror(int argc, char** argv) {
     std::string src_repo, dst_repo, repo_type = "model", revision = "main", message, src_endpoint, dst_endpoint,
-                src_token, dst_token;
+                src_token, dst_token, format_name = "text";
     std::vector<std::string> include, exclude;
     unsigned max_workers = 8;
     std::uint64_t part_mib = 8;
@@ -36,7 +37,8 @@ int mirror(int argc, char** argv) {
         "  hfhub mirror gpt2 team/gpt2 --dst-endpoint http://hub.internal:8080 --dst-token hf_xxx\n"
         "  hfhub mirror alice/data acme/data --repo-type dataset --include '*.parquet'\n"
         "  hfhub mirror alice/model alice/model --src-endpoint https://huggingface.co \\\n"
-        "      --dst-endpoint http://localhost:8080 --revision v2\n\n"
+        "      --dst-endpoint http://localhost:8080 --revision v2\n"
+        "  hfhub mirror alice/model acme/model --format json | jq .lfs_bytes_sent\n\n"
         "options");
     desc.add_options()
         ("help,h", "show this help")
@@ -54,6 +56,7 @@ int mirror(int argc, char** argv) {
         ("max-workers", po::value(&max_workers), "transfers at once; memory stays near max-workers x part size")
         ("part-size-mb", po::value(&part_mib), "MiB fetched from the source per range request (default 8)")
         ("private", "make the destination repo private if it is created")
+        ("format", po::value(&format_name), "text (default), or json: one object on stdout, errors too")
         ("quiet,q", "print only the URL");
     po::options_description hidden;
     hidden.add_options()("src", po::value(&src_repo))("dst", po::value(&dst_repo));
@@ -82,6 +85,11 @@ int mirror(int argc, char** argv) {
         std::cerr << "hfhub mirror: unknown repo type '" << repo_type << "'\n";
         return 2;
     }
+    auto format = parse_format(format_name);
+    if (!format) {
+        std::cerr << "hfhub mirror: --format must be text or json\n";
+        return 2;
+    }
     if (part_mib == 0 || part_mib > 1024) {
         std::cerr << "hfhub mirror: --part-size-mb must be between 1 and 1024\n";
         return 2;
@@ -106,7 +114,8 @@ int mirror(int argc, char** argv) {
     o.part_size = part_mib << 20;
     progress_bar bar(quiet);
     o.progress = [&](const commit_progress& p) {
-        if (p.what == commit_progress::stage::uploading) bar.update("mirroring", p.bytes_done, p.bytes_total);
+        if (p.what == commit_progress::stage::uploading)
+            bar.update_totals(p.bytes_done, p.bytes_total, p.files_done, p.files_total);
     };
 
     asio::io_context ioc;
@@ -119,6 +128,21 @@ int mirror(int argc, char** argv) {
         for (auto& t : threads) t.join();
         mirror_info info = result.get();
         bar.finish();
+        if (*format == output_format::json) {
+            boost::json::object o;
+            o["url"] = info.commit.url;
+            o["commit"] = info.commit.oid;
+            o["changed"] = info.commit.changed;
+            o["src_commit"] = info.src_commit;
+            o["files_selected"] = info.files_selected;
+            o["files_unchanged"] = info.files_unchanged;
+            o["lfs_objects_stored"] = info.lfs_objects_stored;
+            o["lfs_objects_sent"] = info.lfs_objects_sent;
+            o["lfs_bytes_sent"] = info.lfs_bytes_sent;
+            o["regular_files_sent"] = info.regular_files_sent;
+            print_json(o);
+            return 0;
+        }
         if (!quiet) {
             std::cerr << info.files_selected << " files selected, " << info.files_unchanged << " already there, "
                       << info.lfs_objects_stored << " LFS objects already stored, " << info.lfs_objects_sent
@@ -131,6 +155,7 @@ int mirror(int argc, char** argv) {
     } catch (const std::exception& e) {
         bar.finish();
         std::cerr << "hfhub mirror: " << e.what() << "\n";
+        if (*format == output_format::json) print_json(error_json(e));
         return 1;
     }
 }

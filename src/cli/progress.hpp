@@ -18,26 +18,20 @@ public:
     void update(const std::string& file, std::uint64_t done, std::uint64_t total) {
         if (quiet_) return;
         std::lock_guard lk(mu_);
-        auto& f = files_[file];
-        f = {done, total};
-        auto now = std::chrono::steady_clock::now();
-        if (now - last_ < std::chrono::milliseconds(100) && done != total) return;
-        last_ = now;
+        files_[file] = {done, total};
         std::uint64_t d = 0, t = 0, complete = 0;
         for (auto& [_, v] : files_) {
             d += v.first;
             t += v.second;
             complete += v.first == v.second;
         }
-        double secs = std::chrono::duration<double>(now - start_).count();
-        double rate = secs > 0 ? d / secs : 0;
-        double eta = rate > 0 && t > d ? (t - d) / rate : 0;
-        int width = 30, filled = t ? static_cast<int>(width * static_cast<double>(d) / t) : 0;
-        std::fprintf(stderr, "\r[%-*s] %6.1f%% %s/%s %s/s ETA %4.0fs  %llu/%zu files ", width,
-                     std::string(filled, '#').c_str(), t ? 100.0 * d / t : 0.0, human(d).c_str(), human(t).c_str(),
-                     human(static_cast<std::uint64_t>(rate)).c_str(), eta,
-                     static_cast<unsigned long long>(complete), files_.size());
-        drawn_ = true;
+        draw(d, t, complete, files_.size(), done == total);
+    }
+    // For callers that count files themselves (mirroring, commits).
+    void update_totals(std::uint64_t done, std::uint64_t total, std::uint64_t files_done, std::uint64_t files_total) {
+        if (quiet_) return;
+        std::lock_guard lk(mu_);
+        draw(done, total, files_done, files_total, files_done == files_total);
     }
     void finish() {
         std::lock_guard lk(mu_);
@@ -56,6 +50,21 @@ public:
     }
 
 private:
+    void draw(std::uint64_t d, std::uint64_t t, std::uint64_t complete, std::uint64_t files, bool force) {
+        auto now = std::chrono::steady_clock::now();
+        if (now - last_ < std::chrono::milliseconds(100) && !force) return;
+        last_ = now;
+        double secs = std::chrono::duration<double>(now - start_).count();
+        double rate = secs > 0 ? d / secs : 0;
+        double eta = rate > 0 && t > d ? (t - d) / rate : 0;
+        int width = 30, filled = t ? static_cast<int>(width * static_cast<double>(d) / t) : 0;
+        std::fprintf(stderr, "\r[%-*s] %6.1f%% %s/%s %s/s ETA %4.0fs  %llu/%llu files ", width,
+                     std::string(filled, '#').c_str(), t ? 100.0 * d / t : 0.0, human(d).c_str(), human(t).c_str(),
+                     human(static_cast<std::uint64_t>(rate)).c_str(), eta, static_cast<unsigned long long>(complete),
+                     static_cast<unsigned long long>(files));
+        drawn_ = true;
+    }
+
     bool quiet_;
     bool drawn_ = false;
     std::mutex mu_;

@@ -220,6 +220,28 @@ BOOST_FIXTURE_TEST_CASE(the_cli_prints_the_commit_url_last, mirror_fixture) {
     BOOST_TEST_REQUIRE(p2.wait(60000ms).value_or(-1) == 0);
     std::string out2 = p2.rest_of_stdout();
     BOOST_TEST(out2 == last + "\n");
+
+    // --format json: one object with the counts, for scripts.
+    child_process p3({"/usr/bin/env", "-u", "HF_TOKEN", "-u", "HF_ENDPOINT", hfhub_binary(), "mirror", "alice/src",
+                      "bob/cli", "--src-endpoint", src.url(), "--dst-endpoint", dst.url(), "--src-token", alice_token,
+                      "--dst-token", bob_token, "--include", "weights/*", "--format", "json"});
+    BOOST_TEST_REQUIRE(p3.wait(60000ms).value_or(-1) == 0);
+    auto o = json::parse(p3.rest_of_stdout()).as_object();
+    BOOST_TEST(o.at("url").as_string() == last);
+    BOOST_TEST(o.at("changed").as_bool() == false);
+    BOOST_TEST(o.at("src_commit").as_string() == head_of(src, "models/alice/src"));
+    BOOST_TEST(o.at("files_selected").as_int64() == 2);
+    BOOST_TEST(o.at("files_unchanged").as_int64() == 2);
+    BOOST_TEST(o.at("lfs_bytes_sent").as_int64() == 0);
+
+    // And a failure is a typed error object: the source repo is missing.
+    child_process p4({"/usr/bin/env", "-u", "HF_TOKEN", "-u", "HF_ENDPOINT", hfhub_binary(), "mirror", "alice/none",
+                      "bob/cli", "--src-endpoint", src.url(), "--dst-endpoint", dst.url(), "--src-token", alice_token,
+                      "--dst-token", bob_token, "--format", "json"});
+    BOOST_TEST(p4.wait(60000ms).value_or(-1) == 1);
+    auto e = json::parse(p4.rest_of_stdout()).at("error");
+    BOOST_TEST(e.at("code").as_string() == "repo_not_found");
+    BOOST_TEST(e.at("status").as_int64() == 404);
 }
 
 // A 256 MiB object through the CLI: its peak RSS stays far below the object's size.
