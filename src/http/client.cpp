@@ -316,6 +316,10 @@ struct client::impl {
                     co_await sleep(*wait);
                     continue;
                 }
+                // Through an absolute-form proxy a 407 is the proxy's answer, never the Hub's.
+                if (head.status == 407 && proxy && lease.conn->absolute_form)
+                    fail(client_errc::proxy_error, req, url, head.status,
+                         "the proxy at " + proxy->host + ":" + proxy->port + " requires authentication", resp.headers);
                 if (!ok && head.status >= 400 && throw_on_error) {
                     auto ec = map_status(head.status, resp.header("X-Error-Code").value_or(""),
                                          resp.header("X-Error-Message").value_or(""));
