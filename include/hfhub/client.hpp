@@ -61,6 +61,7 @@ struct http_request {
     bool send_token = true;
     std::optional<std::string> token;         // overrides the configured token
     std::optional<proxy_config> proxies;      // overrides the configured proxies
+    std::string user_agent_suffix;            // appended to the client's User-Agent: "; mylib/1.0"
     std::optional<std::chrono::milliseconds> read_timeout;
     std::uint64_t max_body = 64ull << 20;     // for buffered bodies; streaming has no limit
 };

@@ -49,6 +49,11 @@ struct download_options {
     unsigned max_parallel = 8;
     std::chrono::milliseconds lock_timeout = std::chrono::minutes(10);
     bool use_symlinks = true;  // false (or HF_HUB_DISABLE_SYMLINKS): copies in snapshots/
+    // Added to the User-Agent of this call's requests, after the config's library, as
+    // "; <library_name>/<library_version>; <user_agent>" (Python's parameters of those names).
+    std::string library_name;
+    std::string library_version;
+    std::string user_agent;
 };
 
 // Returns the file's path: snapshots/<commit>/<file> in the cache, or local_dir/<file>.

@@ -88,6 +88,8 @@ struct repo_query {
     repo_type type = repo_type::model;
     std::string revision = "main";  // branch, tag, 40-hex commit or refs/pr/N
     std::optional<std::string> token;  // overrides the client's
+    std::optional<proxy_config> proxies;  // overrides the client's
+    std::string user_agent_suffix;        // appended to the User-Agent, as http_request's
 };
 
 struct tree_query : repo_query {

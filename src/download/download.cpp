@@ -232,7 +232,7 @@ asio::awaitable<fs::path> co_snapshot_download(client& c, std::string repo_id, s
     }
 
     // One commit for every file: the revision is resolved once.
-    repo_query q{o.type, o.revision, o.token};
+    repo_query q{o.type, o.revision, o.token, o.proxies, download::user_agent_suffix(o)};
     std::string commit;
     try {
         commit = (co_await co_repo_info(c, repo_id, q)).sha;
@@ -249,6 +249,8 @@ asio::awaitable<fs::path> co_snapshot_download(client& c, std::string repo_id, s
     tq.type = o.type;
     tq.revision = commit;
     tq.token = o.token;
+    tq.proxies = o.proxies;
+    tq.user_agent_suffix = download::user_agent_suffix(o);
     tq.recursive = true;
     std::vector<repo_file> files;
     for (auto& entry : co_await co_list_repo_tree(c, repo_id, tq))

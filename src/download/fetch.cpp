@@ -198,12 +198,21 @@ http_request get_request(const download_options& o, const std::string& endpoint,
     r.url = meta.url;
     r.token = o.token;
     r.proxies = o.proxies;
+    r.user_agent_suffix = user_agent_suffix(o);
     // The token goes to the Hub only, never to a storage or CDN origin.
     r.send_token = origin_of(meta.url) == origin_of(endpoint);
     return r;
 }
 
 }  // namespace
+
+std::string user_agent_suffix(const download_options& o) {
+    std::string s;
+    if (!o.library_name.empty())
+        s += "; " + o.library_name + "/" + (o.library_version.empty() ? "None" : o.library_version);
+    if (!o.user_agent.empty()) s += "; " + o.user_agent;
+    return s;
+}
 
 asio::awaitable<file_meta> co_probe(client& c, const download_options& o, const std::string& repo_id,
                                     const std::string& file, const cache::repo_cache* cache) {
@@ -216,6 +225,7 @@ asio::awaitable<file_meta> co_probe(client& c, const download_options& o, const 
     r.read_timeout = o.etag_timeout.value_or(c.settings().timeouts.etag);
     r.token = o.token;
     r.proxies = o.proxies;
+    r.user_agent_suffix = user_agent_suffix(o);
     http_response resp = co_await c.co_request(r, false);
     auto header = [&](std::string_view n) { return std::string(resp.header(n).value_or("")); };
     if (resp.status >= 400) {

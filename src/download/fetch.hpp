@@ -26,6 +26,8 @@ struct file_meta {
 };
 
 std::string normalize_etag(std::string_view etag);
+// "; name/version; user_agent" from the call's options; empty when none is set.
+std::string user_agent_suffix(const download_options& o);
 std::string resolve_url(const std::string& endpoint, repo_type t, const std::string& repo_id,
                         const std::string& revision, const std::string& file);
 

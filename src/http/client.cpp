@@ -41,7 +41,7 @@ bool default_idempotent(std::string_view method) { return method != "POST" && me
 
 void check_header_text(std::string_view s) {
     if (s.find_first_of("\r\n") != std::string_view::npos)
-        throw hfhub::error(client_errc::invalid_url, {0, "", "", "", "header text contains a line break"});
+        throw hfhub::error(client_errc::invalid_argument, {0, "", "", "", "header text contains a line break"});
 }
 
 // "bytes=a-b" shifted by `n` bytes already received (the Python client's arithmetic).
@@ -132,7 +132,8 @@ struct client::impl {
         h.reserve(512);
         h += req.method + " " + (absolute_form ? url.substr(0, url.find('#')) : o.target) + " HTTP/1.1\r\n";
         h += "Host: " + host + "\r\n";
-        h += "User-Agent: " + ua + "\r\n";
+        check_header_text(req.user_agent_suffix);
+        h += "User-Agent: " + ua + req.user_agent_suffix + "\r\n";
         if (!find_header(req.headers, "Accept-Encoding")) h += "Accept-Encoding: identity\r\n";
         if (token) h += "Authorization: Bearer " + *token + "\r\n";
         if (absolute_form && proxy && !proxy->authorization.empty())

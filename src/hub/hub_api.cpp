@@ -139,6 +139,14 @@ http_request get(std::string url, const std::optional<std::string>& token) {
     return r;
 }
 
+// A GET carrying the query's per-call token, proxies and User-Agent suffix.
+http_request get(std::string url, const repo_query& q) {
+    http_request r = get(std::move(url), q.token);
+    r.proxies = q.proxies;
+    r.user_agent_suffix = q.user_agent_suffix;
+    return r;
+}
+
 struct json_reply {
     json_reader reader;
     json::value value;
@@ -248,7 +256,7 @@ asio::awaitable<repo_metadata> co_repo_info(client& c, std::string repo_id, repo
     // An empty revision asks for the repo's default branch, as the Python client's None does.
     if (!q.revision.empty()) url += "/revision/" + enc_rev(q.revision);
     if (files_metadata) url += "?blobs=true";
-    json_reply reply = co_await co_json(c, get(std::move(url), q.token));
+    json_reply reply = co_await co_json(c, get(std::move(url), q));
     const json_reader& r = reply.reader;
     const auto& o = r.object(reply.value, "response");
 
@@ -291,7 +299,7 @@ asio::awaitable<std::vector<tree_entry>> co_list_repo_tree(client& c, std::strin
     if (!path.empty()) url += "/" + enc_path(path);
     url += std::string("?recursive=") + (q.recursive ? "true" : "false") + "&expand=" + (q.expand ? "true" : "false");
     std::vector<tree_entry> out;
-    co_await co_paginate(c, get(std::move(url), q.token), [&](const json_reader& r, const json::array& page) {
+    co_await co_paginate(c, get(std::move(url), q), [&](const json_reader& r, const json::array& page) {
         for (auto& v : page)
             if (auto e = read_entry(r, v, indexed("tree", out.size()))) out.push_back(std::move(*e));
     });
@@ -310,7 +318,7 @@ asio::awaitable<std::vector<tree_entry>> co_get_paths_info(client& c, std::strin
     const std::string url = api_base(c, q.type, repo_id) + "/paths-info/" + enc_rev(q.revision);
     for (std::size_t first = 0; first < paths.size(); first += paths_info_batch) {
         std::size_t last = std::min(paths.size(), first + paths_info_batch);
-        http_request req = get(url, q.token);
+        http_request req = get(url, q);
         req.method = "POST";
         req.idempotent = true;  // a read: safe to retry
         req.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded");
@@ -329,7 +337,7 @@ asio::awaitable<repo_refs> co_list_repo_refs(client& c, std::string repo_id, rep
     validate_repo_id(repo_id);
     std::string url = api_base(c, q.type, repo_id) + "/refs";
     if (include_pull_requests) url += "?include_prs=1";
-    json_reply reply = co_await co_json(c, get(std::move(url), q.token));
+    json_reply reply = co_await co_json(c, get(std::move(url), q));
     const json_reader& r = reply.reader;
     const auto& o = r.object(reply.value, "response");
     repo_refs refs;
@@ -344,7 +352,7 @@ asio::awaitable<std::vector<commit_summary>> co_list_repo_commits(client& c, std
     validate_repo_id(repo_id);
     std::string url = api_base(c, q.type, repo_id) + "/commits/" + enc_rev(q.revision);
     std::vector<commit_summary> out;
-    co_await co_paginate(c, get(std::move(url), q.token), [&](const json_reader& r, const json::array& page) {
+    co_await co_paginate(c, get(std::move(url), q), [&](const json_reader& r, const json::array& page) {
         for (auto& v : page) {
             std::string at = indexed("commits", out.size());
             const auto& o = r.object(v, at);
@@ -371,7 +379,7 @@ asio::awaitable<bool> co_file_exists(client& c, std::string repo_id, std::string
     validate_repo_path(filename);
     http_request req = get(c.settings().endpoint + "/" + std::string(url_prefix(q.type)) + repo_id + "/resolve/" +
                                enc_rev(q.revision) + "/" + enc_path(filename),
-                           q.token);
+                           q);
     req.method = "HEAD";
     // An LFS file answers 302 to the storage origin: that already says it exists.
     req.redirects = follow_redirects::relative_only;

@@ -371,6 +371,47 @@ BOOST_FIXTURE_TEST_CASE(library_name_and_version_reach_the_hub_in_the_user_agent
     }
 }
 
+BOOST_FIXTURE_TEST_CASE(per_call_library_and_user_agent_follow_the_configs, opt_fixture) {
+    recording_hub fake;
+    auto cfg = quick_config(fake.url());
+    cfg.library_name = "mylib";
+    cfg.library_version = "1.2";
+    client named(ioc.get_executor(), cfg);
+    auto o = opts();
+    o.library_name = "trainer";  // no version: Python writes None
+    o.user_agent = "job/42";
+    dl("someone/thing", "f.txt", o, &named);
+    auto reqs = fake.requests();
+    BOOST_TEST_REQUIRE(reqs.size() == 2u);
+    for (auto& r : reqs) BOOST_TEST(header_of(r, "User-Agent").ends_with("; mylib/1.2; trainer/None; job/42"));
+    // Only that call: the next one without them sends the client's own.
+    o = opts();
+    o.force_download = true;
+    dl("someone/thing", "f.txt", o, &named);
+    BOOST_TEST(header_of(fake.requests().back(), "User-Agent").ends_with("; mylib/1.2"));
+    // A line break in it is refused before anything is sent.
+    o.user_agent = "x\r\nX-Evil: 1";
+    auto before = fake.requests().size();
+    BOOST_TEST((code_of([&] { dl("someone/thing", "f.txt", o, &named); }) == client_errc::invalid_argument));
+    BOOST_TEST(fake.requests().size() == before);
+}
+
+BOOST_FIXTURE_TEST_CASE(per_call_proxies_carry_a_snapshots_metadata_calls, opt_fixture) {
+    logging_proxy proxy;
+    snapshot_options o;
+    o.cache_dir = cache.path();
+    o.proxies = proxy_config{proxy.url("hfuser:hfpass"), "", ""};
+    auto dir = run(ioc, co_snapshot_download(*c, "alice/o", o));
+    BOOST_TEST(slurp(dir / "README.md") == readme);
+    bool info = false, tree = false;
+    for (auto& l : proxy.requests()) {
+        if (l.find("GET " + srv.url() + "/api/models/alice/o/revision/main") != std::string::npos) info = true;
+        if (l.find("GET " + srv.url() + "/api/models/alice/o/tree/") != std::string::npos) tree = true;
+    }
+    BOOST_TEST(info);  // the revision was resolved through the proxy
+    BOOST_TEST(tree);  // and the listing too
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(download_parallel_verify)
