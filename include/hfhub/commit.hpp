@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <variant>
@@ -19,10 +20,16 @@
 
 namespace hfhub {
 
+// What co_preupload_lfs_files learned about an add (its hashes; its LFS object is stored).
+struct preuploaded_file;
+
 // Adds or replaces a file, from a local file (streamed, never loaded whole) or from bytes.
 struct commit_add {
     std::string path_in_repo;
     std::variant<std::filesystem::path, std::string> source;
+    // Set by co_preupload_lfs_files; a commit then neither hashes the file again nor sends its
+    // LFS object again. Reset it if the source changes.
+    std::shared_ptr<const preuploaded_file> preuploaded;
 
     static commit_add file(std::string path_in_repo, std::filesystem::path local) {
         return {std::move(path_in_repo), std::move(local)};
@@ -86,6 +93,7 @@ struct commit_info {
     std::optional<std::string> pr_url;
     std::optional<unsigned> pr_num;
     bool changed = true;  // false: every file was already there, no commit was made
+    std::uint64_t operations = 0;      // adds, deletes and copies sent (unchanged files left out)
     std::uint64_t files_uploaded = 0;  // LFS objects sent (not already stored)
     std::uint64_t bytes_uploaded = 0;
     unsigned commits = 1;  // more than one with multi_commit
@@ -100,6 +108,18 @@ boost::asio::awaitable<commit_info> co_create_commit(client& c, std::string repo
                                                      commit_options opts);
 commit_info create_commit(client& c, std::string repo_id, std::vector<commit_operation> operations,
                           commit_options opts);
+
+// Hashes the adds and stores their LFS objects on the Hub now, so that a later
+// co_create_commit with them only sends the commit: the next commit can be prepared while the
+// previous one uploads. Returns the adds with `preuploaded` set (already set ones are not hashed
+// again). Regular files are not kept in memory: the commit reads them again and fails with
+// local_file_changed if they changed. `opts` must name the revision (and create_pr) the commit
+// will use. Errors: those of co_create_commit before its commit step.
+boost::asio::awaitable<std::vector<commit_add>> co_preupload_lfs_files(client& c, std::string repo_id,
+                                                                       std::vector<commit_add> additions,
+                                                                       commit_options opts);
+std::vector<commit_add> preupload_lfs_files(client& c, std::string repo_id, std::vector<commit_add> additions,
+                                            commit_options opts);
 
 // One file. Default message: "Upload <path_in_repo> with hfhub".
 boost::asio::awaitable<commit_info> co_upload_file(client& c, std::string repo_id, commit_add file,

@@ -78,6 +78,13 @@ struct local_copy {
 
 // One read pass: sha256 always, git's blob SHA-1 when the file could be regular.
 void hash_add(local_add& a) {
+    if (auto& pre = a.src->preuploaded) {
+        a.size = pre->size;
+        a.sha256 = pre->sha256;
+        a.git_sha1 = pre->git_sha1;
+        a.sample = pre->sample;
+        return;
+    }
     if (auto* b = a.bytes()) {
         a.size = b->size();
         a.sample = b->substr(0, 512);
@@ -137,26 +144,33 @@ std::string regular_content(const local_add& a) {
 }
 
 asio::awaitable<void> co_hash_all(std::vector<local_add>& adds, const commit_options& o, progress_reporter& prog) {
-    if (adds.empty()) co_return;
-    std::uint64_t total = 0;
+    // Preuploaded adds carry their hashes.
     for (auto& a : adds)
-        if (auto* b = a.bytes()) total += b->size();
+        if (a.src->preuploaded) hash_add(a);
+    std::vector<std::size_t> todo;
+    for (std::size_t i = 0; i < adds.size(); ++i)
+        if (!adds[i].src->preuploaded) todo.push_back(i);
+    if (todo.empty()) co_return;
+    std::uint64_t total = 0;
+    for (std::size_t i : todo)
+        if (auto& a = adds[i]; auto* b = a.bytes()) total += b->size();
         else {
             std::error_code ec;
             auto s = fs::file_size(*a.file(), ec);
             if (!ec) total += s;
         }
-    prog.begin(commit_progress::stage::hashing, adds.size(), total);
+    prog.begin(commit_progress::stage::hashing, todo.size(), total);
     unsigned threads = std::max(1u, std::min({o.max_workers, std::max(1u, std::thread::hardware_concurrency()),
-                                               static_cast<unsigned>(adds.size())}));
+                                               static_cast<unsigned>(todo.size())}));
     // Hashing is CPU work: it runs on threads of its own, never on the caller's executor.
     asio::thread_pool pool(threads);
-    co_await util::co_for_each(adds.size(), threads, [&](std::size_t i) -> asio::awaitable<void> {
-        co_await asio::co_spawn(pool, [&a = adds[i]]() -> asio::awaitable<void> {
+    co_await util::co_for_each(todo.size(), threads, [&](std::size_t k) -> asio::awaitable<void> {
+        auto& a = adds[todo[k]];
+        co_await asio::co_spawn(pool, [&a]() -> asio::awaitable<void> {
             hash_add(a);
             co_return;
         }, asio::use_awaitable);
-        prog.step(adds[i].path, adds[i].size);
+        prog.step(a.path, a.size);
     });
 }
 
@@ -584,8 +598,63 @@ asio::awaitable<commit_info> co_create_commit(client& c, std::string repo_id, st
     }
     info.files_uploaded = sent.objects;
     info.bytes_uploaded = sent.bytes;
+    info.operations = changed_ops;
+    // Objects a preupload sent count as this commit's uploads.
+    std::set<std::string> counted(sent.sent_oids.begin(), sent.sent_oids.end());
+    for (auto& a : adds)
+        if (a.src->preuploaded && a.src->preuploaded->sent && a.lfs && counted.insert(a.sha256).second) {
+            ++info.files_uploaded;
+            info.bytes_uploaded += a.size;
+        }
     prog.stage_only(commit_progress::stage::done);
     co_return info;
+}
+
+asio::awaitable<std::vector<commit_add>> co_preupload_lfs_files(client& c, std::string repo_id,
+                                                                std::vector<commit_add> additions, commit_options o) {
+    validate_repo_id(repo_id);
+    if (o.create_pr && o.revision.starts_with("refs/pr/")) invalid("create_pr opens a new pull request; its revision must be a branch");
+    if (o.revision.empty()) o.revision = "main";
+    progress_reporter prog(o.progress);
+    std::vector<local_add> adds;
+    for (auto& a : additions) {
+        local_add la;
+        la.path = path_in_repo(a.path_in_repo);
+        la.src = &a;
+        adds.push_back(std::move(la));
+    }
+    co_await co_hash_all(adds, o, prog);
+    prog.stage_only(commit_progress::stage::checking);
+    if (!adds.empty()) co_await co_preupload(c, repo_id, o, adds);
+    std::vector<lfs_object> objects;
+    std::set<std::string> seen;
+    for (auto& a : adds)
+        if (a.lfs && !a.ignore && !a.unchanged && seen.insert(a.sha256).second)
+            objects.push_back({a.sha256, a.size, a.path, a.file(), a.bytes()});
+    lfs_totals sent = co_await co_upload_lfs(c, repo_id, o, objects, prog);
+    std::set<std::string> sent_oids(sent.sent_oids.begin(), sent.sent_oids.end());
+    for (std::size_t i = 0; i < adds.size(); ++i) {
+        auto& a = adds[i];
+        auto pre = std::make_shared<preuploaded_file>();
+        pre->size = a.size;
+        pre->sha256 = a.sha256;
+        pre->git_sha1 = a.git_sha1;
+        pre->sample = a.sample;
+        pre->lfs = a.lfs;
+        bool sent_before = additions[i].preuploaded && additions[i].preuploaded->sent;
+        pre->sent = a.lfs && (sent_oids.erase(a.sha256) > 0 || sent_before);  // once per content
+        additions[i].preuploaded = std::move(pre);
+    }
+    prog.stage_only(commit_progress::stage::done);
+    co_return additions;
+}
+
+std::vector<commit_add> preupload_lfs_files(client& c, std::string repo_id, std::vector<commit_add> additions,
+                                            commit_options opts) {
+    return asio::co_spawn(c.get_executor(),
+                          co_preupload_lfs_files(c, std::move(repo_id), std::move(additions), std::move(opts)),
+                          asio::use_future)
+        .get();
 }
 
 commit_info create_commit(client& c, std::string repo_id, std::vector<commit_operation> operations,

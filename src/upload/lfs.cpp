@@ -300,6 +300,7 @@ asio::awaitable<lfs_totals> co_upload_lfs(client& c, const std::string& repo_id,
     });
     totals.objects = transfers.size();
     totals.bytes = bytes_total;
+    for (auto& t : transfers) totals.sent_oids.push_back(t->obj->oid);
     co_return totals;
 }
 

@@ -14,6 +14,19 @@
 #include <string>
 #include <vector>
 
+namespace hfhub {
+
+struct preuploaded_file {
+    std::uint64_t size = 0;
+    std::string sha256;
+    std::string git_sha1;  // empty for files too big to be regular
+    std::string sample;    // the first <=512 bytes
+    bool lfs = false;      // the Hub asked for LFS and the object is stored
+    bool sent = false;     // this preupload sent the object (it was not stored before)
+};
+
+}  // namespace hfhub
+
 namespace hfhub::upload {
 
 // A protocol_error naming what was wrong with the answer to `req`.
@@ -45,6 +58,7 @@ struct lfs_object {
 struct lfs_totals {
     std::uint64_t objects = 0;  // sent, as opposed to already stored
     std::uint64_t bytes = 0;
+    std::vector<std::string> sent_oids;
 };
 
 // The LFS batch API, then basic or multipart transfers (parts in parallel, all transfers
