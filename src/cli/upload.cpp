@@ -1,6 +1,7 @@
 // hfhub upload REPO LOCAL_PATH [PATH_IN_REPO]: a file or a folder as one commit; with
 // --watch DIR, each complete checkpoint folder in DIR as one commit, for as long as it runs.
 #include "cli/commands.hpp"
+#include "cli/format.hpp"
 #include "cli/progress.hpp"
 #include "cli/watch.hpp"
 
@@ -121,7 +122,7 @@ int upload(int argc, char** argv) {
         return 2;
     };
     bool watching = vm.count("watch") > 0;
-    if (format != "text" && format != "json") return usage("--format is text or json, not '" + format + "'");
+    if (!parse_format(format)) return usage("--format is text or json, not '" + format + "'");
     if (!watching)
         for (const char* o : {"marker", "upload-marker", "folders", "max-commits", "idle-exit", "poll-interval",
                               "no-inotify"})
@@ -244,13 +245,14 @@ int upload(int argc, char** argv) {
         bar.finish();
         if (bars_on && !info.changed) std::cerr << "nothing changed: no commit was made\n";
         if (json_out)
-            std::cout << boost::json::serialize(commit_json(id, info)) << std::endl;
+            print_json(commit_json(id, info));
         else
             std::cout << (info.pr_url ? *info.pr_url : info.url) << std::endl;
         return 0;
     } catch (const std::exception& e) {
         bar.finish();
         std::cerr << "hfhub upload: " << e.what() << "\n";
+        if (json_out) print_json(error_json(e));
         return 1;
     }
 }

@@ -1,6 +1,7 @@
 // `hfhub upload --watch`: complete checkpoint folders become commits, in order, while the next
 // one is already being hashed and uploaded. At most two checkpoints are in flight: the one that
 // commits next, and the one after it.
+#include "cli/format.hpp"
 #include "cli/progress.hpp"
 #include "cli/watch.hpp"
 
@@ -135,6 +136,7 @@ public:
         bars_.reset();
         if (!failure_.empty()) {
             std::cerr << "hfhub upload: " << failure_ << "\n";
+            if (s_.json) print_json(failure_json_);
             co_return 1;
         }
         say(count(commits_, "commit") + "; stopped: " + reason_);
@@ -202,7 +204,7 @@ private:
             try {
                 rescan();
             } catch (const std::exception& e) {
-                if (failure_.empty()) failure_ = e.what();
+                note_failure(e.what(), std::current_exception());
                 stop("error");
             }
         }
@@ -267,7 +269,7 @@ private:
                 say(name + ": removed before it was uploaded; skipped");
                 co_return;
             }
-            if (failure_.empty()) failure_ = name + ": " + what_of(it->error);
+            note_failure(name + ": " + what_of(it->error), it->error);
             stop("error");
             co_return;
         }
@@ -285,7 +287,7 @@ private:
         }
         last_activity_ = std::chrono::steady_clock::now();
         if (failed) {
-            if (failure_.empty()) failure_ = name + ": " + what_of(failed);
+            note_failure(name + ": " + what_of(failed), failed);
             stop("error");
             co_return;
         }
@@ -357,6 +359,20 @@ private:
     int stop_signals_ = 0;
     std::string reason_;
     std::string failure_;
+    boost::json::object failure_json_;  // the first failure, typed, for --format json
+
+    void note_failure(std::string text, std::exception_ptr e) {
+        if (!failure_.empty()) return;
+        failure_ = std::move(text);
+        try {
+            std::rethrow_exception(e);
+        } catch (const std::exception& x) {
+            failure_json_ = error_json(x);
+        } catch (...) {
+        }
+        if (failure_json_.empty()) failure_json_["error"] = boost::json::object{{"code", "error"}};
+        failure_json_["error"].as_object()["message"] = failure_;
+    }
     std::chrono::steady_clock::time_point last_activity_;
 };
 
@@ -366,6 +382,7 @@ int run_watch(const config& cfg, watch_settings s) {
     asio::io_context ioc;
     client hub(ioc.get_executor(), cfg);
     auto ex = asio::make_strand(ioc);
+    const bool json = s.json;
     watcher w(ex, hub, std::move(s));
     auto result = asio::co_spawn(ex, w.co_run(), asio::use_future);
     std::vector<std::thread> threads;
@@ -375,6 +392,7 @@ int run_watch(const config& cfg, watch_settings s) {
         return result.get();
     } catch (const std::exception& e) {
         std::cerr << "hfhub upload: " << e.what() << "\n";
+        if (json) print_json(error_json(e));
         return 1;
     }
 }

@@ -378,6 +378,18 @@ BOOST_FIXTURE_TEST_CASE(bad_repo_or_missing_dir_fails_clearly, watch_fixture) {
     BOOST_TEST(bob.err.starts_with("hfhub upload: "), all_of(bob));
     BOOST_TEST(bob.out.empty());
     BOOST_TEST(head_of(s, "models/alice/w") == head);
+    // With --format json the same failure is a typed error object, for the watch and for a
+    // single upload.
+    for (auto args : {std::vector<std::string>{"--watch", dir.string(), "alice/w", "--idle-exit", "5"},
+                      std::vector<std::string>{"alice/w", dir.string()}}) {
+        args.insert(args.end(), {"--format", "json"});
+        auto r = run(args, bob_token);
+        BOOST_TEST(r.code == 1, all_of(r));
+        auto e = json::parse(r.out).at("error").as_object();
+        BOOST_TEST(e.at("code").as_string() == "forbidden", all_of(r));
+        BOOST_TEST(e.at("status").as_int64() == 403, all_of(r));
+    }
+    BOOST_TEST(head_of(s, "models/alice/w") == head);
 
     // --help shows --watch with an example.
     auto help = run({"--help"});
