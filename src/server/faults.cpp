@@ -84,6 +84,8 @@ std::vector<fault_rule> parse_rules(std::string_view text) {
                 r.action.stall_after_bytes = as_count(v, "stall_after_bytes");
             } else if (k == "drop_after_bytes") {
                 r.action.drop_after_bytes = as_count(v, "drop_after_bytes");
+            } else if (k == "drop") {
+                r.action.drop = v.as_bool();
             } else {
                 throw std::invalid_argument("fault rule: unknown key '" + std::string(k) + "'");
             }

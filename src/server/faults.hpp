@@ -3,7 +3,7 @@
 //   {"rules":[{"listener":"api"|"storage", "method":"GET", "match":"/resolve/",
 //              "nth":2, "times":1, "status":503, "headers":{"X":"y"},
 //              "retry_after":2, "ratelimit_reset":2,
-//              "stall_ms":500, "stall_after_bytes":1024, "drop_after_bytes":4096}]}
+//              "stall_ms":500, "stall_after_bytes":1024, "drop_after_bytes":4096, "drop":true}]}
 #pragma once
 
 #include "server/message.hpp"
@@ -24,6 +24,7 @@ struct fault_action {
     unsigned stall_ms = 0;
     std::optional<std::uint64_t> stall_after_bytes;  // stall mid-body instead of before
     std::optional<std::uint64_t> drop_after_bytes;   // close the connection after K body bytes
+    bool drop = false;  // close halfway through the body, or before answering when it has none
 };
 
 struct fault_rule {

@@ -9,6 +9,7 @@
 #include <boost/json.hpp>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -61,13 +62,48 @@ std::uint64_t query_size(const request& req) {
     return std::stoull(*s);
 }
 
+// Which LFS objects a repo may name: those uploaded through it (the bytes prove possession)
+// and those its commits took in. The object store is shared by content across repos, so
+// without this anyone who learned an oid could commit, then read, another repo's private object.
+fs::path grants_file(const repo& r) { return r.dir / "lfs-grants"; }
+
+bool lfs_granted(const repo& r, const std::string& oid) {
+    auto text = util::read_file(grants_file(r));
+    return text && text->find(oid + "\n") != std::string::npos;  // fixed-width lines
+}
+
+void grant_lfs(const repo& r, const std::string& oid) {
+    if (lfs_granted(r, oid)) return;
+    fs::path f = grants_file(r);
+    util::unique_fd fd(::open(f.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+    if (!fd) util::throw_errno("open", f);
+    std::string line = oid + "\n";
+    util::write_all(fd.get(), line.data(), line.size(), f);
+}
+
+// The repo a signed upload URL was issued for, as "<type>~<ns>~<name>": '~' is in no repo
+// name and needs no percent-encoding, so no client rewrites it and breaks the signature.
+std::string upload_repo_param(repo_type t, const std::string& id) {
+    std::string v = std::string(type_name(t)) + "~" + id;
+    v[v.find('/')] = '~';
+    return "&repo=" + v;
+}
+
+std::shared_ptr<repo> upload_target(repo_store& store, const request& req) {
+    auto v = req.query_param("repo");  // covered by the URL's signature
+    if (!v) return nullptr;
+    auto a = v->find('~'), b = v->rfind('~');
+    if (a == std::string::npos || a == b) return nullptr;
+    auto t = parse_type(v->substr(0, a));
+    return t ? store.find(*t, v->substr(a + 1, b - a - 1) + "/" + v->substr(b + 1)) : nullptr;
+}
+
 void discard(const request& req) {
     if (req.upload) {
         std::error_code ec;
         fs::remove(req.upload->file, ec);
     }
 }
-
 
 }  // namespace
 
@@ -140,8 +176,7 @@ response hub::lfs_batch(ctx& c, repo_type t, const std::string& id) {
                          ? json::value_to<std::string>(body.at("operation"))
                          : "";
     if (op != "upload" && op != "download") throw http_error(422, "", "operation must be upload or download");
-    if (op == "upload") writable(c, t, id);
-    else readable(c, t, id);
+    auto target = op == "upload" ? writable(c, t, id) : readable(c, t, id);
     if (auto* algo = body.if_contains("hash_algo"); algo && !(*algo == "sha256" || *algo == "sha_256"))
         throw http_error(422, "", "Unsupported hash_algo");
     bool multipart_ok = false;
@@ -171,12 +206,12 @@ response hub::lfs_batch(ctx& c, repo_type t, const std::string& id) {
         auto usize = static_cast<std::uint64_t>(size);
         auto have = lfs_.stat(oid);
         if (op == "download") {
-            if (!have) o["error"] = json::object{{"code", 404}, {"message", "Object does not exist"}};
+            if (!have || !lfs_granted(*target, oid)) o["error"] = json::object{{"code", 404}, {"message", "Object does not exist"}};
             else o["actions"] = json::object{{"download", json::object{{"href", sign_storage_url("/lfs/" + oid)}}}};
             out.push_back(std::move(o));
             continue;
         }
-        if (have && *have == usize) {  // already stored: no actions
+        if (have && *have == usize && lfs_granted(*target, oid)) {  // already stored: no actions
             out.push_back(std::move(o));
             continue;
         }
@@ -195,12 +230,12 @@ response hub::lfs_batch(ctx& c, repo_type t, const std::string& id) {
                                                "?size=" + sz + "&chunk=" + std::to_string(chunk));
             }
             std::string done = sign_storage_url("/multipart/" + oid + "/" + upload + "/complete?size=" + sz +
-                                                "&chunk=" + std::to_string(chunk));
+                                                "&chunk=" + std::to_string(chunk) + upload_repo_param(t, id));
             o["actions"] = json::object{{"upload", json::object{{"href", done}, {"header", std::move(header)}}},
                                         {"verify", std::move(verify)}};
         } else {
             o["actions"] = json::object{
-                {"upload", json::object{{"href", sign_storage_url("/upload/" + oid + "?size=" + sz)}}},
+                {"upload", json::object{{"href", sign_storage_url("/upload/" + oid + "?size=" + sz + upload_repo_param(t, id))}}},
                 {"verify", std::move(verify)}};
         }
         out.push_back(std::move(o));
@@ -223,6 +258,7 @@ response hub::storage_put(ctx& c, const std::string& sha) {
     }
     if (lfs_.stat(sha)) discard(c.req);
     else lfs_.put_verified(sha, up.file);
+    if (auto r = upload_target(store_, c.req)) grant_lfs(*r, sha);
     return json_response(200, "{}");
 }
 
@@ -317,6 +353,7 @@ response hub::storage_complete(ctx& c, const std::string& sha, const std::string
         }
         fd = util::unique_fd();
         lfs_.put_verified(sha, out);
+        if (auto r = upload_target(store_, c.req)) grant_lfs(*r, sha);
     } catch (...) {
         std::error_code ec;
         fs::remove(out, ec);
@@ -410,7 +447,24 @@ response hub::commit_ndjson(ctx& c, repo_type t, const std::string& id, const st
     }
     if (!saw_header) throw http_error(400, "", "Invalid commit payload: no header line");
 
+    // An LFS object must have been uploaded through this repo, or be in the revision already
+    // (a copy); the same message either way, so this can't probe for objects elsewhere.
+    std::shared_ptr<const commit> head;
+    bool head_loaded = false;
+    for (auto& op : req.ops) {
+        if (op.what != commit_op::kind::add_lfs || lfs_granted(*r, op.sha256)) continue;
+        if (!head_loaded) {
+            head_loaded = true;
+            if (auto res = store_.resolve(*r, rev)) head = store_.load_commit(*r, res->commit);
+        }
+        bool in_head = head && std::any_of(head->files.begin(), head->files.end(),
+                                           [&](auto& f) { return f.second.lfs_sha256 == op.sha256; });
+        if (!in_head)
+            throw http_error(422, "", "LFS object " + op.sha256 + " for " + op.path + " has not been uploaded");
+    }
     auto result = store_.apply_commit(*r, req);
+    for (auto& op : req.ops)
+        if (op.what == commit_op::kind::add_lfs) grant_lfs(*r, op.sha256);
     json::object o{{"success", true},
                    {"commitOid", result.commit},
                    {"commitUrl", repo_url(t, id) + "/commit/" + result.commit},

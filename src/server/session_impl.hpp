@@ -293,6 +293,19 @@ asio::awaitable<void> serve_connection(Stream& stream, std::shared_ptr<session_s
                 }
             }
         }
+        if (fault && fault->drop) {
+            std::uint64_t total = res.head ? 0 : res.content_length();
+            if (total < 2) {  // nothing to cut in half: close without an answer
+                sh->log.write(kind, req.method, req.target, res.status, 0,
+                              req.headers.get("Authorization").has_value(),
+                              std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count());
+                beast::error_code ignore;
+                lowest.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignore);
+                lowest.socket().close(ignore);
+                co_return;
+            }
+            fault->drop_after_bytes = total / 2;
+        }
         std::string rid = sh->id_prefix + std::to_string(++sh->next_id);
         std::string head = serialize_head(res, keep_alive, rid);
         std::uint64_t sent = 0;
