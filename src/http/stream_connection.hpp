@@ -64,7 +64,9 @@ public:
         out.keep_alive = parser_->keep_alive();
         out.has_body = !parser_->is_done();
         chunked_ = parser_->chunked();
-        if (!out.has_body) reusable_ = out.keep_alive;
+        // Bytes already buffered past this answer were never asked for (we don't pipeline):
+        // a connection holding them would read them as the next answer.
+        if (!out.has_body) reusable_ = out.keep_alive && buf_.size() == 0;
         keep_alive_ = out.keep_alive;
         co_return out;
     }
@@ -106,7 +108,7 @@ public:
                 left -= n;
             }
             parser_.reset();
-            reusable_ = keep_alive_;
+            reusable_ = keep_alive_ && buf_.size() == 0;
             co_return;
         }
         bhttp::response_parser<bhttp::buffer_body> bp{std::move(*parser_)};
@@ -121,7 +123,7 @@ public:
             std::size_t got = chunk_.size() - bp.get().body().size;
             if (got) write({chunk_.data(), got});
         }
-        reusable_ = keep_alive_ && bp.keep_alive();
+        reusable_ = keep_alive_ && bp.keep_alive() && buf_.size() == 0;
     }
 
 private:
