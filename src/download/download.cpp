@@ -262,6 +262,9 @@ asio::awaitable<fs::path> co_snapshot_download(client& c, std::string repo_id, s
         if (!o.local_dir && !util::is_hex(f.etag(), f.lfs ? 64 : 40))
             throw hfhub::error(client_errc::protocol_error,
                                {0, "GET", "", "", "the listing gives " + f.path + " no usable oid"});
+        if ((f.lfs ? f.lfs->size : f.size) > download::max_file_size)
+            throw hfhub::error(client_errc::protocol_error,
+                               {0, "GET", "", "", "the listing gives " + f.path + " a size no file can have"});
     }
 
     download_options per_file = o;

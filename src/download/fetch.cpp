@@ -252,6 +252,8 @@ asio::awaitable<file_meta> co_probe(client& c, const download_options& o, const 
     if (m.etag.find_first_of("/\\") != std::string::npos || m.etag == "." || m.etag == ".." || m.etag.size() > 128)
         throw hfhub::error(client_errc::protocol_error, {resp.status, "HEAD", r.url, "", "unusable ETag"});
     m.size = std::stoull(size);
+    if (m.size > max_file_size)
+        throw hfhub::error(client_errc::protocol_error, {resp.status, "HEAD", r.url, "", "size " + size + " is no file's"});
     co_return m;
 }
 
