@@ -22,7 +22,7 @@ struct proxy_config {
 
 struct timeout_config {
     std::chrono::milliseconds connect = 10s;
-    std::chrono::milliseconds read = 10s;  // idle time allowed per read
+    std::chrono::milliseconds read = 10s;  // idle time allowed per read; a body must also bring 16 KiB per period
     std::chrono::milliseconds etag = 10s;  // HF_HUB_ETAG_TIMEOUT: metadata HEADs
     std::chrono::milliseconds download = 10s;  // HF_HUB_DOWNLOAD_TIMEOUT: per read on downloads
 };

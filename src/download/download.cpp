@@ -7,6 +7,7 @@
 #include "cache/lock.hpp"
 #include "download/fetch.hpp"
 #include "util/fs.hpp"
+#include "util/hash.hpp"
 #include "util/paths.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -256,6 +257,17 @@ asio::awaitable<fs::path> co_snapshot_download(client& c, std::string repo_id, s
     for (auto& entry : co_await co_list_repo_tree(c, repo_id, tq))
         if (auto* f = std::get_if<repo_file>(&entry); f && path_matches(f->path, o.allow_patterns, o.ignore_patterns))
             files.push_back(*f);
+    // The whole listing is checked before any download. Its oids name the blobs and say how
+    // to verify them: anything but a git or LFS hash could be neither.
+    for (auto& f : files) {
+        validate_repo_path(f.path);
+        if (!o.local_dir && !util::is_hex(f.etag(), f.lfs ? 64 : 40))
+            throw hfhub::error(client_errc::protocol_error,
+                               {0, "GET", "", "", "the listing gives " + f.path + " no usable oid"});
+        if ((f.lfs ? f.lfs->size : f.size) > download::max_file_size)
+            throw hfhub::error(client_errc::protocol_error,
+                               {0, "GET", "", "", "the listing gives " + f.path + " a size no file can have"});
+    }
 
     download_options per_file = o;
     per_file.revision = commit;
@@ -264,7 +276,6 @@ asio::awaitable<fs::path> co_snapshot_download(client& c, std::string repo_id, s
     auto worker = [&]() -> asio::awaitable<void> {
         for (std::size_t i = next++; i < files.size(); i = next++) {
             const repo_file& f = files[i];
-            validate_repo_path(f.path);
             if (o.local_dir) {
                 co_await co_to_local_dir(c, per_file, repo_id, f.path);
                 continue;

@@ -12,6 +12,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <atomic>
+#include <charconv>
 #include <condition_variable>
 #include <exception>
 #include <mutex>
@@ -187,10 +188,16 @@ private:
     std::thread thread_;  // last: started once the rest is ready
 };
 
-std::uint64_t range_start(const http_response& r) {
+// The first byte of a 206's "Content-Range: bytes a-b/n"; nullopt when there is none to read.
+std::optional<std::uint64_t> range_start(const http_response& r) {
     auto cr = r.header("Content-Range");
-    if (!cr || !cr->starts_with("bytes ")) return 0;
-    return std::stoull(std::string(cr->substr(6, cr->find('-') - 6)));
+    if (!cr || !cr->starts_with("bytes ")) return std::nullopt;
+    auto dash = cr->find('-', 6);
+    if (dash == std::string_view::npos) return std::nullopt;
+    std::uint64_t v = 0;
+    auto [end, ec] = std::from_chars(cr->data() + 6, cr->data() + dash, v);
+    if (ec != std::errc{} || end != cr->data() + dash || dash == 6) return std::nullopt;
+    return v;
 }
 
 http_request get_request(const download_options& o, const std::string& endpoint, const file_meta& meta) {
@@ -255,6 +262,8 @@ asio::awaitable<file_meta> co_probe(client& c, const download_options& o, const 
     if (m.etag.find_first_of("/\\") != std::string::npos || m.etag == "." || m.etag == ".." || m.etag.size() > 128)
         throw hfhub::error(client_errc::protocol_error, {resp.status, "HEAD", r.url, "", "unusable ETag"});
     m.size = std::stoull(size);
+    if (m.size > max_file_size)
+        throw hfhub::error(client_errc::protocol_error, {resp.status, "HEAD", r.url, "", "size " + size + " is no file's"});
     co_return m;
 }
 
@@ -291,7 +300,13 @@ asio::awaitable<void> co_fetch(client& c, const download_options& o, const std::
             if (have) r.headers.emplace_back("Range", "bytes=" + std::to_string(have) + "-");
             body_sink sink;
             sink.head = [&](const http_response& resp) {
-                std::uint64_t start = resp.status == 206 ? range_start(resp) : 0;
+                std::uint64_t start = 0;
+                if (resp.status == 206) {
+                    // Without a readable start the bytes can't be placed: leave the partial alone.
+                    auto s = range_start(resp);
+                    if (!s) fail(client_errc::protocol_error, meta.url, "a partial answer without a usable Content-Range");
+                    start = *s;
+                }
                 if (start != pos) {
                     if (start != 0) fail(client_errc::protocol_error, meta.url, "the server resumed at the wrong offset");
                     // The whole body again: drop what we had.

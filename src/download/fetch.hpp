@@ -25,6 +25,9 @@ struct file_meta {
     std::string url;   // where the bytes are: a storage URL or the resolve URL
 };
 
+// The largest size a file can have here (off_t); an announced size above it is a lie.
+inline constexpr std::uint64_t max_file_size = 0x7fffffffffffffffull;
+
 std::string normalize_etag(std::string_view etag);
 // "; name/version; user_agent" from the call's options; empty when none is set.
 std::string user_agent_suffix(const download_options& o);

@@ -335,8 +335,9 @@ struct client::impl {
             // A 2xx streams into the sink; after a drop it resumes where it stopped.
             if (delivered > 0) {
                 auto cr = resp.header("Content-Range");
+                // "bytes 5-" must not pass for a resume at 50: the start ends at the '-'.
                 bool resumed = head.status == 206 && cr && cr->starts_with("bytes " + std::to_string(
-                                   resume_start(find_header(req.headers, "Range"), delivered)));
+                                   resume_start(find_header(req.headers, "Range"), delivered)) + "-");
                 if (!resumed) {
                     if (!sink->restart) fail(client_errc::protocol_error, req, url, head.status,
                                              "the server cannot resume the body", resp.headers);

@@ -64,7 +64,9 @@ public:
         out.keep_alive = parser_->keep_alive();
         out.has_body = !parser_->is_done();
         chunked_ = parser_->chunked();
-        if (!out.has_body) reusable_ = out.keep_alive;
+        // Bytes already buffered past this answer were never asked for (we don't pipeline):
+        // a connection holding them would read them as the next answer.
+        if (!out.has_body) reusable_ = out.keep_alive && buf_.size() == 0;
         keep_alive_ = out.keep_alive;
         co_return out;
     }
@@ -88,6 +90,18 @@ public:
         }
         if (chunk_.empty()) chunk_.resize(1 << 20);
         auto& low = lowest();
+        // The timeout is renewed per `min_progress` bytes, not per read: a server that drips a
+        // byte at a time keeps every read short but must still not hold the body open forever.
+        constexpr std::uint64_t min_progress = 16 * 1024;
+        std::uint64_t since_renewal = 0;
+        auto progressed = [&](std::size_t n) {
+            since_renewal += n;
+            if (since_renewal >= min_progress) {
+                since_renewal = 0;
+                low.expires_after(timeout);
+            }
+        };
+        low.expires_after(timeout);
         if (parser_->content_length() && !chunked_) {
             // Known length: read straight into our buffer, past the parser, in large reads.
             std::uint64_t left = *parser_->content_length();
@@ -99,14 +113,14 @@ public:
                 left -= take;
             }
             while (left > 0) {
-                low.expires_after(timeout);
                 std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(chunk_.size(), left));
                 std::size_t n = co_await stream_.async_read_some(asio::buffer(chunk_.data(), want), asio::use_awaitable);
                 write({chunk_.data(), n});
                 left -= n;
+                progressed(n);
             }
             parser_.reset();
-            reusable_ = keep_alive_;
+            reusable_ = keep_alive_ && buf_.size() == 0;
             co_return;
         }
         bhttp::response_parser<bhttp::buffer_body> bp{std::move(*parser_)};
@@ -114,14 +128,14 @@ public:
         while (!bp.is_done()) {
             bp.get().body().data = chunk_.data();
             bp.get().body().size = chunk_.size();
-            low.expires_after(timeout);
             auto [ec, n] = co_await bhttp::async_read_some(stream_, buf_, bp, asio::as_tuple(asio::use_awaitable));
             if (ec == bhttp::error::need_buffer) ec = {};
             if (ec) throw boost::system::system_error(ec);
             std::size_t got = chunk_.size() - bp.get().body().size;
             if (got) write({chunk_.data(), got});
+            progressed(got);
         }
-        reusable_ = keep_alive_ && bp.keep_alive();
+        reusable_ = keep_alive_ && bp.keep_alive() && buf_.size() == 0;
     }
 
 private:

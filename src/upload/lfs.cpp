@@ -16,6 +16,7 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <set>
 
 namespace hfhub::upload {
 
@@ -166,7 +167,8 @@ void parse_batch(client& c, const http_request& rq, const http_response& rs, con
     if (!arr || !arr->is_array()) protocol_fail(rq, rs, "'objects' is not an array");
     std::map<std::string, const lfs_object*> wanted;
     for (std::size_t i = begin; i < end; ++i) wanted.emplace(objs[i].oid, &objs[i]);
-    std::size_t answered = 0;
+    // Counting answers is not enough: one object named twice would hide another left out.
+    std::set<std::string> answered;
     for (std::size_t i = 0; i < arr->as_array().size(); ++i) {
         std::string where = "objects[" + std::to_string(i) + "]";
         auto* ov = arr->as_array()[i].if_object();
@@ -174,7 +176,7 @@ void parse_batch(client& c, const http_request& rq, const http_response& rs, con
         std::string oid = str_field(rq, rs, *ov, "oid", where);
         auto it = wanted.find(oid);
         if (it == wanted.end()) protocol_fail(rq, rs, "'" + where + "' names an object not asked for");
-        ++answered;
+        if (!answered.insert(oid).second) protocol_fail(rq, rs, "'" + where + "' names an object a second time");
         if (auto* err = ov->if_contains("error"); err && !err->is_null()) {
             diagnostics d;
             d.method = rq.method;
@@ -236,7 +238,7 @@ void parse_batch(client& c, const http_request& rq, const http_response& rs, con
         }
         out.push_back(std::move(t));
     }
-    if (answered < wanted.size()) protocol_fail(rq, rs, "the batch answer leaves objects out");
+    if (answered.size() < wanted.size()) protocol_fail(rq, rs, "the batch answer leaves objects out");
 }
 
 }  // namespace
