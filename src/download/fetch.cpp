@@ -187,10 +187,13 @@ private:
     std::thread thread_;  // last: started once the rest is ready
 };
 
-std::uint64_t range_start(const http_response& r) {
+// Where a 206 answer starts; nullopt when its Content-Range is missing or malformed.
+std::optional<std::uint64_t> range_start(const http_response& r) {
     auto cr = r.header("Content-Range");
-    if (!cr || !cr->starts_with("bytes ")) return 0;
-    return std::stoull(std::string(cr->substr(6, cr->find('-') - 6)));
+    if (!cr) return std::nullopt;
+    auto range = http::parse_content_range(*cr);
+    if (!range) return std::nullopt;
+    return range->first;
 }
 
 http_request get_request(const download_options& o, const std::string& endpoint, const file_meta& meta) {
@@ -281,7 +284,12 @@ asio::awaitable<void> co_fetch(client& c, const download_options& o, const std::
             if (have) r.headers.emplace_back("Range", "bytes=" + std::to_string(have) + "-");
             body_sink sink;
             sink.head = [&](const http_response& resp) {
-                std::uint64_t start = resp.status == 206 ? range_start(resp) : 0;
+                std::uint64_t start = 0;
+                if (resp.status == 206) {
+                    auto at = range_start(resp);
+                    if (!at) fail(client_errc::protocol_error, meta.url, "a 206 answer without a valid Content-Range");
+                    start = *at;
+                }
                 if (start != pos) {
                     if (start != 0) fail(client_errc::protocol_error, meta.url, "the server resumed at the wrong offset");
                     // The whole body again: drop what we had.
@@ -324,7 +332,7 @@ asio::awaitable<void> co_fetch(client& c, const download_options& o, const std::
                 r.headers.emplace_back("Range", "bytes=" + std::to_string(first) + "-" + std::to_string(last));
                 body_sink sink;
                 sink.head = [&, first](const http_response& resp) {
-                    if (resp.status != 206 || range_start(resp) != pos)
+                    if (resp.status != 206 || range_start(resp) != std::optional<std::uint64_t>(pos))
                         fail(client_errc::protocol_error, meta.url, "the server ignored a Range request");
                     (void)first;
                 };

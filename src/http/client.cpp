@@ -329,9 +329,11 @@ struct client::impl {
 
             // A 2xx streams into the sink; after a drop it resumes where it stopped.
             if (delivered > 0) {
+                // The range must start exactly there: "bytes 100-" is no resume at 10.
                 auto cr = resp.header("Content-Range");
-                bool resumed = head.status == 206 && cr && cr->starts_with("bytes " + std::to_string(
-                                   resume_start(find_header(req.headers, "Range"), delivered)));
+                auto range = cr ? parse_content_range(*cr) : std::nullopt;
+                bool resumed = head.status == 206 && range &&
+                               range->first == resume_start(find_header(req.headers, "Range"), delivered);
                 if (!resumed) {
                     if (!sink->restart) fail(client_errc::protocol_error, req, url, head.status,
                                              "the server cannot resume the body", resp.headers);

@@ -232,6 +232,28 @@ constexpr std::size_t max_message = 1000;
 
 }  // namespace
 
+// ---- ranges --------------------------------------------------------------------------------
+
+std::optional<content_range> parse_content_range(std::string_view value) {
+    value = trim(value);
+    constexpr std::string_view unit = "bytes ";
+    if (!value.starts_with(unit)) return std::nullopt;
+    value.remove_prefix(unit.size());
+    auto dash = value.find('-');
+    auto slash = value.find('/');
+    if (dash == std::string_view::npos || slash == std::string_view::npos || slash < dash) return std::nullopt;
+    auto first = parse_digits(value.substr(0, dash));
+    auto last = parse_digits(value.substr(dash + 1, slash - dash - 1));
+    if (!first || !last || *last < *first) return std::nullopt;
+    content_range r{*first, *last, std::nullopt};
+    auto complete = value.substr(slash + 1);
+    if (complete != "*") {
+        r.complete = parse_digits(complete);
+        if (!r.complete || r.last >= *r.complete) return std::nullopt;
+    }
+    return r;
+}
+
 // ---- retries ---------------------------------------------------------------------------------
 
 std::optional<seconds> parse_retry_after(std::string_view value) { return to_hint(parse_digits(trim(value))); }
@@ -489,3 +511,4 @@ std::string server_message(std::string_view x_error_message, std::string_view co
 }
 
 }  // namespace hfhub::http
+
