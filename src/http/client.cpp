@@ -29,12 +29,6 @@ namespace hfhub {
 namespace asio = boost::asio;
 using namespace hfhub::http;
 
-std::optional<std::string_view> find_header(const header_fields& h, std::string_view name) {
-    for (auto& [k, v] : h)
-        if (k.size() == name.size() && ::strncasecmp(k.data(), name.data(), k.size()) == 0) return std::string_view(v);
-    return std::nullopt;
-}
-
 namespace {
 
 bool default_idempotent(std::string_view method) { return method != "POST" && method != "PATCH"; }

@@ -2,6 +2,8 @@
 
 #include "util/hash.hpp"
 
+#include <hfhub/client.hpp>
+
 #include <boost/json.hpp>
 #include <boost/url.hpp>
 
@@ -11,6 +13,7 @@
 #include <cmath>
 #include <limits>
 #include <vector>
+#include <strings.h>
 
 namespace hfhub::http {
 namespace {
@@ -512,3 +515,13 @@ std::string server_message(std::string_view x_error_message, std::string_view co
 
 }  // namespace hfhub::http
 
+namespace hfhub {
+
+// Here rather than in client.cpp: the sans-io readers of answers need it too.
+std::optional<std::string_view> find_header(const header_fields& h, std::string_view name) {
+    for (auto& [k, v] : h)
+        if (k.size() == name.size() && ::strncasecmp(k.data(), name.data(), k.size()) == 0) return std::string_view(v);
+    return std::nullopt;
+}
+
+}  // namespace hfhub
