@@ -62,8 +62,10 @@ void parse_commit_payload(std::string_view body, commit_request& req) {
             if (!algo.empty() && algo != "sha256") throw bad("unsupported algo '" + algo + "'");
             op.sha256 = str("oid", true);
             if (auto* s = o.if_contains("size"); s && !s->is_null()) {
-                if (!s->is_number()) throw bad("'size' must be a number");
-                op.size = s->to_number<std::uint64_t>();
+                // to_number would throw Boost's own error for -1 or 1.5.
+                boost::system::error_code size_ec;
+                op.size = s->is_number() ? s->to_number<std::uint64_t>(size_ec) : 0;
+                if (!s->is_number() || size_ec) throw bad("'size' must be a non-negative integer");
             }
             req.ops.push_back(std::move(op));
         } else if (k == "deletedFile") {
