@@ -33,6 +33,13 @@ json::object parse_object(const http_request& req, const http_response& resp) {
     return std::move(v.as_object());
 }
 
+std::string fix_endpoint(std::string href, std::string_view endpoint) {
+    constexpr std::string_view hub = "https://huggingface.co";
+    if (endpoint.empty() || endpoint == hub || !href.starts_with(hub)) return href;
+    if (href.size() > hub.size() && href[hub.size()] != '/' && href[hub.size()] != '?') return href;
+    return std::string(endpoint) + href.substr(hub.size());
+}
+
 namespace {
 
 std::string str_field(const http_request& rq, const http_response& rs, const json::object& o, std::string_view k,
