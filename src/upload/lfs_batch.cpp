@@ -75,8 +75,11 @@ void parse_lfs_batch(const std::string& endpoint, const http_request& rq, const 
             std::string msg;
             if (auto* eo = err->if_object()) {
                 if (auto* m = eo->if_contains("message"); m && m->is_string()) msg = std::string(m->as_string());
-                if (auto* code = eo->if_contains("code"); code && code->is_number())
-                    d.status = static_cast<unsigned>(code->to_number<std::int64_t>());
+                // to_number throws Boost's own error for 1.5 or 1e30; such a code is just dropped.
+                boost::system::error_code code_ec;
+                std::int64_t n = 0;
+                if (auto* code = eo->if_contains("code"); code && code->is_number()) n = code->to_number<std::int64_t>(code_ec);
+                if (!code_ec && n >= 100 && n <= 599) d.status = static_cast<unsigned>(n);
             }
             d.server_message = "LFS object " + it->second->path_in_repo + " (" + oid + "): " + msg;
             throw error(d.status == 422 ? hub_errc::unprocessable : hub_errc::http_error, std::move(d));
@@ -97,9 +100,11 @@ void parse_lfs_batch(const std::string& endpoint, const http_request& rq, const 
         if (hdr && hdr->is_object()) {
             auto& h = hdr->as_object();
             if (auto* cs = h.if_contains("chunk_size")) {
+                boost::system::error_code cs_ec;
                 std::string s = cs->is_string() ? std::string(cs->as_string())
-                                : cs->is_number() ? std::to_string(cs->to_number<std::uint64_t>())
+                                : cs->is_number() ? std::to_string(cs->to_number<std::uint64_t>(cs_ec))
                                                   : std::string();
+                if (cs_ec) s = json::serialize(*cs);  // -5 or 1.5: refused below, by its text
                 std::uint64_t chunk = 0;
                 for (char ch : s) {
                     if (ch < '0' || ch > '9' || chunk > (1ull << 50)) protocol_fail(rq, rs, "bad chunk_size '" + s + "'");
