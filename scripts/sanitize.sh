@@ -27,7 +27,7 @@ asan() {
   cmake --build --preset asan -j"$jobs"
   local t1=$SECONDS
   rm -rf "$logs" && mkdir -p "$logs"
-  export ASAN_OPTIONS="halt_on_error=1:detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=0:log_path=$logs/report"
+  export ASAN_OPTIONS="halt_on_error=1:detect_leaks=1:log_path=$logs/report"
   export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$logs/report"
   export LSAN_OPTIONS="suppressions=$supp/lsan.supp:print_suppressions=0"
   # interop_js*: node is not instrumented and only drives `hfhub serve`, which the other tests
