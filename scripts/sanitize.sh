@@ -40,26 +40,24 @@ asan() {
   return "$rc"
 }
 
-# The tests that exercise threads and concurrency: the connection pool and its cap, keep-alive,
-# limits and shutdown of the server, the server under concurrent clients and commits, the
-# blocking API from other threads, parallel downloads, several processes on one cache.
-tsan_integration=client_http,client_tls,transport_keepalive,transport_limits,transport_shutdown,transport_cli,download_processes,download_parallel_verify,download_options_each,commit_ndjson,hub_api,tree
-tsan_unit=cache_lock
+# The tests that exercise threads and concurrency (hfhub_concurrency_tests, test/CMakeLists.txt):
+# the connection pool and its cap, keep-alive, limits and shutdown of the server, the server
+# under concurrent clients and commits, the blocking API from other threads, parallel
+# downloads, several processes on one cache, cache locks.
+tsan_suites=client_http,client_tls,transport_keepalive,transport_limits,transport_shutdown,transport_cli,download_processes,download_parallel_verify,download_options_each,commit_ndjson,hub_api,tree,cache_lock
 
 tsan() {
   local t0=$SECONDS logs=$PWD/build-tsan/sanitizer-logs
   cmake --preset tsan >/dev/null
-  cmake --build --preset tsan -j"$jobs" --target hfhub hfhub_unit_tests hfhub_integration_tests
+  cmake --build --preset tsan -j"$jobs" --target hfhub hfhub_concurrency_tests
   local t1=$SECONDS
   rm -rf "$logs" && mkdir -p "$logs"
   export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$supp/tsan.supp:log_path=$logs/report"
   local rc=0
-  build-tsan/hfhub_unit_tests --run_test="$tsan_unit" --log_level=test_suite >build-tsan/unit.log 2>&1 || rc=$?
-  tail -n 3 build-tsan/unit.log
-  HFHUB_BINARY=$PWD/build-tsan/hfhub build-tsan/hfhub_integration_tests --run_test="$tsan_integration" \
-    --log_level=test_suite >build-tsan/integration.log 2>&1 || rc=$?
-  tail -n 3 build-tsan/integration.log
-  ((rc == 0)) || { grep -E 'error|fail' build-tsan/unit.log build-tsan/integration.log | head -40 >&2; }
+  HFHUB_BINARY=$PWD/build-tsan/hfhub build-tsan/hfhub_concurrency_tests --run_test="$tsan_suites" \
+    --log_level=test_suite >build-tsan/concurrency.log 2>&1 || rc=$?
+  tail -n 3 build-tsan/concurrency.log
+  ((rc == 0)) || grep -E 'error|fail' build-tsan/concurrency.log | head -40 >&2
   unset TSAN_OPTIONS
   check_reports "$logs" || rc=1
   echo "sanitize: tsan build $((t1 - t0)) s, tests $((SECONDS - t1)) s"
