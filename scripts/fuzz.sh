@@ -1,43 +1,103 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets with clang (ASan + UBSan) and runs each for a bounded time,
-# seeded with the golden files. Usage: scripts/fuzz.sh [SECONDS_PER_TARGET]
+# Builds the libFuzzer targets in test/fuzz/ with clang (ASan + UBSan) and runs each for a
+# bounded time, seeded with test/fuzz/corpus/<target>/ (and test/golden/ for the file formats).
+# Usage: scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-30}
+shift || true
 out=${HFHUB_FUZZ_DIR:-build/fuzz}
 cxx=${FUZZ_CXX:-clang++}
+jobs=${HFHUB_JOBS:-2}
 command -v "$cxx" >/dev/null || { echo "fuzz: $cxx not found (scripts/setup.sh installs clang)" >&2; exit 1; }
-mkdir -p "$out"
-flags=(-std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Iinclude -Isrc)
-# Only pure code: the parsers and what they need, never the client.
-common=(src/error.cpp src/util/fs.cpp src/util/hash.cpp src/mixin/json_text.cpp)
-libs=(-lboost_json -lyaml-cpp -lcrypto)
+mkdir -p "$out/obj"
+out=$(cd "$out" && pwd)
+flags=(-std=c++20 -O1 -g -fno-sanitize-recover=undefined -Iinclude -Isrc
+       -DBOOST_ASIO_NO_DEPRECATED -DBOOST_BEAST_USE_STD_STRING_VIEW)
+libs=(-lboost_json -lboost_url -lyaml-cpp -lssl -lcrypto -lpthread)
+launcher=()
+command -v ccache >/dev/null && launcher=(env CCACHE_BASEDIR="$PWD" ccache)
 
-build() {
-  local name=$1
-  shift
-  "$cxx" "${flags[@]}" "$@" "${common[@]}" "${libs[@]}" -o "$out/$name"
+# Only pure code: the parsers and what they need, never the client's I/O.
+util=(src/error.cpp src/util/fs.cpp src/util/hash.cpp src/util/paths.cpp)
+declare -A target_sources=(
+  [fuzz_safetensors_header]="src/mixin/safetensors.cpp src/mixin/json_text.cpp"
+  [fuzz_card_front_matter]="src/mixin/model_card.cpp src/mixin/json_text.cpp"
+  [fuzz_http_response]="src/http/policy.cpp src/hub/link_header.cpp"
+  [fuzz_hub_json]="src/hub/hub_json.cpp src/upload/lfs_batch.cpp src/http/policy.cpp"
+  [fuzz_paths]=""
+  [fuzz_commit_payload]="src/server/commit_payload.cpp"
+  [fuzz_server_routes]="$(ls src/server/*.cpp | grep -v -e session_ -e '/server\.cpp$' | tr '\n' ' ')"
+)
+all=(fuzz_safetensors_header fuzz_card_front_matter fuzz_http_response fuzz_hub_json fuzz_paths
+     fuzz_commit_payload fuzz_server_routes)
+targets=("$@")
+((${#targets[@]})) || targets=("${all[@]}")
+
+obj_of() { local s=${1//\//_}; echo "$out/obj/${s%.cpp}.o"; }
+
+# Each source compiles once (instrumented for coverage, not linked with the fuzzer main), in
+# parallel; then each target links.
+t0=$SECONDS
+sources=()
+for t in "${targets[@]}"; do
+  [[ -v "target_sources[$t]" ]] || { echo "fuzz: unknown target $t" >&2; exit 2; }
+  sources+=("test/fuzz/$t.cpp" ${target_sources[$t]} "${util[@]}")
+done
+mapfile -t sources < <(printf '%s\n' "${sources[@]}" | sort -u)
+export cxx out
+compile() {
+  local src=$1 obj
+  obj=$(obj_of "$src")
+  "${launcher[@]}" "$cxx" "${flags[@]}" -fsanitize=fuzzer-no-link,address,undefined -c "$src" -o "$obj" ||
+    { echo "fuzz: compiling $src failed" >&2; return 1; }
 }
-build fuzz_safetensors_header test/fuzz/fuzz_safetensors_header.cpp src/mixin/safetensors.cpp &
-build fuzz_card_front_matter test/fuzz/fuzz_card_front_matter.cpp src/mixin/model_card.cpp &
-wait -n && wait -n
+pids=()
+running=0
+failed=0
+for s in "${sources[@]}"; do
+  compile "$s" &
+  pids+=($!)
+  running=$((running + 1))
+  if ((running >= jobs)); then wait -n || failed=1; running=$((running - 1)); fi
+done
+while ((running > 0)); do wait -n || failed=1; running=$((running - 1)); done
+((failed == 0)) || exit 1
+for t in "${targets[@]}"; do
+  objs=()
+  for s in "test/fuzz/$t.cpp" ${target_sources[$t]} "${util[@]}"; do objs+=("$(obj_of "$s")"); done
+  "$cxx" -fsanitize=fuzzer,address,undefined "${objs[@]}" "${libs[@]}" -o "$out/$t"
+done
+echo "fuzz: built ${#targets[@]} targets in $((SECONDS - t0)) s"
 
 run() {
-  local name=$1 seeds=$2 corpus rc=0
-  corpus=$(mktemp -d)
+  local name=$1 scratch rc=0 seeds=()
+  scratch=$(mktemp -d)
+  mkdir -p "$scratch/new" "$scratch/tmp"
+  [[ -d test/fuzz/corpus/$name ]] && seeds+=("test/fuzz/corpus/$name")
+  case $name in
+    fuzz_safetensors_header) mkdir -p "$scratch/golden" && cp test/golden/*.safetensors "$scratch/golden/" && seeds+=("$scratch/golden") ;;
+    fuzz_card_front_matter) mkdir -p "$scratch/golden" && cp test/golden/*.md "$scratch/golden/" && seeds+=("$scratch/golden") ;;
+  esac
   # New inputs go to the scratch corpus, the seeds stay untouched; a finding lands in $out.
-  "$out/$name" -max_total_time="$secs" -max_len=65536 -print_final_stats=1 -artifact_prefix="$out/" \
-    "$corpus" "$seeds" >"$corpus.log" 2>&1 || rc=$?
-  tail -n 12 "$corpus.log"
-  rm -rf "$corpus" "$corpus.log"
-  if ((rc)); then echo "fuzz: $name found a failure (exit $rc); its input is in $out/" >&2; fi
+  TMPDIR="$scratch/tmp" "$out/$name" -max_total_time="$secs" -max_len=65536 -print_final_stats=1 \
+    -artifact_prefix="$out/$name-" "$scratch/new" "${seeds[@]}" >"$scratch/log" 2>&1 || rc=$?
+  grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss_mb)' "$scratch/log" | tr '\n' ' '
+  echo
+  if ((rc)); then
+    tail -n 60 "$scratch/log" >&2
+    echo "fuzz: $name found a failure (exit $rc); its input is in $out/" >&2
+  fi
+  rm -rf "$scratch"
   return "$rc"
 }
-seeds=$(mktemp -d)
-trap 'rm -rf "$seeds"' EXIT
-mkdir -p "$seeds/st" "$seeds/card"
-cp test/golden/*.safetensors "$seeds/st/"
-cp test/golden/*.md "$seeds/card/"
-run fuzz_safetensors_header "$seeds/st"
-run fuzz_card_front_matter "$seeds/card"
-echo "fuzz: both targets ran ${secs}s each without a finding"
+status=0
+for t in "${targets[@]}"; do
+  t1=$SECONDS
+  echo "fuzz: $t"
+  run "$t" || status=1
+  echo "fuzz: $t ran $((SECONDS - t1)) s"
+done
+((status == 0)) && echo "fuzz: ${#targets[@]} targets ran ${secs}s each without a finding"
+echo "fuzz: total $((SECONDS - t0)) s"
+exit "$status"

@@ -188,16 +188,13 @@ private:
     std::thread thread_;  // last: started once the rest is ready
 };
 
-// The first byte of a 206's "Content-Range: bytes a-b/n"; nullopt when there is none to read.
+// Where a 206 answer starts; nullopt when its Content-Range is missing or malformed.
 std::optional<std::uint64_t> range_start(const http_response& r) {
     auto cr = r.header("Content-Range");
-    if (!cr || !cr->starts_with("bytes ")) return std::nullopt;
-    auto dash = cr->find('-', 6);
-    if (dash == std::string_view::npos) return std::nullopt;
-    std::uint64_t v = 0;
-    auto [end, ec] = std::from_chars(cr->data() + 6, cr->data() + dash, v);
-    if (ec != std::errc{} || end != cr->data() + dash || dash == 6) return std::nullopt;
-    return v;
+    if (!cr) return std::nullopt;
+    auto range = http::parse_content_range(*cr);
+    if (!range) return std::nullopt;
+    return range->first;
 }
 
 http_request get_request(const download_options& o, const std::string& endpoint, const file_meta& meta) {
@@ -302,10 +299,9 @@ asio::awaitable<void> co_fetch(client& c, const download_options& o, const std::
             sink.head = [&](const http_response& resp) {
                 std::uint64_t start = 0;
                 if (resp.status == 206) {
-                    // Without a readable start the bytes can't be placed: leave the partial alone.
-                    auto s = range_start(resp);
-                    if (!s) fail(client_errc::protocol_error, meta.url, "a partial answer without a usable Content-Range");
-                    start = *s;
+                    auto at = range_start(resp);
+                    if (!at) fail(client_errc::protocol_error, meta.url, "a 206 answer without a valid Content-Range");
+                    start = *at;
                 }
                 if (start != pos) {
                     if (start != 0) fail(client_errc::protocol_error, meta.url, "the server resumed at the wrong offset");
@@ -349,7 +345,7 @@ asio::awaitable<void> co_fetch(client& c, const download_options& o, const std::
                 r.headers.emplace_back("Range", "bytes=" + std::to_string(first) + "-" + std::to_string(last));
                 body_sink sink;
                 sink.head = [&, first](const http_response& resp) {
-                    if (resp.status != 206 || range_start(resp) != pos)
+                    if (resp.status != 206 || range_start(resp) != std::optional<std::uint64_t>(pos))
                         fail(client_errc::protocol_error, meta.url, "the server ignored a Range request");
                     (void)first;
                 };

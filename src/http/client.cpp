@@ -29,12 +29,6 @@ namespace hfhub {
 namespace asio = boost::asio;
 using namespace hfhub::http;
 
-std::optional<std::string_view> find_header(const header_fields& h, std::string_view name) {
-    for (auto& [k, v] : h)
-        if (k.size() == name.size() && ::strncasecmp(k.data(), name.data(), k.size()) == 0) return std::string_view(v);
-    return std::nullopt;
-}
-
 namespace {
 
 bool default_idempotent(std::string_view method) { return method != "POST" && method != "PATCH"; }
@@ -334,10 +328,11 @@ struct client::impl {
 
             // A 2xx streams into the sink; after a drop it resumes where it stopped.
             if (delivered > 0) {
+                // The range must start exactly there: "bytes 100-" is no resume at 10.
                 auto cr = resp.header("Content-Range");
-                // "bytes 5-" must not pass for a resume at 50: the start ends at the '-'.
-                bool resumed = head.status == 206 && cr && cr->starts_with("bytes " + std::to_string(
-                                   resume_start(find_header(req.headers, "Range"), delivered)) + "-");
+                auto range = cr ? parse_content_range(*cr) : std::nullopt;
+                bool resumed = head.status == 206 && range &&
+                               range->first == resume_start(find_header(req.headers, "Range"), delivered);
                 if (!resumed) {
                     if (!sink->restart) fail(client_errc::protocol_error, req, url, head.status,
                                              "the server cannot resume the body", resp.headers);

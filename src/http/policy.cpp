@@ -2,6 +2,8 @@
 
 #include "util/hash.hpp"
 
+#include <hfhub/client.hpp>
+
 #include <boost/json.hpp>
 #include <boost/url.hpp>
 
@@ -11,6 +13,7 @@
 #include <cmath>
 #include <limits>
 #include <vector>
+#include <strings.h>
 
 namespace hfhub::http {
 namespace {
@@ -231,6 +234,28 @@ constexpr std::size_t max_plain_message = 500;
 constexpr std::size_t max_message = 1000;
 
 }  // namespace
+
+// ---- ranges --------------------------------------------------------------------------------
+
+std::optional<content_range> parse_content_range(std::string_view value) {
+    value = trim(value);
+    constexpr std::string_view unit = "bytes ";
+    if (!value.starts_with(unit)) return std::nullopt;
+    value.remove_prefix(unit.size());
+    auto dash = value.find('-');
+    auto slash = value.find('/');
+    if (dash == std::string_view::npos || slash == std::string_view::npos || slash < dash) return std::nullopt;
+    auto first = parse_digits(value.substr(0, dash));
+    auto last = parse_digits(value.substr(dash + 1, slash - dash - 1));
+    if (!first || !last || *last < *first) return std::nullopt;
+    content_range r{*first, *last, std::nullopt};
+    auto complete = value.substr(slash + 1);
+    if (complete != "*") {
+        r.complete = parse_digits(complete);
+        if (!r.complete || r.last >= *r.complete) return std::nullopt;
+    }
+    return r;
+}
 
 // ---- retries ---------------------------------------------------------------------------------
 
@@ -489,3 +514,14 @@ std::string server_message(std::string_view x_error_message, std::string_view co
 }
 
 }  // namespace hfhub::http
+
+namespace hfhub {
+
+// Here rather than in client.cpp: the sans-io readers of answers need it too.
+std::optional<std::string_view> find_header(const header_fields& h, std::string_view name) {
+    for (auto& [k, v] : h)
+        if (k.size() == name.size() && ::strncasecmp(k.data(), name.data(), k.size()) == 0) return std::string_view(v);
+    return std::nullopt;
+}
+
+}  // namespace hfhub

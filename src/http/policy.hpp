@@ -46,6 +46,17 @@ private:
     std::chrono::milliseconds waited_{0};
 };
 
+// ---- ranges --------------------------------------------------------------------------------
+
+struct content_range {
+    std::uint64_t first = 0;
+    std::uint64_t last = 0;                 // inclusive
+    std::optional<std::uint64_t> complete;  // nullopt for "*"
+};
+// `Content-Range: bytes 0-99/1000` (or ".../*"). nullopt when malformed, when last < first or
+// when the range ends past the complete length; unit other than "bytes" included.
+std::optional<content_range> parse_content_range(std::string_view value);
+
 // ---- redirects -------------------------------------------------------------------------------
 
 enum class redirect_mode {

@@ -2,6 +2,7 @@
 #include <hfhub/hub_api.hpp>
 
 #include "http/policy.hpp"
+#include "hub/hub_json.hpp"
 #include "hub/link_header.hpp"
 #include "util/paths.hpp"
 
@@ -19,103 +20,14 @@ namespace hfhub {
 namespace asio = boost::asio;
 namespace json = boost::json;
 
+using hub::indexed;
+using hub::json_reader;
+using hub::read_entry;
+using hub::read_refs;
+
 namespace {
 
 constexpr std::size_t paths_info_batch = 500;  // ~1000 paths get a 413 from the Hub
-
-// Reads one response's JSON. Any deviation from the expected shape is a protocol_error that
-// names the field, with the request's diagnostics; no Boost.JSON exception escapes.
-class json_reader {
-public:
-    json_reader(const http_request& req, const http_response& resp) {
-        d_.status = resp.status;
-        d_.method = req.method;
-        d_.url = resp.url.empty() ? req.url : resp.url;
-        if (auto id = resp.header("X-Request-Id")) d_.request_id = std::string(*id);
-    }
-
-    [[noreturn]] void fail(std::string message) const {
-        diagnostics d = d_;
-        d.server_message = std::move(message);
-        throw error(client_errc::protocol_error, std::move(d));
-    }
-
-    json::value parse(std::string_view body) const {
-        boost::system::error_code ec;
-        json::value v;
-        try {
-            v = json::parse(body, ec);
-        } catch (const std::exception& e) {  // only allocation failures throw with an error_code
-            fail(std::string("unreadable JSON body: ") + e.what());
-        }
-        if (ec) fail("malformed JSON body: " + ec.message());
-        return v;
-    }
-
-    const json::object& object(const json::value& v, const std::string& name) const {
-        if (auto* o = v.if_object()) return *o;
-        fail("'" + name + "' is not a JSON object");
-    }
-    const json::array& array(const json::value& v, const std::string& name) const {
-        if (auto* a = v.if_array()) return *a;
-        fail("'" + name + "' is not a JSON array");
-    }
-
-    // nullptr when absent or null.
-    static const json::value* find(const json::object& o, std::string_view key) {
-        auto* v = o.if_contains(key);
-        return v && !v->is_null() ? v : nullptr;
-    }
-    static std::string name(const std::string& where, std::string_view key) {
-        return where.empty() ? std::string(key) : where + "." + std::string(key);
-    }
-
-    const json::value& required(const json::object& o, std::string_view key, const std::string& where) const {
-        if (auto* v = find(o, key)) return *v;
-        fail("missing field '" + name(where, key) + "'");
-    }
-
-    std::string str(const json::value& v, const std::string& field) const {
-        if (auto* s = v.if_string()) return std::string(s->data(), s->size());
-        fail("field '" + field + "' is not a string");
-    }
-    std::string str(const json::object& o, std::string_view key, const std::string& where) const {
-        return str(required(o, key, where), name(where, key));
-    }
-    std::optional<std::string> opt_str(const json::object& o, std::string_view key, const std::string& where) const {
-        auto* v = find(o, key);
-        if (!v) return std::nullopt;
-        return str(*v, name(where, key));
-    }
-
-    std::uint64_t u64(const json::value& v, const std::string& field) const {
-        if (auto* u = v.if_uint64()) return *u;
-        if (auto* i = v.if_int64(); i && *i >= 0) return static_cast<std::uint64_t>(*i);
-        if (auto* d = v.if_double(); d && *d >= 0 && *d < 18446744073709551616.0 && std::floor(*d) == *d)
-            return static_cast<std::uint64_t>(*d);
-        fail("field '" + field + "' is not a non-negative integer");
-    }
-    std::uint64_t u64(const json::object& o, std::string_view key, const std::string& where) const {
-        return u64(required(o, key, where), name(where, key));
-    }
-    std::optional<std::uint64_t> opt_u64(const json::object& o, std::string_view key, const std::string& where) const {
-        auto* v = find(o, key);
-        if (!v) return std::nullopt;
-        return u64(*v, name(where, key));
-    }
-
-    bool opt_bool(const json::object& o, std::string_view key, const std::string& where) const {
-        auto* v = find(o, key);
-        if (!v) return false;
-        if (auto* b = v->if_bool()) return *b;
-        fail("field '" + name(where, key) + "' is not a boolean");
-    }
-
-private:
-    diagnostics d_;
-};
-
-std::string indexed(std::string_view base, std::size_t i) { return std::string(base) + "[" + std::to_string(i) + "]"; }
 
 // q(x) of the protocol: no safe characters, so refs/pr/1 becomes refs%2Fpr%2F1.
 std::string enc_rev(const std::string& rev) { return util::percent_encode(rev.empty() ? "main" : rev, false); }
@@ -193,56 +105,6 @@ asio::awaitable<void> co_paginate(client& c, http_request req,
     }
 }
 
-// Siblings spell the LFS hash "sha256", tree entries "oid".
-lfs_info read_lfs(const json_reader& r, const json::value& v, const std::string& where) {
-    const auto& o = r.object(v, where);
-    lfs_info l;
-    if (auto sha = r.opt_str(o, "sha256", where))
-        l.sha256 = std::move(*sha);
-    else
-        l.sha256 = r.str(o, "oid", where);
-    l.size = r.u64(o, "size", where);
-    l.pointer_size = r.opt_u64(o, "pointerSize", where).value_or(0);
-    return l;
-}
-
-// nullopt for an entry type this client does not know (forward compatible).
-std::optional<tree_entry> read_entry(const json_reader& r, const json::value& v, const std::string& where) {
-    const auto& o = r.object(v, where);
-    std::string type = r.str(o, "type", where);
-    if (type == "directory") {
-        repo_folder f;
-        f.path = r.str(o, "path", where);
-        f.tree_id = r.opt_str(o, "oid", where).value_or("");
-        return f;
-    }
-    if (type != "file") return std::nullopt;
-    repo_file f;
-    f.path = r.str(o, "path", where);
-    f.size = r.u64(o, "size", where);
-    f.blob_id = r.str(o, "oid", where);
-    if (auto* l = json_reader::find(o, "lfs")) f.lfs = read_lfs(r, *l, where + ".lfs");
-    if (auto* lc = json_reader::find(o, "lastCommit")) {
-        std::string at = where + ".lastCommit";
-        const auto& co = r.object(*lc, at);
-        f.last_commit = last_commit_info{r.str(co, "id", at), r.str(co, "title", at), r.str(co, "date", at)};
-    }
-    return f;
-}
-
-std::vector<git_ref> read_refs(const json_reader& r, const json::object& o, std::string_view key, bool required) {
-    std::vector<git_ref> out;
-    const json::value* v = required ? &r.required(o, key, "") : json_reader::find(o, key);
-    if (!v) return out;
-    const auto& arr = r.array(*v, std::string(key));
-    for (std::size_t i = 0; i < arr.size(); ++i) {
-        std::string at = indexed(key, i);
-        const auto& e = r.object(arr[i], at);
-        out.push_back({r.str(e, "name", at), r.str(e, "ref", at), r.str(e, "targetCommit", at)});
-    }
-    return out;
-}
-
 template <class T>
 T wait_for(client& c, asio::awaitable<T> op) {
     return asio::co_spawn(c.get_executor(), std::move(op), asio::use_future).get();
@@ -257,39 +119,7 @@ asio::awaitable<repo_metadata> co_repo_info(client& c, std::string repo_id, repo
     if (!q.revision.empty()) url += "/revision/" + enc_rev(q.revision);
     if (files_metadata) url += "?blobs=true";
     json_reply reply = co_await co_json(c, get(std::move(url), q));
-    const json_reader& r = reply.reader;
-    const auto& o = r.object(reply.value, "response");
-
-    repo_metadata m;
-    m.id = r.str(o, "id", "");
-    m.sha = r.str(o, "sha", "");
-    m.author = r.opt_str(o, "author", "").value_or("");
-    m.last_modified = r.opt_str(o, "lastModified", "").value_or("");
-    m.created_at = r.opt_str(o, "createdAt", "").value_or("");
-    m.is_private = r.opt_bool(o, "private", "");
-    m.disabled = r.opt_bool(o, "disabled", "");
-    m.gated = "false";
-    if (auto* g = json_reader::find(o, "gated")) {
-        if (auto* b = g->if_bool())
-            m.gated = *b ? "true" : "false";
-        else
-            m.gated = r.str(*g, "gated");
-    }
-    if (auto* s = json_reader::find(o, "siblings")) {
-        const auto& arr = r.array(*s, "siblings");
-        m.siblings.reserve(arr.size());
-        for (std::size_t i = 0; i < arr.size(); ++i) {
-            std::string at = indexed("siblings", i);
-            const auto& e = r.object(arr[i], at);
-            repo_file f;
-            f.path = r.str(e, "rfilename", at);
-            f.size = r.opt_u64(e, "size", at).value_or(0);
-            f.blob_id = r.opt_str(e, "blobId", at).value_or("");
-            if (auto* l = json_reader::find(e, "lfs")) f.lfs = read_lfs(r, *l, at + ".lfs");
-            m.siblings.push_back(std::move(f));
-        }
-    }
-    co_return m;
+    co_return hub::read_repo_info(reply.reader, reply.value);
 }
 
 asio::awaitable<std::vector<tree_entry>> co_list_repo_tree(client& c, std::string repo_id, tree_query q) {

@@ -285,9 +285,11 @@ void read_batch(const std::string& url, const std::string& body, const std::stri
         auto& h = hdr->as_object();
         auto* cs = h.if_contains("chunk_size");
         if (!cs) continue;
+        boost::system::error_code cs_ec;
         std::string s = cs->is_string() ? std::string(cs->as_string())
-                        : cs->is_number() ? std::to_string(cs->to_number<std::uint64_t>())
+                        : cs->is_number() ? std::to_string(cs->to_number<std::uint64_t>(cs_ec))
                                           : std::string();
+        if (cs_ec) s = json::serialize(*cs);  // -5 or 1.5: refused below, by its text
         if (s.empty() || s.size() > 15 || !std::all_of(s.begin(), s.end(), [](char ch) { return ch >= '0' && ch <= '9'; }))
             fail(client_errc::protocol_error, "POST", url, "LFS batch: bad chunk_size '" + s + "'");
         ob.chunk = std::stoull(s);

@@ -106,6 +106,10 @@ private:
     fault_injector faults_;
 };
 
+// Reads an NDJSON commit payload into `req` (summary, description, parent, ops); a 400
+// http_error naming the line when it is malformed. Paths are checked when the commit is applied.
+void parse_commit_payload(std::string_view body, commit_request& req);
+
 // A path from a URL, normalized; throws a 400 http_error naming it when it is unsafe.
 std::string checked_path(std::string_view raw);
 

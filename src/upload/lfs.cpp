@@ -23,28 +23,6 @@ namespace hfhub::upload {
 namespace asio = boost::asio;
 namespace json = boost::json;
 
-void protocol_fail(const http_request& req, const http_response& resp, const std::string& why) {
-    diagnostics d;
-    d.status = resp.status;
-    d.method = req.method;
-    d.url = resp.url.empty() ? req.url : resp.url;
-    if (auto id = resp.header("X-Request-Id")) d.request_id = std::string(*id);
-    d.server_message = why;
-    throw error(client_errc::protocol_error, std::move(d));
-}
-
-json::object parse_object(const http_request& req, const http_response& resp) {
-    boost::system::error_code ec;
-    json::value v;
-    try {
-        v = json::parse(resp.body, ec);
-    } catch (const std::exception& e) {
-        protocol_fail(req, resp, std::string("unreadable JSON body: ") + e.what());
-    }
-    if (ec || !v.is_object()) protocol_fail(req, resp, "the answer is not a JSON object");
-    return std::move(v.as_object());
-}
-
 void progress_reporter::begin(commit_progress::stage s, std::uint64_t files_total, std::uint64_t bytes_total) {
     if (!h_) return;
     std::lock_guard lk(mu_);
@@ -117,32 +95,9 @@ asio::awaitable<void> co_finish_lfs(client& c, const std::string& upload_href,
 namespace {
 
 
-std::string str_field(const http_request& rq, const http_response& rs, const json::object& o, std::string_view k,
-                      const std::string& where) {
-    auto* v = o.if_contains(k);
-    if (!v || !v->is_string()) protocol_fail(rq, rs, "'" + where + "." + std::string(k) + "' is not a string");
-    return std::string(v->as_string());
-}
-
-struct part {
-    unsigned number = 0;
-    std::string href;
-};
-
-// One object to send, and what its transfer needs.
-struct transfer {
-    const lfs_object* obj = nullptr;
-    std::string upload_href;
-    std::optional<std::string> verify_href;
-    std::uint64_t chunk = 0;  // multipart when non-zero
-    std::vector<part> parts;
-    std::vector<std::string> etags;
-    std::atomic<std::size_t> remaining{0};
-};
-
 // One PUT: a whole object, or one part of one.
 struct unit {
-    transfer* t = nullptr;
+    lfs_transfer* t = nullptr;
     std::size_t part_index = 0;  // multipart only
 };
 
@@ -160,94 +115,13 @@ http_request put_body(const lfs_object& obj, std::string url, std::uint64_t offs
     return r;
 }
 
-void parse_batch(client& c, const http_request& rq, const http_response& rs, const std::vector<lfs_object>& objs,
-                 std::size_t begin, std::size_t end, std::vector<std::unique_ptr<transfer>>& out) {
-    json::object body = parse_object(rq, rs);
-    auto* arr = body.if_contains("objects");
-    if (!arr || !arr->is_array()) protocol_fail(rq, rs, "'objects' is not an array");
-    std::map<std::string, const lfs_object*> wanted;
-    for (std::size_t i = begin; i < end; ++i) wanted.emplace(objs[i].oid, &objs[i]);
-    // Counting answers is not enough: one object named twice would hide another left out.
-    std::set<std::string> answered;
-    for (std::size_t i = 0; i < arr->as_array().size(); ++i) {
-        std::string where = "objects[" + std::to_string(i) + "]";
-        auto* ov = arr->as_array()[i].if_object();
-        if (!ov) protocol_fail(rq, rs, "'" + where + "' is not an object");
-        std::string oid = str_field(rq, rs, *ov, "oid", where);
-        auto it = wanted.find(oid);
-        if (it == wanted.end()) protocol_fail(rq, rs, "'" + where + "' names an object not asked for");
-        if (!answered.insert(oid).second) protocol_fail(rq, rs, "'" + where + "' names an object a second time");
-        if (auto* err = ov->if_contains("error"); err && !err->is_null()) {
-            diagnostics d;
-            d.method = rq.method;
-            d.url = rq.url;
-            std::string msg;
-            if (auto* eo = err->if_object()) {
-                if (auto* m = eo->if_contains("message"); m && m->is_string()) msg = std::string(m->as_string());
-                if (auto* code = eo->if_contains("code"); code && code->is_number())
-                    d.status = static_cast<unsigned>(code->to_number<std::int64_t>());
-            }
-            d.server_message = "LFS object " + it->second->path_in_repo + " (" + oid + "): " + msg;
-            throw error(d.status == 422 ? hub_errc::unprocessable : hub_errc::http_error, std::move(d));
-        }
-        auto* actions = ov->if_contains("actions");
-        if (!actions || actions->is_null()) continue;  // already stored
-        if (!actions->is_object()) protocol_fail(rq, rs, "'" + where + ".actions' is not an object");
-        auto* up = actions->as_object().if_contains("upload");
-        if (!up || !up->is_object()) continue;
-        auto t = std::make_unique<transfer>();
-        t->obj = it->second;
-        t->upload_href = fix_endpoint(str_field(rq, rs, up->as_object(), "href", where + ".actions.upload"),
-                                      c.settings().endpoint);
-        if (auto* vf = actions->as_object().if_contains("verify"); vf && vf->is_object())
-            t->verify_href = fix_endpoint(str_field(rq, rs, vf->as_object(), "href", where + ".actions.verify"),
-                                          c.settings().endpoint);
-        auto* hdr = up->as_object().if_contains("header");
-        if (hdr && hdr->is_object()) {
-            auto& h = hdr->as_object();
-            if (auto* cs = h.if_contains("chunk_size")) {
-                std::string s = cs->is_string() ? std::string(cs->as_string())
-                                : cs->is_number() ? std::to_string(cs->to_number<std::uint64_t>())
-                                                  : std::string();
-                std::uint64_t chunk = 0;
-                for (char ch : s) {
-                    if (ch < '0' || ch > '9' || chunk > (1ull << 50)) protocol_fail(rq, rs, "bad chunk_size '" + s + "'");
-                    chunk = chunk * 10 + static_cast<std::uint64_t>(ch - '0');
-                }
-                if (chunk == 0) protocol_fail(rq, rs, "chunk_size is zero");
-                t->chunk = chunk;
-                for (auto& [k, v] : h) {
-                    if (k == "chunk_size") continue;
-                    // Part URLs sit under numeric keys ("00001"); other keys are headers.
-                    if (k.empty() || k.size() > 9 || !std::all_of(k.begin(), k.end(), [](char ch) { return ch >= '0' && ch <= '9'; }))
-                        continue;
-                    if (!v.is_string()) protocol_fail(rq, rs, "part URL '" + std::string(k) + "' is not a string");
-                    unsigned n = static_cast<unsigned>(std::stoul(std::string(k)));
-                    t->parts.push_back({n, fix_endpoint(std::string(v.as_string()), c.settings().endpoint)});
-                }
-                std::sort(t->parts.begin(), t->parts.end(), [](auto& a, auto& b) { return a.number < b.number; });
-                std::uint64_t want = (t->obj->size + chunk - 1) / chunk;
-                if (t->parts.size() != want)
-                    protocol_fail(rq, rs, "multipart upload of " + oid + " has " + std::to_string(t->parts.size()) +
-                                              " part URLs, " + std::to_string(want) + " expected");
-                for (std::size_t p = 0; p < t->parts.size(); ++p)
-                    if (t->parts[p].number != p + 1) protocol_fail(rq, rs, "multipart part numbers are not 1..N");
-                t->etags.resize(t->parts.size());
-                t->remaining = t->parts.size();
-            }
-        }
-        out.push_back(std::move(t));
-    }
-    if (answered.size() < wanted.size()) protocol_fail(rq, rs, "the batch answer leaves objects out");
-}
-
 }  // namespace
 
 asio::awaitable<lfs_totals> co_upload_lfs(client& c, const std::string& repo_id, const commit_options& o,
                                           const std::vector<lfs_object>& objects, progress_reporter& progress) {
     lfs_totals totals;
     if (objects.empty()) co_return totals;
-    std::vector<std::unique_ptr<transfer>> transfers;
+    std::vector<std::unique_ptr<lfs_transfer>> transfers;
     std::string url = c.settings().endpoint + "/" + std::string(url_prefix(o.type)) + repo_id + ".git/info/lfs/objects/batch";
     for (auto [b, e] : batches(objects.size(), o.batch_size)) {
         json::array objs;
@@ -265,7 +139,7 @@ asio::awaitable<lfs_totals> co_upload_lfs(client& c, const std::string& repo_id,
         r.token = o.token;
         r.idempotent = true;  // asking is safe to repeat
         http_response resp = co_await c.co_request(r);
-        parse_batch(c, r, resp, objects, b, e, transfers);
+        parse_lfs_batch(c.settings().endpoint, r, resp, objects, b, e, transfers);
     }
 
     std::vector<unit> units;
@@ -281,7 +155,7 @@ asio::awaitable<lfs_totals> co_upload_lfs(client& c, const std::string& repo_id,
     if (units.empty()) co_return totals;
 
     co_await util::co_for_each(units.size(), o.max_workers, [&](std::size_t i) -> asio::awaitable<void> {
-        transfer& t = *units[i].t;
+        lfs_transfer& t = *units[i].t;
         if (!t.chunk) {
             co_await c.co_request(put_body(*t.obj, t.upload_href, 0, t.obj->size));
             co_await co_finish_lfs(c, t.upload_href, t.verify_href, t.obj->oid, t.obj->size, t.etags, o.token);

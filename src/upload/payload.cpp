@@ -99,13 +99,6 @@ std::optional<unsigned> pr_number(std::string_view url) {
     return n;
 }
 
-std::string fix_endpoint(std::string href, std::string_view endpoint) {
-    constexpr std::string_view hub = "https://huggingface.co";
-    if (endpoint.empty() || endpoint == hub || !href.starts_with(hub)) return href;
-    if (href.size() > hub.size() && href[hub.size()] != '/' && href[hub.size()] != '?') return href;
-    return std::string(endpoint) + href.substr(hub.size());
-}
-
 }  // namespace hfhub::upload
 
 namespace hfhub {

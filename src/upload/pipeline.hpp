@@ -8,7 +8,9 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/json/fwd.hpp>
 
+#include <atomic>
 #include <filesystem>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -54,6 +56,29 @@ struct lfs_object {
     const std::filesystem::path* file = nullptr;  // or
     const std::string* bytes = nullptr;
 };
+
+struct lfs_part {
+    unsigned number = 0;
+    std::string href;
+};
+
+// One object to send, and what its transfer needs.
+struct lfs_transfer {
+    const lfs_object* obj = nullptr;
+    std::string upload_href;
+    std::optional<std::string> verify_href;
+    std::uint64_t chunk = 0;  // multipart when non-zero
+    std::vector<lfs_part> parts;
+    std::vector<std::string> etags;
+    std::atomic<std::size_t> remaining{0};
+};
+
+// Reads the batch API's answer for objs[begin, end) (sans-io): appends a transfer for each object
+// the server wants; throws protocol_error on a malformed answer, the server's error for a refused
+// object.
+void parse_lfs_batch(const std::string& endpoint, const http_request& rq, const http_response& rs,
+                     const std::vector<lfs_object>& objs, std::size_t begin, std::size_t end,
+                     std::vector<std::unique_ptr<lfs_transfer>>& out);
 
 struct lfs_totals {
     std::uint64_t objects = 0;  // sent, as opposed to already stored

@@ -222,6 +222,18 @@ BOOST_FIXTURE_TEST_CASE(malformed_payloads_are_400_and_change_nothing, repo_fixt
     BOOST_TEST(!has_file("ok.txt"));
 }
 
+BOOST_FIXTURE_TEST_CASE(lfs_size_that_is_no_uint64_names_its_line, repo_fixture) {
+    const std::string oid(64, 'a');
+    for (std::string size : {"-1", "1.5", "1e30"}) {
+        auto r = raw_commit(header_line + "\n" + R"({"key":"lfsFile","value":{"path":"w.bin","oid":")" + oid +
+                            R"(","size":)" + size + "}}\n");
+        BOOST_TEST(r.status == 400u, size << ": " << r.status);
+        BOOST_TEST(r.header("x-error-message").find("line 2: 'size' must be a non-negative integer") != std::string::npos,
+                   size << ": " << r.header("x-error-message"));
+    }
+    BOOST_TEST(head_of(s, R) == initial);
+}
+
 BOOST_FIXTURE_TEST_CASE(commit_targets_and_rights, repo_fixture) {
     // Missing branch, tag, commit id: not a branch.
     for (const std::string& rev : {std::string("nope"), initial}) {

@@ -32,6 +32,15 @@ namespace {
 
 constexpr std::size_t file_mib = 512;
 constexpr long rss_limit_kib = 64 * 1024;
+#ifdef HFHUB_SANITIZER
+// Shadow memory and the allocator's quarantine inflate RSS several-fold: only check that the
+// file is not held whole (it is 512 MiB).
+constexpr long checked_limit_kib = 448 * 1024;
+constexpr const char* limit_note = " (relaxed from 64 MiB: built with HFHUB_SANITIZER=" HFHUB_SANITIZER ")";
+#else
+constexpr long checked_limit_kib = rss_limit_kib;
+constexpr const char* limit_note = "";
+#endif
 
 struct child_result {
     int code = -1;
@@ -115,9 +124,11 @@ BOOST_AUTO_TEST_CASE(cli_upload_of_512_mib_peaks_under_64_mib_rss) {
     std::ifstream errf(d.path() / "err");
     std::string err((std::istreambuf_iterator<char>(errf)), std::istreambuf_iterator<char>());
     BOOST_TEST_REQUIRE(r.code == 0, "hfhub upload exited " << r.code << ": " << err);
-    BOOST_TEST_MESSAGE("hfhub upload of " << file_mib << " MiB: peak RSS " << r.max_rss_kib / 1024 << " MiB");
+    BOOST_TEST_MESSAGE("hfhub upload of " << file_mib << " MiB: peak RSS " << r.max_rss_kib / 1024 << " MiB, bound "
+                                          << checked_limit_kib / 1024 << " MiB" << limit_note);
     BOOST_TEST(r.max_rss_kib > 0);  // it was measured at all
-    BOOST_TEST(r.max_rss_kib <= rss_limit_kib, "peak RSS " << r.max_rss_kib << " KiB > " << rss_limit_kib << " KiB");
+    BOOST_TEST(r.max_rss_kib <= checked_limit_kib,
+               "peak RSS " << r.max_rss_kib << " KiB > " << checked_limit_kib << " KiB" << limit_note);
 
     // Server side: the head lists the file as the LFS object we hashed, and the store has it.
     auto tree = s.get("/api/models/alice/mem/tree/main", alice_token);
