@@ -13,6 +13,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
+#include <cstdlib>
 #include <fstream>
 
 using namespace hfhub;
@@ -257,10 +258,21 @@ BOOST_AUTO_TEST_CASE(a_large_object_streams_in_bounded_memory) {
 
     // The child's own high-water mark, read from /proc while it runs: wait4's ru_maxrss would
     // include this process's RSS, inherited at the child's exec.
+    std::vector<std::string> argv{hfhub_binary(), "mirror", "alice/big", "bob/big", "--src-endpoint", src.url(),
+                                  "--dst-endpoint", dst.url(), "--src-token", alice_token, "--dst-token", bob_token,
+                                  "--no-disk", "--quiet", "--max-workers", "4"};
+#ifdef HFHUB_SANITIZER
+    // ASan keeps freed blocks in a 256 MiB quarantine, which alone would pass for the object
+    // held whole; a small one keeps the check meaningful. Shadow memory still adds its share.
+    const char* asan = std::getenv("ASAN_OPTIONS");
+    argv.insert(argv.begin(), {"/usr/bin/env", std::string("ASAN_OPTIONS=") + (asan ? asan : "") +
+                                                   (asan && *asan ? ":" : "") + "quarantine_size_mb=8"});
+    constexpr long bound_mib = 128;  // measured 43 under ASan; still half the 256 MiB object
+#else
+    constexpr long bound_mib = 64;
+#endif
     auto peak_of_run = [&] {
-        child_process p({hfhub_binary(), "mirror", "alice/big", "bob/big", "--src-endpoint", src.url(),
-                         "--dst-endpoint", dst.url(), "--src-token", alice_token, "--dst-token", bob_token,
-                         "--no-disk", "--quiet", "--max-workers", "4"});
+        child_process p(argv);
         long peak_kib = 0;
         std::optional<int> code;
         auto deadline = std::chrono::steady_clock::now() + 120s;
@@ -277,7 +289,7 @@ BOOST_AUTO_TEST_CASE(a_large_object_streams_in_bounded_memory) {
     long idle_mib = peak_of_run();
     BOOST_TEST_MESSAGE("mirror of 256 MiB: peak RSS " << peak_mib << " MiB, idle rerun " << idle_mib << " MiB");
     BOOST_TEST(idle_mib > 0);
-    BOOST_TEST(peak_mib - idle_mib <= 64);
+    BOOST_TEST(peak_mib - idle_mib <= bound_mib);
 
     auto tree = hfhub::test::parse_json(dst.get("/api/models/bob/big/tree/main", bob_token));
     bool found = false;
