@@ -147,25 +147,25 @@ asio::awaitable<void> co_hash_all(std::vector<local_add>& adds, const commit_opt
     // Preuploaded adds carry their hashes.
     for (auto& a : adds)
         if (a.src->preuploaded) hash_add(a);
-    std::vector<std::size_t> todo;
+    std::vector<std::size_t> to_hash;
     for (std::size_t i = 0; i < adds.size(); ++i)
-        if (!adds[i].src->preuploaded) todo.push_back(i);
-    if (todo.empty()) co_return;
+        if (!adds[i].src->preuploaded) to_hash.push_back(i);
+    if (to_hash.empty()) co_return;
     std::uint64_t total = 0;
-    for (std::size_t i : todo)
+    for (std::size_t i : to_hash)
         if (auto& a = adds[i]; auto* b = a.bytes()) total += b->size();
         else {
             std::error_code ec;
             auto s = fs::file_size(*a.file(), ec);
             if (!ec) total += s;
         }
-    prog.begin(commit_progress::stage::hashing, todo.size(), total);
+    prog.begin(commit_progress::stage::hashing, to_hash.size(), total);
     unsigned threads = std::max(1u, std::min({o.max_workers, std::max(1u, std::thread::hardware_concurrency()),
-                                               static_cast<unsigned>(todo.size())}));
+                                               static_cast<unsigned>(to_hash.size())}));
     // Hashing is CPU work: it runs on threads of its own, never on the caller's executor.
     asio::thread_pool pool(threads);
-    co_await util::co_for_each(todo.size(), threads, [&](std::size_t k) -> asio::awaitable<void> {
-        auto& a = adds[todo[k]];
+    co_await util::co_for_each(to_hash.size(), threads, [&](std::size_t k) -> asio::awaitable<void> {
+        auto& a = adds[to_hash[k]];
         co_await asio::co_spawn(pool, [&a]() -> asio::awaitable<void> {
             hash_add(a);
             co_return;
