@@ -6,8 +6,10 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/json.hpp>
 
+#include <chrono>
 #include <fstream>
 #include <stdexcept>
+#include <thread>
 #include <unistd.h>
 
 namespace hfhub::test {
@@ -109,6 +111,11 @@ std::string test_server::upload_lfs(const std::string& git_repo_path, const std:
 }
 
 std::vector<std::string> test_server::log_lines() const {
+    // A line is written after the answer's last byte is sent, so a client may hold the answer
+    // before its line exists; wait (bounded) until no request is being answered.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    while (srv_->in_flight() != 0 && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
     std::vector<std::string> out;
     std::ifstream in(log_);
     for (std::string line; std::getline(in, line);) out.push_back(line);

@@ -57,7 +57,7 @@ public:
                          const std::string& query = {}, const std::string& parent = {});
     // Uploads `content` as an LFS object through batch + basic PUT; returns its sha256.
     std::string upload_lfs(const std::string& git_repo_path, const std::string& content, const std::string& token);
-    // The access log's lines, parsed, in order.
+    // The access log's lines in order, once no request is being answered (waits at most 2 s).
     std::vector<std::string> log_lines() const;
 
     // NDJSON op lines.
