@@ -35,9 +35,10 @@ int serve(int argc, char** argv) {
     std::string root, tokens, cert, key, log, faults;
     std::string port = "0", storage_port = "0", threads_text;
     // One I/O thread by default: measured, two threads sharing one io_context cost about 1.6x
-    // the CPU per small request (bench/README.md). Commits and multipart assembly block the
-    // thread they run on, so upload-heavy servers may want more.
+    // the CPU per small request (bench/README.md). Commits and uploads' hashing and joining run
+    // on --store-threads instead.
     unsigned threads = 1;
+    std::string store_threads_text;
     po::options_description desc(
         "usage: hfhub serve [options]\n\n"
         "Runs a Hub-compatible server: the API on --port, LFS bytes on a second origin.\n"
@@ -59,7 +60,9 @@ int serve(int argc, char** argv) {
         ("tls-key", po::value(&key), "PEM private key for --tls-cert")
         ("access-log", po::value(&log), "append one JSON object per request to this file")
         ("faults", po::value(&faults), "fault-injection rules (JSON; see docs/serve.md)")
-        ("threads", po::value(&threads_text), "I/O threads (default 1; more help when many uploads are assembled at once)")
+        ("threads", po::value(&threads_text), "I/O threads (default 1)")
+        ("store-threads", po::value(&store_threads_text),
+         "threads for commits and for hashing and joining uploads (default 2; 0 runs them on the I/O threads)")
         ("multipart-threshold", po::value(&o.multipart_threshold), "LFS objects at least this big upload in parts")
         ("multipart-chunk", po::value(&o.multipart_chunk), "part size for multipart uploads");
     po::variables_map vm;
@@ -72,6 +75,8 @@ int serve(int argc, char** argv) {
         o.storage_port = static_cast<std::uint16_t>(parse_count(storage_port, 65535, "storage-port"));
         if (!threads_text.empty()) threads = static_cast<unsigned>(parse_count(threads_text, 1024, "threads"));
         if (threads == 0) threads = 1;
+        if (!store_threads_text.empty())
+            o.store_threads = static_cast<unsigned>(parse_count(store_threads_text, 1024, "store-threads"));
     } catch (const po::error& e) {
         std::cerr << "hfhub serve: " << e.what() << "\n";
         return 2;

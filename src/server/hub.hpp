@@ -5,6 +5,7 @@
 #include "server/auth.hpp"
 #include "server/faults.hpp"
 #include "server/message.hpp"
+#include "server/multipart_assembly.hpp"
 #include "server/object_store.hpp"
 #include "server/repo_store.hpp"
 
@@ -104,6 +105,7 @@ private:
     blob_store blobs_;
     repo_store store_;
     fault_injector faults_;
+    multipart_assembly assembly_;
 };
 
 // Reads an NDJSON commit payload into `req` (summary, description, parent, ops); a 400

@@ -29,7 +29,7 @@ struct header_list {
 struct streamed_body {
     fs::path file;
     std::uint64_t size = 0;
-    std::string sha256;
+    std::string sha256;  // empty for a multipart part: its object is hashed as parts are joined
 };
 
 struct request {

@@ -10,7 +10,9 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace hfhub::server {
@@ -103,6 +105,18 @@ void discard(const request& req) {
         std::error_code ec;
         fs::remove(req.upload->file, ec);
     }
+}
+
+// A stored part's ETag names that very file (inode, mtime, size), so completion can tell a
+// re-sent part from the one the client listed without hashing either. Clients treat it as opaque.
+std::string part_etag(const fs::path& part) {
+    struct stat st {};
+    if (::stat(part.c_str(), &st) != 0) util::throw_errno("stat", part);
+    char out[80];
+    std::snprintf(out, sizeof out, "%llx-%llx.%lx-%llx", static_cast<unsigned long long>(st.st_ino),
+                  static_cast<unsigned long long>(st.st_mtim.tv_sec), static_cast<long>(st.st_mtim.tv_nsec),
+                  static_cast<unsigned long long>(st.st_size));
+    return out;
 }
 
 }  // namespace
@@ -281,17 +295,11 @@ response hub::storage_part(ctx& c, const std::string& sha, const std::string& up
     fs::path dir = temp_dir() / ("mp-" + sha + "-" + upload);
     fs::create_directories(dir);
     fs::path stored = dir / std::to_string(n);
-    fs::path digest = dir / (std::to_string(n) + ".sha256");
-    std::error_code ec;
-    fs::remove(digest, ec);  // a re-sent part: its old digest must not outlive it
     fs::rename(c.req.upload->file, stored);
-    // The session hashed the part on the way in; completion checks ETags against this record
-    // instead of hashing every part a second time (without it, it hashes the part).
-    // Not synced: a torn record is no 64-hex digest, and then completion hashes the part.
-    if (util::unique_fd d{::open(digest.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)})
-        util::write_all(d.get(), c.req.upload->sha256.data(), c.req.upload->sha256.size(), digest);
     response r = json_response(200, "{}");
-    r.headers.add("ETag", quote_etag(c.req.upload->sha256));
+    r.headers.add("ETag", quote_etag(part_etag(stored)));
+    // Hash and join it now, with every part before it, so completion has little left to do.
+    assembly_.part_stored(dir, n);
     return r;
 }
 
@@ -316,49 +324,55 @@ response hub::storage_complete(ctx& c, const std::string& sha, const std::string
         throw http_error(400, "", "Expected parts 1.." + std::to_string(parts));
 
     fs::path dir = temp_dir() / ("mp-" + sha + "-" + upload);
-    fs::path out = temp_dir() / ("assemble." + util::unique_suffix());
-    util::unique_fd fd(::open(out.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-    if (!fd) util::throw_errno("create", out);
-    util::hasher whole(util::hash_algo::sha256);
-    std::vector<char> buf(4 << 20);
-    std::uint64_t total = 0;
-    try {
-        for (auto& [n, etag] : etags) {
-            fs::path part = dir / std::to_string(n);
-            util::unique_fd in(::open(part.c_str(), O_RDONLY | O_CLOEXEC));
-            if (!in) throw http_error(400, "", "Part " + std::to_string(n) + " was not uploaded");
-            std::string want = etag;
-            if (want.size() >= 2 && want.front() == '"') want = want.substr(1, want.size() - 2);
-            auto recorded = util::read_file(dir / (std::to_string(n) + ".sha256"));
-            if (recorded && !util::is_hex(*recorded, 64)) recorded.reset();
-            if (recorded && *recorded != want) throw http_error(400, "", "ETag mismatch for part " + std::to_string(n));
-            std::optional<util::hasher> ph;
-            if (!recorded) ph.emplace(util::hash_algo::sha256);
-            for (;;) {
-                ssize_t got = ::read(in.get(), buf.data(), buf.size());
-                if (got < 0) util::throw_errno("read", part);
-                if (got == 0) break;
-                if (ph) ph->update(buf.data(), static_cast<std::size_t>(got));
-                whole.update(buf.data(), static_cast<std::size_t>(got));
-                util::write_all(fd.get(), buf.data(), static_cast<std::size_t>(got), out);
-                total += static_cast<std::uint64_t>(got);
-            }
-            if (ph && ph->hex_digest() != want) throw http_error(400, "", "ETag mismatch for part " + std::to_string(n));
-        }
-        std::string got = whole.hex_digest();
-        if (got != sha || total != size) {
-            std::error_code ec;
-            fs::remove_all(dir, ec);  // the parts can never form this object
-            throw http_error(400, "", "Assembled object does not match its oid and size (got sha256 " + got + ")");
-        }
-        fd = util::unique_fd();
-        lfs_.put_verified(sha, out);
-        if (auto r = upload_target(store_, c.req)) grant_lfs(*r, sha);
-    } catch (...) {
-        std::error_code ec;
-        fs::remove(out, ec);
-        throw;
+    for (auto& [n, etag] : etags) {
+        std::string want = etag;
+        if (want.size() >= 2 && want.front() == '"') want = want.substr(1, want.size() - 2);
+        fs::path part = dir / std::to_string(n);
+        if (!fs::exists(part)) throw http_error(400, "", "Part " + std::to_string(n) + " was not uploaded");
+        if (part_etag(part) != want) throw http_error(400, "", "ETag mismatch for part " + std::to_string(n));
     }
+    auto refuse = [&](const std::string& got) {
+        std::error_code ec;
+        fs::remove_all(dir, ec);  // the parts can never form this object
+        assembly_.forget(dir);
+        return http_error(400, "", "Assembled object does not match its oid and size (got sha256 " + got + ")");
+    };
+    if (auto j = assembly_.take(dir, parts)) {
+        if (j->sha256 != sha || j->size != size) throw refuse(j->sha256);
+        lfs_.put_verified(sha, j->file);
+    } else {
+        // Joined while the parts arrived only when nothing got in the way; otherwise join now.
+        fs::path out = temp_dir() / ("assemble." + util::unique_suffix());
+        try {
+            util::unique_fd fd(::open(out.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+            if (!fd) util::throw_errno("create", out);
+            util::hasher whole(util::hash_algo::sha256);
+            std::vector<char> buf(4 << 20);
+            std::uint64_t total = 0;
+            for (auto& [n, etag] : etags) {
+                fs::path part = dir / std::to_string(n);
+                util::unique_fd in(::open(part.c_str(), O_RDONLY | O_CLOEXEC));
+                if (!in) throw http_error(400, "", "Part " + std::to_string(n) + " was not uploaded");
+                for (;;) {
+                    ssize_t got = ::read(in.get(), buf.data(), buf.size());
+                    if (got < 0) util::throw_errno("read", part);
+                    if (got == 0) break;
+                    whole.update(buf.data(), static_cast<std::size_t>(got));
+                    util::write_all(fd.get(), buf.data(), static_cast<std::size_t>(got), out);
+                    total += static_cast<std::uint64_t>(got);
+                }
+            }
+            std::string got = whole.hex_digest();
+            if (got != sha || total != size) throw refuse(got);
+            fd = util::unique_fd();
+            lfs_.put_verified(sha, out);
+        } catch (...) {
+            std::error_code ec;
+            fs::remove(out, ec);
+            throw;
+        }
+    }
+    if (auto r = upload_target(store_, c.req)) grant_lfs(*r, sha);
     std::error_code ec;
     fs::remove_all(dir, ec);
     return json_response(200, "{}");

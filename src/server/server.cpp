@@ -23,6 +23,7 @@ struct server::impl : std::enable_shared_from_this<impl> {
     tcp::acceptor storage;
     std::shared_ptr<session_shared> shared;
     std::string scheme;
+    std::unique_ptr<asio::thread_pool> store_pool;
 
     // Each acceptor lives on its own strand, so stop() can close it from any thread.
     impl(asio::io_context& io, options o)
@@ -99,12 +100,19 @@ server::server(asio::io_context& ioc, options opts) : impl_(std::make_shared<imp
     m.log = m.opts.access_log ? std::make_shared<access_log>(*m.opts.access_log) : std::make_shared<access_log>();
     m.shared = std::make_shared<session_shared>(m.h, m.log, m.opts);
     m.shared->id_prefix = util::random_hex(4) + "-";
+    if (m.opts.store_threads) {
+        m.store_pool = std::make_unique<asio::thread_pool>(m.opts.store_threads);
+        m.shared->store_ex = m.store_pool->get_executor();
+    }
 }
 
 server::~server() {
     boost::system::error_code ec;
     impl_->api.close(ec);
     impl_->storage.close(ec);
+    // Store work under way finishes (a commit lands whole or not at all); its answer then
+    // goes to an io_context that is stopped or gone, and is dropped.
+    if (impl_->store_pool) impl_->store_pool->join();
 }
 
 void server::start() {

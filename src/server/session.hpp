@@ -32,6 +32,8 @@ struct session_shared {
     hub& h;
     access_log& log;
     const options opts;
+    // Where store work runs (see options::store_threads); empty: on the session's thread.
+    boost::asio::any_io_executor store_ex;
     std::atomic<std::size_t> in_flight{0};
     std::atomic<bool> stopping{false};
     std::atomic<std::uint64_t> next_id{0};

@@ -34,6 +34,13 @@ struct in_flight_guard {
     ~in_flight_guard() { sh.request_done(); }
 };
 
+// Requests whose handling may block on the disk or the CPU for long: storage uploads (a part
+// may join parts, a completion may join a whole object) and commits.
+inline bool is_store_work(listener_kind kind, const request& req) {
+    if (kind == listener_kind::storage) return req.method == "PUT" || req.method == "POST";
+    return req.method == "POST" && req.path.find("/commit/") != std::string::npos;
+}
+
 template <class Stream>
 asio::awaitable<bool> write_body(Stream& stream, const session_shared& sh, const response& r,
                                  const fault_action* fault, std::vector<char>& chunk, std::uint64_t& sent) {
@@ -199,6 +206,8 @@ asio::awaitable<void> serve_connection(Stream& stream, std::shared_ptr<session_s
                 bp.body_limit(sh->opts.max_upload_bytes);
                 if (chunk.empty()) chunk.resize(1 << 20);
                 util::hasher sha(util::hash_algo::sha256);
+                // A multipart part is hashed once, into its whole object, when it is joined.
+                bool hash = !req.path.starts_with("/multipart/");
                 std::uint64_t total = 0;
                 bool failed = false;
                 unsigned refuse = 0;  // answered after the temp file is gone
@@ -225,7 +234,7 @@ asio::awaitable<void> serve_connection(Stream& stream, std::shared_ptr<session_s
                         refuse = 507;
                         break;
                     }
-                    sha.update(chunk.data(), got);
+                    if (hash) sha.update(chunk.data(), got);
                     total += got;
                 }
                 if (failed) {
@@ -234,7 +243,7 @@ asio::awaitable<void> serve_connection(Stream& stream, std::shared_ptr<session_s
                     if (refuse == 507) co_await reject(507, "Cannot store the upload");
                     co_return;
                 }
-                req.upload = streamed_body{tmp, total, sha.hex_digest()};
+                req.upload = streamed_body{tmp, total, hash ? sha.hex_digest() : std::string()};
             } else {
                 http::request_parser<http::string_body> sp{std::move(hp)};
                 sp.body_limit(sh->opts.max_body_bytes);
@@ -265,7 +274,11 @@ asio::awaitable<void> serve_connection(Stream& stream, std::shared_ptr<session_s
             res = error_response(fault->status, "", "Injected fault");
             for (auto& [k, v] : fault->headers.items) res.headers.set(k, v);
         } else {
-            res = sh->h.handle(req);
+            if (sh->store_ex && is_store_work(kind, req))
+                res = co_await asio::co_spawn(
+                    sh->store_ex, [&]() -> asio::awaitable<response> { co_return sh->h.handle(req); }, use_awaitable);
+            else
+                res = sh->h.handle(req);
             if (fault)
                 for (auto& [k, v] : fault->headers.items) res.headers.set(k, v);
         }

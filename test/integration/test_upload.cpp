@@ -8,8 +8,10 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <thread>
 
 using namespace hfhub::test;
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -410,6 +412,64 @@ BOOST_FIXTURE_TEST_CASE(multipart_wrong_etag_or_missing_part, multipart_fixture)
     auto bad = http_request("PUT", p2.part_urls[2], other.substr(0, 100));
     BOOST_TEST(bad.status == 400u);
     BOOST_TEST(offers_upload(other));
+}
+
+BOOST_FIXTURE_TEST_CASE(multipart_parts_in_reverse_and_in_parallel, multipart_fixture) {
+    std::string big = pattern_bytes((1u << 20) + 4321, 41);
+    auto p = start(big);
+    BOOST_TEST_REQUIRE(p.part_urls.size() == 5u);
+    // Last part first, the rest from three threads at once: the server joins them in order.
+    std::vector<std::string> etags(p.part_urls.size());
+    auto put = [&](std::size_t i) {
+        auto r = http_request("PUT", p.part_urls[i], big.substr(i * p.chunk, p.chunk));
+        if (r.status == 200) etags[i] = r.header("etag");
+    };
+    put(4);
+    std::vector<std::thread> threads;
+    for (std::size_t i : {3, 2, 1}) threads.emplace_back(put, i);
+    for (auto& t : threads) t.join();
+    put(0);
+    for (auto& e : etags) BOOST_TEST(e.size() > 2u);
+    auto done = complete(p, big, etags);
+    BOOST_TEST_REQUIRE(done.status == 200u, done.body);
+    std::string c = must_commit(s, R, "main", {test_server::add_lfs("big.bin", hfhub::util::sha256_hex(big), big.size())});
+    auto h = s.head("/alice/u/resolve/main/big.bin");
+    auto got = http_request("GET", h.header("location"));
+    BOOST_TEST((got.body == big));
+    // Nothing of the upload is left in the server's temp folder.
+    for (auto& e : fs::directory_iterator(s.root() / "tmp"))
+        BOOST_TEST(e.path().filename().string().find(hfhub::util::sha256_hex(big)) == std::string::npos);
+}
+
+BOOST_FIXTURE_TEST_CASE(multipart_part_resent_after_it_was_joined, multipart_fixture) {
+    std::string big = pattern_bytes((1u << 20) + 555, 43);
+    auto p = start(big);
+    BOOST_TEST_REQUIRE(p.part_urls.size() == 5u);
+    auto etags = put_parts(p, big);
+    // Part 2 again with other bytes: its old ETag no longer names what is kept.
+    std::string wrong = big.substr(p.chunk, p.chunk);
+    wrong[10] = static_cast<char>(wrong[10] ^ 0x55);
+    auto r = http_request("PUT", p.part_urls[1], wrong);
+    BOOST_TEST_REQUIRE(r.status == 200u);
+    BOOST_TEST(r.header("etag") != etags[1]);
+    BOOST_TEST(complete(p, big, etags).status == 400u);
+    // Listing the new ETag: the bytes are not the object's, so nothing is stored.
+    auto bad = etags;
+    bad[1] = r.header("etag");
+    BOOST_TEST(complete(p, big, bad).status == 400u);
+    BOOST_TEST(offers_upload(big));
+    BOOST_TEST(verify(p, big) == 404u);
+
+    // A fresh upload where part 2 is re-sent with the same bytes (a retried PUT) completes.
+    auto p2 = start(big);
+    auto e2 = put_parts(p2, big);
+    auto again = http_request("PUT", p2.part_urls[1], big.substr(p2.chunk, p2.chunk));
+    BOOST_TEST_REQUIRE(again.status == 200u);
+    e2[1] = again.header("etag");
+    auto done = complete(p2, big, e2);
+    BOOST_TEST_REQUIRE(done.status == 200u, done.body);
+    BOOST_TEST(verify(p2, big) == 200u);
+    BOOST_TEST(!offers_upload(big));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -34,6 +34,9 @@ struct options {
     std::chrono::milliseconds write_timeout{60000};
     std::uint64_t multipart_threshold = 20ull << 20;
     std::uint64_t multipart_chunk = 8ull << 20;
+    // Threads for storage uploads and commits (hashing, joining parts, writing the store), so
+    // that work never holds up the I/O threads. 0: run it on the I/O thread.
+    unsigned store_threads = 2;
 };
 
 class server {
