@@ -8,8 +8,8 @@
 # Every run gets a fresh `hfhub serve` (fresh root, so no object is already stored) and a fresh
 # repo; clients alternate order per rep; figures are medians. Prints, never asserts.
 # Knobs (environment): REPS (3), A_FILES, A_MIB, B_MIB, C_FILES, C_KIB, MEM_MIB, WORKLOADS
-# ("a b c m"), SERVE_THREADS (1, the serve default), HFHUB (build/hfhub), NODE (node),
-# HFHUB_ARGS (extra `hfhub upload` options, e.g. "--max-workers 4").
+# ("a b c m"), SERVE_THREADS (1, the serve default), STORE_THREADS (2, the serve default),
+# HFHUB (build/hfhub), NODE (node), HFHUB_ARGS (extra `hfhub upload` options, e.g. "--max-workers 4").
 # Quick run: A_FILES=2 A_MIB=32 B_MIB=128 C_FILES=200 MEM_MIB=256 REPS=1 bench/upload_vs_js.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +20,7 @@ C_FILES=${C_FILES:-2000}; C_KIB=${C_KIB:-4}
 MEM_MIB=${MEM_MIB:-4096}
 WORKLOADS=${WORKLOADS:-a b c m}
 SERVE_THREADS=${SERVE_THREADS:-1}
+STORE_THREADS=${STORE_THREADS:-2}
 HFHUB=${HFHUB:-build/hfhub}
 NODE=${NODE:-node}
 HFHUB_ARGS=${HFHUB_ARGS:-}
@@ -44,7 +45,7 @@ ticks=$(getconf CLK_TCK)
 
 start_server() {
   rm -rf "$tmp/srv"; mkdir -p "$tmp/srv"
-  "$HFHUB" serve --root "$tmp/srv/root" --port 0 --threads "$SERVE_THREADS" >"$tmp/srv/out" 2>"$tmp/srv/err" &
+  "$HFHUB" serve --root "$tmp/srv/root" --port 0 --threads "$SERVE_THREADS" --store-threads "$STORE_THREADS" >"$tmp/srv/out" 2>"$tmp/srv/err" &
   srv=$!
   for _ in $(seq 200); do grep -q '^listening on ' "$tmp/srv/out" && break; sleep 0.05; done
   hub=$(sed -n 's/^listening on //p' "$tmp/srv/out")

@@ -18,6 +18,12 @@
 #include <random>
 #include <thread>
 
+#include <arpa/inet.h>
+#include <csignal>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 using namespace hfhub;
 using hfhub::test::alice_token;
 using hfhub::test::quick_config;
@@ -363,6 +369,49 @@ BOOST_FIXTURE_TEST_CASE(uploads_stream_from_a_file, client_fixture) {
     BOOST_TEST(r.status == 200u);
     auto commit = srv.commit("models/alice/c", "main", {test_server::add_lfs("up.bin", sha, data.size())}, alice_token);
     BOOST_TEST(commit.status == 200u);
+}
+
+BOOST_AUTO_TEST_CASE(a_peer_closing_mid_upload_is_an_error_not_a_signal) {
+    // A listener that takes the head and a little of the body, then resets the connection.
+    int lfd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    BOOST_TEST_REQUIRE(lfd >= 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    BOOST_TEST_REQUIRE(::bind(lfd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    BOOST_TEST_REQUIRE(::listen(lfd, 4) == 0);
+    BOOST_TEST_REQUIRE(::getsockname(lfd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+    std::thread peer([lfd] {
+        for (int i = 0; i < 4; ++i) {  // the client may retry: refuse every attempt the same way
+            int fd = ::accept(lfd, nullptr, nullptr);
+            if (fd < 0) return;
+            std::vector<char> buf(256 * 1024);
+            (void)::recv(fd, buf.data(), buf.size(), MSG_WAITALL);
+            linger lg{1, 0};
+            ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+            ::close(fd);
+        }
+    });
+    temp_dir d;
+    auto path = d.path() / "obj.bin";
+    std::string data = random_bytes(64 << 20, 12);
+    { std::ofstream(path, std::ios::binary) << data; }
+    // With the default action a SIGPIPE from the kernel's send path would end this process.
+    auto before = std::signal(SIGPIPE, SIG_DFL);
+    asio::io_context ioc;
+    auto cfg = quick_config("http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)));
+    cfg.retry.max_retries = 0;
+    client c(ioc.get_executor(), cfg);
+    http_request put;
+    put.method = "PUT";
+    put.url = cfg.endpoint + "/upload";
+    put.body_file = file_range{path, 0, data.size()};
+    BOOST_CHECK_THROW(run(ioc, c.co_request(put)), hfhub::error);
+    std::signal(SIGPIPE, before);
+    ::shutdown(lfd, SHUT_RDWR);
+    ::close(lfd);
+    peer.join();
 }
 
 BOOST_AUTO_TEST_CASE(user_agent_names_hfhub_and_the_calling_library) {

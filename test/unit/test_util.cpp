@@ -1,7 +1,11 @@
 #include "util/hash.hpp"
 #include "util/paths.hpp"
+#include "util/sigpipe.hpp"
 
 #include <boost/test/unit_test.hpp>
+
+#include <cerrno>
+#include <unistd.h>
 
 using namespace hfhub::util;
 
@@ -121,6 +125,35 @@ BOOST_AUTO_TEST_CASE(percent_coding) {
     BOOST_TEST(!percent_decode("%4").has_value());
     BOOST_TEST(percent_encode("refs/pr/1", false) == "refs%2Fpr%2F1");
     BOOST_TEST(percent_encode("a b/c", true) == "a%20b/c");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(util_sigpipe)
+
+BOOST_AUTO_TEST_CASE(a_sigpipe_inside_the_guard_never_reaches_the_process) {
+    // The default action: a SIGPIPE that got out would end this test process.
+    auto before = std::signal(SIGPIPE, SIG_DFL);
+    {
+        hfhub::util::sigpipe_blocked guard;
+        pthread_kill(pthread_self(), SIGPIPE);
+    }
+    int fds[2];
+    BOOST_TEST_REQUIRE(::pipe(fds) == 0);
+    ::close(fds[0]);
+    {
+        hfhub::util::sigpipe_blocked guard;
+        errno = 0;
+        BOOST_TEST(::write(fds[1], "x", 1) == -1);
+        BOOST_TEST(errno == EPIPE);
+    }
+    ::close(fds[1]);
+    sigset_t pending, mask;
+    sigpending(&pending);
+    BOOST_TEST(sigismember(&pending, SIGPIPE) == 0);  // consumed, not left for later
+    pthread_sigmask(SIG_SETMASK, nullptr, &mask);
+    BOOST_TEST(sigismember(&mask, SIGPIPE) == 0);  // and the thread's mask is as it was
+    std::signal(SIGPIPE, before);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
