@@ -80,18 +80,6 @@ struct verifier {
     }
 };
 
-void pwrite_all(int fd, const char* p, std::size_t n, std::uint64_t off, const fs::path& path) {
-    while (n > 0) {
-        ssize_t w = ::pwrite(fd, p, n, static_cast<off_t>(off));
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            util::throw_errno("write", path);
-        }
-        p += w;
-        n -= static_cast<std::size_t>(w);
-        off += static_cast<std::uint64_t>(w);
-    }
-}
 
 // Hashes bytes [from, to) of a file already on disk.
 void hash_file_range(int fd, std::uint64_t from, std::uint64_t to, verifier& v, std::vector<char>& buf,
@@ -314,7 +302,7 @@ asio::awaitable<void> co_fetch(client& c, const download_options& o, const std::
             };
             sink.write = [&](std::span<const char> s) {
                 if (pos + s.size() > meta.size) fail(client_errc::protocol_error, meta.url, "more bytes than announced");
-                pwrite_all(fd.get(), s.data(), s.size(), pos, partial);
+                util::pwrite_all(fd.get(), s.data(), s.size(), pos, partial);
                 v.update(s.data(), s.size());
                 pos += s.size();
                 report(s.size());
@@ -351,7 +339,7 @@ asio::awaitable<void> co_fetch(client& c, const download_options& o, const std::
                 };
                 sink.write = [&, i](std::span<const char> s) {
                     if (pos + s.size() > last + 1) fail(client_errc::protocol_error, meta.url, "a part overran its range");
-                    pwrite_all(fd.get(), s.data(), s.size(), pos, partial);
+                    util::pwrite_all(fd.get(), s.data(), s.size(), pos, partial);
                     pos += s.size();
                     if (hash) hash->wrote(i, pos);
                     report(s.size());

@@ -338,6 +338,24 @@ response hub::dispatch_storage(ctx& c) {
     throw http_error(404, "", "Not found");
 }
 
+std::unique_ptr<multipart_assembly::claim> hub::claim_part(const request& req) {
+    // Only a signed part PUT whose declared length is the part's: anything else takes the
+    // ordinary path and is refused by the route.
+    if (req.listener != listener_kind::storage || req.method != "PUT") return nullptr;
+    auto s = split_path(req.path);
+    if (s.size() != 4 || s[0] != "multipart" || !util::is_hex(s[1], 64) || !util::is_hex(s[2], 16)) return nullptr;
+    auto cl = req.headers.get("Content-Length");
+    if (!cl || !verify_signature(req)) return nullptr;
+    try {
+        part_ref p = part_of(req, s[1], s[2], s[3]);
+        if (std::to_string(p.length) != *cl) return nullptr;
+        fs::create_directories(p.dir);
+        return assembly_.try_claim(p.dir, p.parts, p.n, p.offset, p.length);
+    } catch (const std::exception&) {
+        return nullptr;
+    }
+}
+
 response hub::admin(ctx& c) {
     // Test-only controls: never reachable from another machine.
     if (!c.req.from_loopback) throw http_error(404, "", "Not found");

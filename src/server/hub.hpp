@@ -38,6 +38,10 @@ public:
     const authenticator& auth() const { return auth_; }
     fs::path temp_dir() const { return root_ / "tmp"; }
 
+    // For a signed multipart part PUT, before its body is read: the claim to write the body in
+    // place, at the part's offset in the object's file. Null: the body goes to a temp file.
+    std::unique_ptr<multipart_assembly::claim> claim_part(const request& req);
+
     // Signs "path?query" (without sig) for the storage origin; returns the full URL.
     std::string sign_storage_url(const std::string& path_and_query) const;
 
@@ -94,6 +98,13 @@ private:
     response storage_part(ctx& c, const std::string& sha256, const std::string& upload, const std::string& part);
     response storage_complete(ctx& c, const std::string& sha256, const std::string& upload);
     response storage_verify(ctx& c, const std::string& sha256);
+    struct part_ref {
+        fs::path dir;  // the upload's temp folder
+        std::uint64_t parts = 0, n = 0, offset = 0, length = 0;
+    };
+    // The part a multipart URL names, from its signed size and chunk; a 400 http_error if invalid.
+    part_ref part_of(const request& req, const std::string& sha256, const std::string& upload,
+                     const std::string& part) const;
 
     bool verify_signature(const request& req) const;
 

@@ -30,6 +30,8 @@ struct streamed_body {
     fs::path file;
     std::uint64_t size = 0;
     std::string sha256;  // empty for a multipart part: its object is hashed as parts are joined
+    // Non-zero: the body was written in place under this multipart claim, and `file` is empty.
+    std::uint64_t in_place_claim = 0;
 };
 
 struct request {

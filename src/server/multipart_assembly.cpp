@@ -4,7 +4,7 @@
 #include "util/hash.hpp"
 
 #include <condition_variable>
-#include <set>
+#include <stdexcept>
 #include <vector>
 
 #include <fcntl.h>
@@ -15,31 +15,60 @@ namespace hfhub::server {
 namespace fs = std::filesystem;
 
 struct multipart_assembly::state {
+    struct extent {
+        std::uint64_t claim = 0;
+        std::uint64_t offset = 0;
+        std::uint64_t length = 0;
+    };
+
     std::mutex mu;
     std::condition_variable idle;
-    std::set<std::uint64_t> stored;  // stored and not yet consumed
-    std::uint64_t next = 1;          // the part to consume next
-    bool busy = false;               // a caller is consuming; only it touches what follows
-    bool broken = false;             // a consumed part changed, or reading or writing failed
-    // Unique per state: a late part starting a new state never writes into a file being taken.
+    std::uint64_t parts = 0;
+    // Unique per state: a state started after another was taken never writes into its file.
     fs::path file;
-    util::unique_fd out;
+    util::unique_fd fd;
+    bool taken = false;
+    std::map<std::uint64_t, extent> claims;  // parts being written in place
+    std::map<std::uint64_t, std::string> etags;  // accepted parts
+    std::map<std::uint64_t, extent> ready;       // accepted, not yet hashed
+    std::uint64_t next_claim = 1;
+    std::uint64_t next = 1;  // the part to hash next
+    bool busy = false;       // a caller is hashing; only it touches `sha` and `bytes`
+    bool failed = false;     // reading the file back failed
     util::hasher sha{util::hash_algo::sha256};
     std::uint64_t bytes = 0;
+
+    ~state() {
+        if (!taken && !file.empty()) ::unlink(file.c_str());  // forgotten or evicted, never completed
+    }
 };
 
-std::shared_ptr<multipart_assembly::state> multipart_assembly::find(const fs::path& dir, bool create) {
+multipart_assembly::claim::~claim() {
+    std::lock_guard lk(s_->mu);
+    auto it = s_->claims.find(part_);
+    if (it != s_->claims.end() && it->second.claim == id_) s_->claims.erase(it);  // not accepted: still missing
+}
+
+std::shared_ptr<multipart_assembly::state> multipart_assembly::find(const fs::path& dir, std::uint64_t parts,
+                                                                    bool create) {
     std::lock_guard lk(mu_);
     auto key = dir.string();
-    if (auto it = states_.find(key); it != states_.end()) return it->second;
+    if (auto it = states_.find(key); it != states_.end()) {
+        if (parts && it->second->parts != parts) throw std::runtime_error("the upload's part count changed");
+        return it->second;
+    }
     if (!create) return nullptr;
-    // Uploads abandoned half way would otherwise pile up; an evicted one completes the slow way.
+    auto s = std::make_shared<state>();
+    s->parts = parts;
+    fs::path file = dir / ("joined." + util::unique_suffix());
+    s->fd = util::unique_fd(::open(file.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+    if (!s->fd) util::throw_errno("create", file);
+    s->file = file;
+    // Uploads abandoned half way would otherwise pile up; an evicted one must start again.
     while (states_.size() >= max_uploads_ && !order_.empty()) {
         states_.erase(order_.front());
         order_.pop_front();
     }
-    auto s = std::make_shared<state>();
-    s->file = dir / ("joined." + util::unique_suffix());
     states_.emplace(key, s);
     order_.push_back(key);
     return s;
@@ -51,71 +80,117 @@ void multipart_assembly::forget(const fs::path& dir) {
     if (states_.erase(key)) order_.remove(key);
 }
 
-void multipart_assembly::part_stored(const fs::path& dir, std::uint64_t n) {
-    auto s = find(dir, true);
-    std::unique_lock lk(s->mu);
-    if (s->broken) return;
-    // Re-sent after (or while) it was consumed: the joined bytes may not be the kept ones.
-    if (n < s->next || (n == s->next && s->busy)) {
-        s->broken = true;
-        return;
-    }
-    s->stored.insert(n);
-    if (s->busy) return;  // the consumer at work picks it up
-    s->busy = true;
-    consume(*s, dir, lk);
+std::unique_ptr<multipart_assembly::claim> multipart_assembly::try_claim(const fs::path& dir, std::uint64_t parts,
+                                                                         std::uint64_t n, std::uint64_t offset,
+                                                                         std::uint64_t length) {
+    auto s = find(dir, parts, true);
+    std::lock_guard lk(s->mu);
+    if (s->etags.count(n) || s->claims.count(n)) return nullptr;
+    std::uint64_t id = s->next_claim++;
+    s->claims[n] = {id, offset, length};
+    return std::make_unique<claim>(s, n, id, s->fd.get(), offset, length);
 }
 
-void multipart_assembly::consume(state& s, const fs::path& dir, std::unique_lock<std::mutex>& lk) {
+std::string multipart_assembly::accept(const fs::path& dir, std::uint64_t n, std::uint64_t claim_id) {
+    auto s = find(dir, 0, false);
+    if (!s) throw std::runtime_error("the upload is no longer known");
+    std::unique_lock lk(s->mu);
+    auto it = s->claims.find(n);
+    if (it == s->claims.end() || it->second.claim != claim_id) throw std::runtime_error("the part's claim was lost");
+    auto ext = it->second;
+    s->claims.erase(it);
+    std::string etag = util::random_hex(8);
+    s->etags[n] = etag;
+    s->ready[n] = ext;
+    if (!s->busy) {
+        s->busy = true;
+        hash_ready(*s, lk);
+    }
+    return etag;
+}
+
+std::optional<std::string> multipart_assembly::accept_file(const fs::path& dir, std::uint64_t parts, std::uint64_t n,
+                                                           std::uint64_t offset, std::uint64_t length,
+                                                           const fs::path& file) {
+    auto s = find(dir, parts, true);
+    std::uint64_t id;
+    {
+        std::lock_guard lk(s->mu);
+        if (auto e = s->etags.find(n); e != s->etags.end()) return e->second;  // a retry: the first bytes stay
+        if (s->claims.count(n)) return std::nullopt;
+        id = s->next_claim++;
+        s->claims[n] = {id, offset, length};
+    }
+    claim held(s, n, id, s->fd.get(), offset, length);  // released if the copy fails
+    util::unique_fd in(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!in) util::throw_errno("open", file);
+    std::vector<char> buf(static_cast<std::size_t>(std::min<std::uint64_t>(std::max<std::uint64_t>(length, 1), 4u << 20)));
+    std::uint64_t done = 0;
+    while (done < length) {
+        ssize_t got = ::read(in.get(), buf.data(), static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), length - done)));
+        if (got < 0) util::throw_errno("read", file);
+        if (got == 0) throw std::runtime_error("a part file is shorter than its part");
+        util::pwrite_all(s->fd.get(), buf.data(), static_cast<std::size_t>(got), offset + done, s->file);
+        done += static_cast<std::uint64_t>(got);
+    }
+    return accept(dir, n, id);
+}
+
+void multipart_assembly::hash_ready(state& s, std::unique_lock<std::mutex>& lk) {
     std::vector<char> buf;
-    while (!s.broken) {
-        auto it = s.stored.find(s.next);
-        if (it == s.stored.end()) break;
-        s.stored.erase(it);
-        std::uint64_t k = s.next;
+    while (!s.failed) {
+        auto it = s.ready.find(s.next);
+        if (it == s.ready.end()) break;
+        auto ext = it->second;
+        s.ready.erase(it);
         lk.unlock();
         bool ok = true;
         try {
-            if (!s.out) {
-                s.out = util::unique_fd(::open(s.file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-                if (!s.out) util::throw_errno("create", s.file);
-            }
-            fs::path part = dir / std::to_string(k);
-            util::unique_fd in(::open(part.c_str(), O_RDONLY | O_CLOEXEC));
-            if (!in) util::throw_errno("open", part);
             if (buf.empty()) buf.resize(4 << 20);
-            for (;;) {
-                ssize_t got = ::read(in.get(), buf.data(), buf.size());
-                if (got < 0) util::throw_errno("read", part);
-                if (got == 0) break;
+            std::uint64_t done = 0;
+            while (done < ext.length) {
+                auto want = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), ext.length - done));
+                ssize_t got = ::pread(s.fd.get(), buf.data(), want, static_cast<off_t>(ext.offset + done));
+                if (got < 0) util::throw_errno("read", s.file);
+                if (got == 0) throw std::runtime_error("the joined file is short");
                 s.sha.update(buf.data(), static_cast<std::size_t>(got));
-                util::write_all(s.out.get(), buf.data(), static_cast<std::size_t>(got), s.file);
-                s.bytes += static_cast<std::uint64_t>(got);
+                done += static_cast<std::uint64_t>(got);
             }
+            s.bytes += ext.length;
         } catch (const std::exception&) {
             ok = false;
         }
         lk.lock();
-        if (!ok) s.broken = true;
-        s.next = k + 1;
+        if (!ok) s.failed = true;
+        ++s.next;
     }
     s.busy = false;
     s.idle.notify_all();
 }
 
-std::optional<multipart_assembly::joined> multipart_assembly::take(const fs::path& dir, std::uint64_t parts) {
-    auto s = find(dir, false);
-    if (!s) return std::nullopt;
-    forget(dir);
+std::variant<multipart_assembly::joined, std::string> multipart_assembly::take(
+    const fs::path& dir, std::uint64_t parts, const std::map<std::uint64_t, std::string>& etags) {
+    auto s = find(dir, 0, false);
+    if (!s) return std::string("The upload is unknown or expired; start it again");
     std::unique_lock lk(s->mu);
-    s->idle.wait(lk, [&] { return !s->busy; });
-    if (s->broken || s->next != parts + 1) {
-        std::error_code ec;
-        fs::remove(s->file, ec);
-        return std::nullopt;
+    for (std::uint64_t n = 1; n <= parts; ++n) {
+        auto have = s->etags.find(n);
+        if (have == s->etags.end()) return "Part " + std::to_string(n) + " was not uploaded";
+        auto want = etags.find(n);
+        if (want == etags.end() || want->second != have->second) return "ETag mismatch for part " + std::to_string(n);
     }
-    s->out = util::unique_fd();
-    return joined{s->file, s->bytes, s->sha.hex_digest()};
+    s->idle.wait(lk, [&] { return !s->busy; });
+    if (s->failed || s->next != parts + 1 || s->parts != parts) {
+        lk.unlock();
+        forget(dir);
+        return std::string("The upload could not be joined; start it again");
+    }
+    s->taken = true;
+    s->fd = util::unique_fd();
+    joined out{s->file, s->bytes, s->sha.hex_digest()};
+    lk.unlock();
+    forget(dir);
+    return out;
 }
 
 }  // namespace hfhub::server

@@ -10,9 +10,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 namespace hfhub::server {
@@ -105,18 +103,6 @@ void discard(const request& req) {
         std::error_code ec;
         fs::remove(req.upload->file, ec);
     }
-}
-
-// A stored part's ETag names that very file (inode, mtime, size), so completion can tell a
-// re-sent part from the one the client listed without hashing either. Clients treat it as opaque.
-std::string part_etag(const fs::path& part) {
-    struct stat st {};
-    if (::stat(part.c_str(), &st) != 0) util::throw_errno("stat", part);
-    char out[80];
-    std::snprintf(out, sizeof out, "%llx-%llx.%lx-%llx", static_cast<unsigned long long>(st.st_ino),
-                  static_cast<unsigned long long>(st.st_mtim.tv_sec), static_cast<long>(st.st_mtim.tv_nsec),
-                  static_cast<unsigned long long>(st.st_size));
-    return out;
 }
 
 }  // namespace
@@ -276,30 +262,59 @@ response hub::storage_put(ctx& c, const std::string& sha) {
     return json_response(200, "{}");
 }
 
-response hub::storage_part(ctx& c, const std::string& sha, const std::string& upload, const std::string& part) {
-    std::uint64_t size = query_size(c.req);
-    auto chunk_s = c.req.query_param("chunk");
-    if (!c.req.upload || !chunk_s) throw http_error(400, "", "Missing body or chunk size");
+hub::part_ref hub::part_of(const request& req, const std::string& sha, const std::string& upload,
+                           const std::string& part) const {
+    std::uint64_t size = query_size(req);
+    auto chunk_s = req.query_param("chunk");
+    if (!chunk_s || chunk_s->empty() || chunk_s->size() > 15 ||
+        chunk_s->find_first_not_of("0123456789") != std::string::npos)
+        throw http_error(400, "", "Missing or invalid chunk size");
     std::uint64_t chunk = std::stoull(*chunk_s);
-    std::uint64_t parts = chunk ? (size + chunk - 1) / chunk : 0;
-    if (part.empty() || part.size() > 6 || part.find_first_not_of("0123456789") != std::string::npos) {
-        discard(c.req);
+    if (chunk == 0) throw http_error(400, "", "Missing or invalid chunk size");
+    part_ref p;
+    p.parts = (size + chunk - 1) / chunk;
+    if (part.empty() || part.size() > 6 || part.find_first_not_of("0123456789") != std::string::npos)
         throw http_error(400, "", "Invalid part number");
-    }
-    std::uint64_t n = std::stoull(part);
-    std::uint64_t expect = n == parts ? size - (parts - 1) * chunk : chunk;
-    if (n == 0 || n > parts || c.req.upload->size != expect) {
+    p.n = std::stoull(part);
+    if (p.n == 0 || p.n > p.parts) throw http_error(400, "", "Invalid part number");
+    p.offset = (p.n - 1) * chunk;
+    p.length = p.n == p.parts ? size - p.offset : chunk;
+    p.dir = temp_dir() / ("mp-" + sha + "-" + upload);
+    return p;
+}
+
+response hub::storage_part(ctx& c, const std::string& sha, const std::string& upload, const std::string& part) {
+    if (!c.req.upload) throw http_error(400, "", "Missing body");
+    part_ref p;
+    try {
+        p = part_of(c.req, sha, upload, part);
+    } catch (...) {
         discard(c.req);
-        throw http_error(400, "", "Part " + part + " must have " + std::to_string(expect) + " bytes");
+        throw;
     }
-    fs::path dir = temp_dir() / ("mp-" + sha + "-" + upload);
-    fs::create_directories(dir);
-    fs::path stored = dir / std::to_string(n);
-    fs::rename(c.req.upload->file, stored);
+    if (c.req.upload->size != p.length) {
+        discard(c.req);
+        throw http_error(400, "", "Part " + part + " must have " + std::to_string(p.length) + " bytes");
+    }
+    std::string etag;
+    if (auto id = c.req.upload->in_place_claim) {
+        try {
+            etag = assembly_.accept(p.dir, p.n, id);
+        } catch (const std::runtime_error& e) {
+            throw http_error(500, "", std::string("Part not stored: ") + e.what());
+        }
+    } else {
+        fs::create_directories(p.dir);
+        auto e = assembly_.accept_file(p.dir, p.parts, p.n, p.offset, p.length, c.req.upload->file);
+        if (!e) {
+            response r = error_response(503, "", "Part " + part + " is being uploaded by another request");
+            r.headers.add("Retry-After", "1");
+            return r;
+        }
+        etag = *e;
+    }
     response r = json_response(200, "{}");
-    r.headers.add("ETag", quote_etag(part_etag(stored)));
-    // Hash and join it now, with every part before it, so completion has little left to do.
-    assembly_.part_stored(dir, n);
+    r.headers.add("ETag", quote_etag(etag));
     return r;
 }
 
@@ -318,62 +333,29 @@ response hub::storage_complete(ctx& c, const std::string& sha, const std::string
     for (auto& p : pv->as_array()) {
         if (!p.is_object() || !p.as_object().contains("partNumber") || !p.as_object().contains("etag"))
             throw http_error(400, "", "parts[] need partNumber and etag");
-        etags[p.at("partNumber").to_number<std::uint64_t>()] = json::value_to<std::string>(p.at("etag"));
+        std::string e = json::value_to<std::string>(p.at("etag"));
+        if (e.size() >= 2 && e.front() == '"' && e.back() == '"') e = e.substr(1, e.size() - 2);
+        etags[p.at("partNumber").to_number<std::uint64_t>()] = std::move(e);
     }
     if (etags.size() != parts || (parts && (etags.begin()->first != 1 || etags.rbegin()->first != parts)))
         throw http_error(400, "", "Expected parts 1.." + std::to_string(parts));
 
     fs::path dir = temp_dir() / ("mp-" + sha + "-" + upload);
-    for (auto& [n, etag] : etags) {
-        std::string want = etag;
-        if (want.size() >= 2 && want.front() == '"') want = want.substr(1, want.size() - 2);
-        fs::path part = dir / std::to_string(n);
-        if (!fs::exists(part)) throw http_error(400, "", "Part " + std::to_string(n) + " was not uploaded");
-        if (part_etag(part) != want) throw http_error(400, "", "ETag mismatch for part " + std::to_string(n));
-    }
-    auto refuse = [&](const std::string& got) {
-        std::error_code ec;
+    auto taken = assembly_.take(dir, parts, etags);
+    if (auto* why = std::get_if<std::string>(&taken)) throw http_error(400, "", *why);
+    auto& j = std::get<multipart_assembly::joined>(taken);
+    std::error_code ec;
+    if (j.sha256 != sha || j.size != size) {
         fs::remove_all(dir, ec);  // the parts can never form this object
-        assembly_.forget(dir);
-        return http_error(400, "", "Assembled object does not match its oid and size (got sha256 " + got + ")");
-    };
-    if (auto j = assembly_.take(dir, parts)) {
-        if (j->sha256 != sha || j->size != size) throw refuse(j->sha256);
-        lfs_.put_verified(sha, j->file);
-    } else {
-        // Joined while the parts arrived only when nothing got in the way; otherwise join now.
-        fs::path out = temp_dir() / ("assemble." + util::unique_suffix());
-        try {
-            util::unique_fd fd(::open(out.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-            if (!fd) util::throw_errno("create", out);
-            util::hasher whole(util::hash_algo::sha256);
-            std::vector<char> buf(4 << 20);
-            std::uint64_t total = 0;
-            for (auto& [n, etag] : etags) {
-                fs::path part = dir / std::to_string(n);
-                util::unique_fd in(::open(part.c_str(), O_RDONLY | O_CLOEXEC));
-                if (!in) throw http_error(400, "", "Part " + std::to_string(n) + " was not uploaded");
-                for (;;) {
-                    ssize_t got = ::read(in.get(), buf.data(), buf.size());
-                    if (got < 0) util::throw_errno("read", part);
-                    if (got == 0) break;
-                    whole.update(buf.data(), static_cast<std::size_t>(got));
-                    util::write_all(fd.get(), buf.data(), static_cast<std::size_t>(got), out);
-                    total += static_cast<std::uint64_t>(got);
-                }
-            }
-            std::string got = whole.hex_digest();
-            if (got != sha || total != size) throw refuse(got);
-            fd = util::unique_fd();
-            lfs_.put_verified(sha, out);
-        } catch (...) {
-            std::error_code ec;
-            fs::remove(out, ec);
-            throw;
-        }
+        throw http_error(400, "", "Assembled object does not match its oid and size (got sha256 " + j.sha256 + ")");
+    }
+    try {
+        lfs_.put_verified(sha, j.file);
+    } catch (...) {
+        fs::remove_all(dir, ec);
+        throw;
     }
     if (auto r = upload_target(store_, c.req)) grant_lfs(*r, sha);
-    std::error_code ec;
     fs::remove_all(dir, ec);
     return json_response(200, "{}");
 }

@@ -173,6 +173,8 @@ asio::awaitable<void> serve_connection(Stream& stream, std::shared_ptr<session_s
             co_return;
         }
         in_flight_guard guard(*sh);
+        // Held until the answer is built: released, the part still missing, unless accepted.
+        std::unique_ptr<multipart_assembly::claim> part_slot;
 
         request req;
         req.listener = kind;
@@ -196,18 +198,24 @@ asio::awaitable<void> serve_connection(Stream& stream, std::shared_ptr<session_s
         // The body: storage uploads stream to disk, hashed on the way; the rest is buffered.
         if (!hp.is_done()) {
             if (kind == listener_kind::storage && req.method == "PUT") {
-                fs::path tmp = sh->h.temp_dir() / ("upload." + util::unique_suffix());
-                util::unique_fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-                if (!fd) {
-                    co_await reject(500, "Cannot create a temp file");
-                    co_return;
+                // A multipart part is hashed once, into its whole object, when it is joined;
+                // when it can be, it is written straight to its place in the object's file.
+                bool hash = !req.path.starts_with("/multipart/");
+                if (!hash) part_slot = sh->h.claim_part(req);
+                fs::path tmp;
+                util::unique_fd fd;
+                if (!part_slot) {
+                    tmp = sh->h.temp_dir() / ("upload." + util::unique_suffix());
+                    fd = util::unique_fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+                    if (!fd) {
+                        co_await reject(500, "Cannot create a temp file");
+                        co_return;
+                    }
                 }
                 http::request_parser<http::buffer_body> bp{std::move(hp)};
                 bp.body_limit(sh->opts.max_upload_bytes);
                 if (chunk.empty()) chunk.resize(1 << 20);
                 util::hasher sha(util::hash_algo::sha256);
-                // A multipart part is hashed once, into its whole object, when it is joined.
-                bool hash = !req.path.starts_with("/multipart/");
                 std::uint64_t total = 0;
                 bool failed = false;
                 unsigned refuse = 0;  // answered after the temp file is gone
@@ -225,7 +233,12 @@ asio::awaitable<void> serve_connection(Stream& stream, std::shared_ptr<session_s
                     std::size_t got = chunk.size() - bp.get().body().size;
                     bool stored = true;
                     try {
-                        util::write_all(fd.get(), chunk.data(), got, tmp);
+                        if (!part_slot)
+                            util::write_all(fd.get(), chunk.data(), got, tmp);
+                        else if (total + got <= part_slot->length())
+                            util::pwrite_all(part_slot->fd(), chunk.data(), got, part_slot->offset() + total, tmp);
+                        else
+                            stored = false;  // more than Content-Length promised: never past the part
                     } catch (const std::exception&) {
                         stored = false;
                     }
@@ -238,12 +251,13 @@ asio::awaitable<void> serve_connection(Stream& stream, std::shared_ptr<session_s
                     total += got;
                 }
                 if (failed) {
-                    ::unlink(tmp.c_str());
+                    if (!part_slot) ::unlink(tmp.c_str());
                     if (refuse == 413) co_await reject(413, "Upload too large");
                     if (refuse == 507) co_await reject(507, "Cannot store the upload");
                     co_return;
                 }
-                req.upload = streamed_body{tmp, total, hash ? sha.hex_digest() : std::string()};
+                req.upload = streamed_body{tmp, total, hash ? sha.hex_digest() : std::string(),
+                                           part_slot ? part_slot->id() : 0};
             } else {
                 http::request_parser<http::string_body> sp{std::move(hp)};
                 sp.body_limit(sh->opts.max_body_bytes);
@@ -283,7 +297,7 @@ asio::awaitable<void> serve_connection(Stream& stream, std::shared_ptr<session_s
                 for (auto& [k, v] : fault->headers.items) res.headers.set(k, v);
         }
         if (req.method == "HEAD") res.head = true;  // whatever produced it, a HEAD answer has no body
-        if (req.upload) {
+        if (req.upload && !req.upload->file.empty()) {
             std::error_code rm;
             fs::remove(req.upload->file, rm);  // routes move what they keep
         }

@@ -40,6 +40,20 @@ void write_all(int fd, const void* data, std::size_t n, const fs::path& p) {
     }
 }
 
+void pwrite_all(int fd, const void* data, std::size_t n, std::uint64_t off, const fs::path& p) {
+    auto* c = static_cast<const char*>(data);
+    while (n > 0) {
+        ssize_t w = ::pwrite(fd, c, n, static_cast<off_t>(off));
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            throw_errno("write", p);
+        }
+        c += w;
+        n -= static_cast<std::size_t>(w);
+        off += static_cast<std::uint64_t>(w);
+    }
+}
+
 void fsync_fd(int fd, const fs::path& p) {
     if (::fsync(fd) != 0) throw_errno("fsync", p);
 }

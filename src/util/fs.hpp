@@ -38,6 +38,7 @@ private:
 [[noreturn]] void throw_errno(std::string_view what, const fs::path& p);
 
 void write_all(int fd, const void* data, std::size_t n, const fs::path& p);
+void pwrite_all(int fd, const void* data, std::size_t n, std::uint64_t offset, const fs::path& p);
 void fsync_fd(int fd, const fs::path& p);
 void fsync_dir(const fs::path& dir);
 
