@@ -44,8 +44,8 @@ asan() {
 # the connection pool and its cap, keep-alive, limits and shutdown of the server, the server
 # under concurrent clients and commits, multipart parts joined from several threads, the
 # blocking API from other threads, parallel downloads, several processes on one cache, cache
-# locks.
-tsan_suites=multipart_assembly_units,client_http,client_tls,transport_keepalive,transport_limits,transport_shutdown,transport_cli,download_processes,download_parallel_verify,download_options_each,commit_ndjson,hub_api,tree,cache_lock
+# locks, reading ahead of hashing.
+tsan_suites=multipart_assembly_units,util_read_ahead,client_http,client_tls,transport_keepalive,transport_limits,transport_shutdown,transport_cli,download_processes,download_parallel_verify,download_options_each,commit_ndjson,hub_api,tree,cache_lock
 
 tsan() {
   local t0=$SECONDS logs=$PWD/build-tsan/sanitizer-logs

@@ -8,6 +8,7 @@
 #include "util/for_each.hpp"
 #include "util/fs.hpp"
 #include "util/paths.hpp"
+#include "util/read_ahead.hpp"
 #include "util/hash.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -39,6 +40,7 @@ namespace {
 
 constexpr std::uint64_t regular_limit = 10ull << 20;  // the Hub refuses bigger non-LFS files
 constexpr std::size_t keep_in_memory = 64 << 10;      // small files aren't read twice
+constexpr std::uint64_t read_ahead_from = 64ull << 20;   // a reading thread pays off from here
 constexpr unsigned max_rebases = 5;
 constexpr std::chrono::milliseconds commit_timeout = std::chrono::minutes(10);
 
@@ -104,9 +106,21 @@ void hash_add(local_add& a) {
     std::optional<util::git_blob_hasher> git;
     if (a.size <= regular_limit) git.emplace(a.size);
     if (a.size <= keep_in_memory) a.content.emplace();
-    std::vector<char> buf(std::min<std::uint64_t>(std::max<std::uint64_t>(a.size, 1), 4u << 20));
     std::uint64_t done = 0;
-    while (true) {
+    bool read_all = false;
+    if (a.size >= read_ahead_from && !git && !a.content) {
+        // Only the sha256: read on a helper thread, so the copy out of the page cache overlaps
+        // the hash instead of adding to it (one file is one hash, on one core).
+        auto r = util::read_ahead(fd.get(), 4u << 20, a.size, [&](const char* d, std::size_t n) {
+            if (a.sample.size() < 512) a.sample.append(d, std::min<std::size_t>(512 - a.sample.size(), n));
+            sha.update(d, n);
+        });
+        if (r.error) file_error(p, r.error, "cannot read a file to upload");
+        done = r.bytes;
+        read_all = true;
+    }
+    std::vector<char> buf(read_all ? 0 : std::min<std::uint64_t>(std::max<std::uint64_t>(a.size, 1), 4u << 20));
+    while (!read_all) {
         ssize_t n = ::read(fd.get(), buf.data(), buf.size());
         if (n < 0) {
             if (errno == EINTR) continue;

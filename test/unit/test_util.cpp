@@ -1,10 +1,15 @@
 #include "util/hash.hpp"
 #include "util/paths.hpp"
+#include "util/read_ahead.hpp"
 #include "util/sigpipe.hpp"
 
 #include <boost/test/unit_test.hpp>
 
 #include <cerrno>
+#include <cstdio>
+#include <fcntl.h>
+#include <stdexcept>
+#include <string>
 #include <unistd.h>
 
 using namespace hfhub::util;
@@ -154,6 +159,74 @@ BOOST_AUTO_TEST_CASE(a_sigpipe_inside_the_guard_never_reaches_the_process) {
     pthread_sigmask(SIG_SETMASK, nullptr, &mask);
     BOOST_TEST(sigismember(&mask, SIGPIPE) == 0);  // and the thread's mask is as it was
     std::signal(SIGPIPE, before);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(util_read_ahead)
+
+namespace {
+// A temp file of `n` bytes whose every byte depends on its offset.
+std::string make_file(std::size_t n, std::string& path) {
+    char tmpl[] = "/tmp/hfhub-read-ahead-XXXXXX";
+    int fd = ::mkstemp(tmpl);
+    if (fd < 0) throw std::runtime_error("mkstemp");
+    path = tmpl;
+    std::string data(n, '\0');
+    for (std::size_t i = 0; i < n; ++i) data[i] = static_cast<char>((i * 131 + i / 4099) & 0xff);
+    if (::write(fd, data.data(), n) != static_cast<ssize_t>(n)) throw std::runtime_error("write");
+    ::close(fd);
+    return data;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(every_byte_arrives_once_in_order) {
+    std::string path;
+    std::string data = make_file((5u << 20) + 12345, path);
+    int fd = ::open(path.c_str(), O_RDONLY);
+    std::string got;
+    std::size_t calls = 0;
+    auto r = hfhub::util::read_ahead(fd, 1u << 20, data.size(), [&](const char* p, std::size_t n) {
+        got.append(p, n);
+        ++calls;
+    });
+    ::close(fd);
+    std::remove(path.c_str());
+    BOOST_TEST(r.error == 0);
+    BOOST_TEST(r.bytes == data.size());
+    BOOST_TEST((got == data));
+    BOOST_TEST(calls >= 6u);
+}
+
+BOOST_AUTO_TEST_CASE(it_stops_soon_after_more_than_expected) {
+    std::string path;
+    std::string data = make_file(8u << 20, path);
+    int fd = ::open(path.c_str(), O_RDONLY);
+    auto r = hfhub::util::read_ahead(fd, 1u << 20, 3u << 20, [](const char*, std::size_t) {});
+    ::close(fd);
+    std::remove(path.c_str());
+    BOOST_TEST(r.bytes > (3u << 20));  // the caller sees the file is bigger than it thought
+    BOOST_TEST(r.bytes <= (4u << 20));
+}
+
+BOOST_AUTO_TEST_CASE(a_failing_consumer_stops_it_and_a_failing_read_is_reported) {
+    std::string path;
+    std::string data = make_file(4u << 20, path);
+    int fd = ::open(path.c_str(), O_RDONLY);
+    std::size_t seen = 0;
+    BOOST_CHECK_THROW(hfhub::util::read_ahead(fd, 1u << 16, data.size(),
+                                              [&](const char*, std::size_t n) {
+                                                  seen += n;
+                                                  if (seen >= (1u << 18)) throw std::runtime_error("stop");
+                                              }),
+                      std::runtime_error);
+    ::close(fd);
+    fd = ::open(path.c_str(), O_WRONLY);  // reads fail with EBADF
+    auto r = hfhub::util::read_ahead(fd, 1u << 16, data.size(), [](const char*, std::size_t) {});
+    ::close(fd);
+    std::remove(path.c_str());
+    BOOST_TEST(r.error == EBADF);
+    BOOST_TEST(r.bytes == 0u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
