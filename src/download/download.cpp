@@ -6,13 +6,12 @@
 #include "cache/layout.hpp"
 #include "cache/lock.hpp"
 #include "download/fetch.hpp"
+#include "util/for_each.hpp"
 #include "util/fs.hpp"
 #include "util/hash.hpp"
 #include "util/paths.hpp"
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/deferred.hpp>
-#include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 
@@ -272,33 +271,22 @@ asio::awaitable<fs::path> co_snapshot_download(client& c, std::string repo_id, s
     download_options per_file = o;
     per_file.revision = commit;
     per_file.subfolder.clear();
-    std::atomic<std::size_t> next{0};
-    auto worker = [&]() -> asio::awaitable<void> {
-        for (std::size_t i = next++; i < files.size(); i = next++) {
-            const repo_file& f = files[i];
-            if (o.local_dir) {
-                co_await co_to_local_dir(c, per_file, repo_id, f.path);
-                continue;
-            }
-            if (!o.force_download && fs::exists(rc->snapshot_file(commit, f.path))) continue;
-            // The listing already says what the file is: no metadata probe per file.
-            file_meta meta;
-            meta.commit = commit;
-            meta.etag = f.etag();
-            meta.size = f.lfs ? f.lfs->size : f.size;
-            meta.url = download::resolve_url(c.settings().endpoint, o.type, repo_id, commit, f.path);
-            co_await co_into_cache(c, per_file, *rc, f.path, meta);
-        }
-    };
-    auto ex = co_await asio::this_coro::executor;
-    using op_type = decltype(asio::co_spawn(ex, worker(), asio::deferred));
-    std::vector<op_type> ops;
     unsigned workers = static_cast<unsigned>(std::min<std::size_t>(std::max(1u, o.max_workers), std::max<std::size_t>(1, files.size())));
-    for (unsigned w = 0; w < workers; ++w) ops.push_back(asio::co_spawn(ex, worker(), asio::deferred));
-    auto [order, errors] = co_await asio::experimental::make_parallel_group(std::move(ops))
-                               .async_wait(asio::experimental::wait_for_one_error(), asio::use_awaitable);
-    for (auto& e : errors)
-        if (e) std::rethrow_exception(e);
+    co_await util::co_for_each(files.size(), workers, [&](std::size_t i) -> asio::awaitable<void> {
+        const repo_file& f = files[i];
+        if (o.local_dir) {
+            co_await co_to_local_dir(c, per_file, repo_id, f.path);
+            co_return;
+        }
+        if (!o.force_download && fs::exists(rc->snapshot_file(commit, f.path))) co_return;
+        // The listing already says what the file is: no metadata probe per file.
+        file_meta meta;
+        meta.commit = commit;
+        meta.etag = f.etag();
+        meta.size = f.lfs ? f.lfs->size : f.size;
+        meta.url = download::resolve_url(c.settings().endpoint, o.type, repo_id, commit, f.path);
+        co_await co_into_cache(c, per_file, *rc, f.path, meta);
+    });
     if (o.local_dir) co_return *o.local_dir;
     fs::create_directories(rc->snapshot(commit));  // an empty selection still has its folder
     co_return rc->snapshot(commit);

@@ -1,13 +1,11 @@
 #include "download/fetch.hpp"
 
 #include "http/policy.hpp"
+#include "util/for_each.hpp"
 #include "util/fs.hpp"
 #include "util/hash.hpp"
 #include "util/paths.hpp"
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/deferred.hpp>
-#include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -323,40 +321,29 @@ asio::awaitable<void> co_fetch(client& c, const download_options& o, const std::
         const std::uint64_t parts = (meta.size + o.chunk_size - 1) / o.chunk_size;
         std::optional<ordered_hash> hash;
         if (v.sha256 || v.sha1) hash.emplace(v, fd.get(), partial, meta.size, o.chunk_size);
-        std::atomic<std::uint64_t> next{0};
-        auto worker = [&]() -> asio::awaitable<void> {
-            for (std::uint64_t i = next++; i < parts; i = next++) {
-                std::uint64_t first = i * o.chunk_size;
-                std::uint64_t last = std::min(meta.size, first + o.chunk_size) - 1;
-                std::uint64_t pos = first;
-                http_request r = get_request(o, endpoint, meta);
-                r.headers.emplace_back("Range", "bytes=" + std::to_string(first) + "-" + std::to_string(last));
-                body_sink sink;
-                sink.head = [&, first](const http_response& resp) {
-                    if (resp.status != 206 || range_start(resp) != std::optional<std::uint64_t>(pos))
-                        fail(client_errc::protocol_error, meta.url, "the server ignored a Range request");
-                    (void)first;
-                };
-                sink.write = [&, i](std::span<const char> s) {
-                    if (pos + s.size() > last + 1) fail(client_errc::protocol_error, meta.url, "a part overran its range");
-                    util::pwrite_all(fd.get(), s.data(), s.size(), pos, partial);
-                    pos += s.size();
-                    if (hash) hash->wrote(i, pos);
-                    report(s.size());
-                };
-                co_await c.co_stream(std::move(r), std::move(sink));
-                if (pos != last + 1) fail(client_errc::protocol_error, meta.url, "a part came short");
-            }
-        };
-        auto ex = co_await asio::this_coro::executor;
-        using op_type = decltype(asio::co_spawn(ex, worker(), asio::deferred));
-        std::vector<op_type> ops;
         unsigned workers = static_cast<unsigned>(std::min<std::uint64_t>(o.max_parallel, parts));
-        for (unsigned w = 0; w < workers; ++w) ops.push_back(asio::co_spawn(ex, worker(), asio::deferred));
-        auto [order, errors] = co_await asio::experimental::make_parallel_group(std::move(ops))
-                                   .async_wait(asio::experimental::wait_for_one_error(), asio::use_awaitable);
-        for (auto& e : errors)
-            if (e) std::rethrow_exception(e);
+        co_await util::co_for_each(static_cast<std::size_t>(parts), workers, [&](std::size_t i) -> asio::awaitable<void> {
+            std::uint64_t first = i * o.chunk_size;
+            std::uint64_t last = std::min(meta.size, first + o.chunk_size) - 1;
+            std::uint64_t pos = first;
+            http_request r = get_request(o, endpoint, meta);
+            r.headers.emplace_back("Range", "bytes=" + std::to_string(first) + "-" + std::to_string(last));
+            body_sink sink;
+            sink.head = [&, first](const http_response& resp) {
+                if (resp.status != 206 || range_start(resp) != std::optional<std::uint64_t>(pos))
+                    fail(client_errc::protocol_error, meta.url, "the server ignored a Range request");
+                (void)first;
+            };
+            sink.write = [&, i](std::span<const char> s) {
+                if (pos + s.size() > last + 1) fail(client_errc::protocol_error, meta.url, "a part overran its range");
+                util::pwrite_all(fd.get(), s.data(), s.size(), pos, partial);
+                pos += s.size();
+                if (hash) hash->wrote(i, pos);
+                report(s.size());
+            };
+            co_await c.co_stream(std::move(r), std::move(sink));
+            if (pos != last + 1) fail(client_errc::protocol_error, meta.url, "a part came short");
+        });
         if (hash) hash->finish();
     }
 

@@ -32,8 +32,9 @@ boost::asio::awaitable<void> co_for_each(std::size_t n, unsigned workers, F body
     for (std::size_t w = 0; w < count; ++w) ops.push_back(asio::co_spawn(ex, worker(), asio::deferred));
     auto [order, errors] = co_await asio::experimental::make_parallel_group(std::move(ops))
                                .async_wait(asio::experimental::wait_for_one_error(), asio::use_awaitable);
-    for (auto& e : errors)
-        if (e) std::rethrow_exception(e);
+    // The first to fail is the cause; the others then failed because they were cancelled.
+    for (auto i : order)
+        if (errors[i]) std::rethrow_exception(errors[i]);
 }
 
 }  // namespace hfhub::util
