@@ -213,6 +213,13 @@ void check_yaml_characters(std::string_view yaml) {
             ok = c >= 0x20 ? c != 0x7F
                            : c == '\t' || c == '\n' || (c == '\r' && i + 1 < yaml.size() && yaml[i + 1] == '\n');
         if (ok && len == 2) ok = c >= 0xC2;  // no overlong forms
+        if (ok && len >= 3) {
+            // Nor overlong 3- and 4-byte forms, surrogates, or code points past U+10FFFF: the
+            // emitter replaces those with U+FFFD (a fuzz run found one).
+            auto c1 = static_cast<unsigned char>(yaml[i + 1]);
+            ok = !(c == 0xE0 && c1 < 0xA0) && !(c == 0xED && c1 >= 0xA0) && !(c == 0xF0 && c1 < 0x90) &&
+                 !(c == 0xF4 && c1 >= 0x90) && c <= 0xF4;
+        }
         if (!ok) fail("card front matter has a byte YAML does not allow at offset " + std::to_string(i));
         i += len;
     }
