@@ -2,11 +2,10 @@
 #pragma once
 
 #include "http/connection.hpp"
-#include "util/sigpipe.hpp"
+#include "util/sendfile.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/read.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -19,7 +18,6 @@
 #include <type_traits>
 
 #include <fcntl.h>
-#include <sys/sendfile.h>
 #include <unistd.h>
 
 namespace hfhub::http::detail {
@@ -155,7 +153,12 @@ private:
         std::uint64_t off = f.offset, left = f.length;
         if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
             // Plain TCP: the kernel moves page-cache pages to the socket, no copy through us.
-            if (co_await send_file_kernel(fd, off, left, timeout)) co_return;
+            auto ec = co_await util::co_sendfile(lowest().socket(), fd, off, left, timeout);
+            if (!ec) co_return;
+            if (ec == asio::error::timed_out) throw boost::system::system_error(beast::error::timeout);
+            if (ec == boost::system::errc::io_error)
+                throw std::system_error(EIO, std::generic_category(), "the file to send shrank");
+            if (ec != boost::system::errc::operation_not_supported) throw boost::system::system_error(ec);
         }
         if (chunk_.empty()) chunk_.resize(1 << 20);
         while (left > 0) {
@@ -169,42 +172,6 @@ private:
             off += static_cast<std::uint64_t>(got);
             left -= static_cast<std::uint64_t>(got);
         }
-    }
-
-    // sendfile(2) from `off` for `left` bytes, advancing both. False if the kernel can't do it
-    // for this file (nothing was sent then), so the caller copies instead.
-    asio::awaitable<bool> send_file_kernel(int fd, std::uint64_t& off, std::uint64_t& left,
-                                           std::chrono::milliseconds timeout) {
-        auto& sock = lowest().socket();
-        if (!sock.native_non_blocking()) sock.native_non_blocking(true);
-        bool sent_any = false;
-        while (left > 0) {
-            auto pos = static_cast<off_t>(off);
-            std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(left, 1u << 30));
-            ssize_t n;
-            {
-                util::sigpipe_blocked guard;  // sendfile has no MSG_NOSIGNAL: a closed peer must not kill us
-                n = ::sendfile(sock.native_handle(), fd, &pos, want);
-            }
-            if (n > 0) {
-                sent_any = true;
-                off += static_cast<std::uint64_t>(n);
-                left -= static_cast<std::uint64_t>(n);
-                continue;
-            }
-            if (n == 0) throw std::system_error(EIO, std::generic_category(), "the file to send shrank");
-            if (errno == EINTR) continue;
-            if ((errno == EINVAL || errno == ENOSYS) && !sent_any) co_return false;
-            if (errno != EAGAIN && errno != EWOULDBLOCK) throw boost::system::system_error(errno, boost::system::system_category());
-            // The socket buffer is full: wait until it drains, within the same timeout as a write.
-            using namespace asio::experimental::awaitable_operators;
-            asio::steady_timer timer(sock.get_executor());
-            timer.expires_after(timeout);
-            auto which = co_await (sock.async_wait(asio::socket_base::wait_write, asio::use_awaitable) ||
-                                   timer.async_wait(asio::use_awaitable));
-            if (which.index() == 1) throw boost::system::system_error(beast::error::timeout);
-        }
-        co_return true;
     }
 
     // Pulls the body piece by piece from offset 0; one piece in memory at a time.

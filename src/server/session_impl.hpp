@@ -5,6 +5,7 @@
 #include "server/session.hpp"
 #include "util/fs.hpp"
 #include "util/hash.hpp"
+#include "util/sendfile.hpp"
 
 #include <boost/asio.hpp>
 #include <boost/asio/as_tuple.hpp>
@@ -13,6 +14,7 @@
 
 #include <array>
 #include <chrono>
+#include <type_traits>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -77,8 +79,17 @@ asio::awaitable<bool> write_body(Stream& stream, const session_shared& sh, const
     } else {
         util::unique_fd fd(::open(r.file->path.c_str(), O_RDONLY | O_CLOEXEC));
         if (!fd) co_return false;
-        if (chunk.empty()) chunk.resize(1 << 20);
         std::uint64_t off = r.file->offset, left = limit;
+        if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+            // Plain TCP and no fault to pace: the kernel sends page-cache pages, no copy through us.
+            if (!fault) {
+                std::uint64_t before = left;
+                auto ec = co_await util::co_sendfile(lowest.socket(), fd.get(), off, left, sh.opts.write_timeout);
+                sent += before - left;
+                if (ec && ec != boost::system::errc::operation_not_supported) co_return false;
+            }
+        }
+        if (left > 0 && chunk.empty()) chunk.resize(1 << 20);
         while (left > 0) {
             std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(left, chunk.size()));
             ssize_t got = ::pread(fd.get(), chunk.data(), want, static_cast<off_t>(off));
