@@ -5,6 +5,7 @@
 #include "util/fs.hpp"
 #include "util/hash.hpp"
 #include "util/paths.hpp"
+#include "util/read_ahead.hpp"
 
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -143,18 +144,36 @@ public:
 
 private:
     void run() {
-        try {
-            std::vector<char> buf(1 << 20);
-            while (cursor_ < size_) {
-                std::uint64_t to;
-                {
-                    std::unique_lock lk(mu_);
-                    cv_.wait(lk, [&] { return abort_ || all_in_ || reached_[cursor_ / chunk_] > cursor_; });
-                    if (abort_) return;
-                    to = all_in_ ? size_ : reached_[cursor_ / chunk_];
+        // Two threads: a helper reads what has arrived while this one hashes what it read
+        // before, so the page-cache copy is off the hashing path (the longest one here).
+        std::uint64_t read_pos = 0;
+        auto read = [&](char* p, std::size_t n) -> ssize_t {
+            if (read_pos >= size_) return 0;
+            std::uint64_t to;
+            {
+                std::unique_lock lk(mu_);
+                cv_.wait(lk, [&] { return abort_ || all_in_ || reached_[read_pos / chunk_] > read_pos; });
+                if (abort_) {
+                    errno = ECANCELED;
+                    return -1;
                 }
-                hash_file_range(fd_, cursor_, to, v_, buf, path_);
-                cursor_ = to;
+                to = all_in_ ? size_ : reached_[read_pos / chunk_];
+            }
+            auto want = static_cast<std::size_t>(std::min<std::uint64_t>(n, to - read_pos));
+            ssize_t r;
+            do r = ::pread(fd_, p, want, static_cast<off_t>(read_pos));
+            while (r < 0 && errno == EINTR);
+            if (r == 0) errno = EIO;  // the file is shorter than what was written to it
+            if (r <= 0) return -1;
+            read_pos += static_cast<std::uint64_t>(r);
+            return r;
+        };
+        try {
+            auto r = util::read_ahead(read, 1u << 20, size_, [&](const char* p, std::size_t n) { v_.update(p, n); });
+            if (r.bytes != size_) {
+                std::lock_guard lk(mu_);
+                if (!abort_)
+                    throw std::system_error(r.error ? r.error : EIO, std::generic_category(), "read " + path_.string());
             }
         } catch (...) {
             error_ = std::current_exception();
@@ -169,7 +188,6 @@ private:
     std::condition_variable cv_;
     std::vector<std::uint64_t> reached_;  // per part: the end of its bytes on disk
     bool all_in_ = false, abort_ = false;
-    std::uint64_t cursor_ = 0;  // bytes hashed; the hasher's own
     std::exception_ptr error_;
     std::thread thread_;  // last: started once the rest is ready
 };

@@ -14,6 +14,11 @@ namespace hfhub::util {
 
 read_result read_ahead(int fd, std::size_t chunk, std::uint64_t stop_after,
                        const std::function<void(const char*, std::size_t)>& consume) {
+    return read_ahead([fd](char* p, std::size_t n) { return ::read(fd, p, n); }, chunk, stop_after, consume);
+}
+
+read_result read_ahead(const std::function<ssize_t(char*, std::size_t)>& read, std::size_t chunk,
+                       std::uint64_t stop_after, const std::function<void(const char*, std::size_t)>& consume) {
     constexpr std::size_t buffers = 3;  // one being read, one being consumed, one spare
     std::vector<std::unique_ptr<char[]>> buf;
     for (std::size_t i = 0; i < buffers; ++i) buf.emplace_back(new char[chunk]);
@@ -37,7 +42,7 @@ read_result read_ahead(int fd, std::size_t chunk, std::uint64_t stop_after,
                 free_bufs.pop_front();
             }
             ssize_t n;
-            do n = ::read(fd, buf[b].get(), chunk);
+            do n = read(buf[b].get(), chunk);
             while (n < 0 && errno == EINTR);
             std::lock_guard lk(mu);
             if (n <= 0) {

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <functional>
 
+#include <sys/types.h>
+
 namespace hfhub::util {
 
 struct read_result {
@@ -18,5 +20,10 @@ struct read_result {
 // calling thread. An exception from `consume` stops the reading and is rethrown.
 read_result read_ahead(int fd, std::size_t chunk, std::uint64_t stop_after,
                        const std::function<void(const char*, std::size_t)>& consume);
+
+// The same over any source: `read(buf, n)` runs on the helper thread and returns how many bytes
+// it put in `buf` (at most n), 0 at the end, or -1 with errno set.
+read_result read_ahead(const std::function<ssize_t(char*, std::size_t)>& read, std::size_t chunk,
+                       std::uint64_t stop_after, const std::function<void(const char*, std::size_t)>& consume);
 
 }  // namespace hfhub::util

@@ -6,6 +6,11 @@
 #include <boost/test/unit_test.hpp>
 
 #include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+#include <thread>
 #include <cstdio>
 #include <fcntl.h>
 #include <stdexcept>
@@ -207,6 +212,58 @@ BOOST_AUTO_TEST_CASE(it_stops_soon_after_more_than_expected) {
     std::remove(path.c_str());
     BOOST_TEST(r.bytes > (3u << 20));  // the caller sees the file is bigger than it thought
     BOOST_TEST(r.bytes <= (4u << 20));
+}
+
+// The download's use: a source that blocks until a writer has produced more, answers short
+// reads, and may give up part way.
+BOOST_AUTO_TEST_CASE(a_blocking_source_with_short_reads_is_consumed_in_order) {
+    std::string data((3u << 20) + 777, '\0');
+    for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>((i * 7 + i / 1013) & 0xff);
+    std::mutex mu;
+    std::condition_variable cv;
+    std::size_t produced = 0, read_pos = 0;
+    std::thread producer([&] {
+        for (std::size_t step = 100'003; ; ) {
+            {
+                std::lock_guard lk(mu);
+                produced = std::min(data.size(), produced + step);
+            }
+            cv.notify_all();
+            if (produced == data.size()) return;
+            std::this_thread::sleep_for(std::chrono::microseconds(200));
+        }
+    });
+    std::string got;
+    auto source = [&](char* p, std::size_t n) -> ssize_t {
+        std::unique_lock lk(mu);
+        if (read_pos == data.size()) return 0;
+        cv.wait(lk, [&] { return produced > read_pos; });
+        std::size_t k = std::min(n, produced - read_pos);
+        std::memcpy(p, data.data() + read_pos, k);
+        read_pos += k;
+        return static_cast<ssize_t>(k);
+    };
+    auto r = hfhub::util::read_ahead(source, 1u << 18, data.size(), [&](const char* p, std::size_t n) { got.append(p, n); });
+    producer.join();
+    BOOST_TEST(r.error == 0);
+    BOOST_TEST(r.bytes == data.size());
+    BOOST_TEST((got == data));
+
+    // A source that fails after some bytes: what came before is consumed, and its errno reported.
+    std::size_t served = 0;
+    auto failing = [&](char* p, std::size_t n) -> ssize_t {
+        if (served >= 5000) {
+            errno = ECANCELED;
+            return -1;
+        }
+        std::size_t k = std::min<std::size_t>(n, 1000);
+        std::memset(p, 'x', k);
+        served += k;
+        return static_cast<ssize_t>(k);
+    };
+    auto f = hfhub::util::read_ahead(failing, 4096, 1u << 20, [](const char*, std::size_t) {});
+    BOOST_TEST(f.error == ECANCELED);
+    BOOST_TEST(f.bytes == 5000u);
 }
 
 BOOST_AUTO_TEST_CASE(a_failing_consumer_stops_it_and_a_failing_read_is_reported) {
