@@ -1,6 +1,7 @@
 #include "download/fetch.hpp"
 
 #include "http/policy.hpp"
+#include "util/blocking.hpp"
 #include "util/for_each.hpp"
 #include "util/fs.hpp"
 #include "util/hash.hpp"
@@ -372,10 +373,15 @@ asio::awaitable<void> co_fetch(client& c, const download_options& o, const std::
         fail(client_errc::checksum_mismatch, meta.url,
              file + ": expected " + meta.etag + ", got " + *got + "; nothing was kept");
     }
-    util::fsync_fd(fd.get(), partial);
-    fd = util::unique_fd();
-    fs::create_directories(target.parent_path());
-    util::rename_durable(partial, target);
+    // Durable before it is published under its name; then the name itself made durable.
+    auto publish = [&] {
+        util::fsync_fd(fd.get(), partial);
+        fd = util::unique_fd();
+        fs::create_directories(target.parent_path());
+        util::rename_durable(partial, target);
+    };
+    if (util::may_block_on_sync(fd.get())) co_await util::co_blocking(publish);
+    else publish();
 }
 
 }  // namespace hfhub::download
