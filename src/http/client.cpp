@@ -17,6 +17,8 @@
 #include <boost/beast/http/error.hpp>
 
 #include <atomic>
+#include <mutex>
+#include <optional>
 #include <random>
 #include <strings.h>
 
@@ -92,22 +94,39 @@ attempt_failure classify(std::exception_ptr ep) {
 struct client::impl {
     asio::any_io_executor ex;
     config cfg;
-    asio::ssl::context tls{asio::ssl::context::tls_client};
+    std::once_flag tls_once;
+    std::optional<asio::ssl::context> tls;  // made on first use: the trust store takes ms to load
     http::pool connections;
     std::string ua;
     std::atomic<std::uint64_t> retries_used{0};
     std::atomic<std::uint64_t> seed{std::random_device{}()};
 
     impl(asio::any_io_executor e, config c) : ex(std::move(e)), cfg(std::move(c)), connections(cfg.pool) {
-        tls.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
-                        asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
-        if (cfg.ca_bundle) tls.load_verify_file(cfg.ca_bundle->string());
-        else tls.set_default_verify_paths();
         ua = "hfhub/" HFHUB_VERSION;
         if (!cfg.library_name.empty())
             ua += "; " + cfg.library_name + "/" + (cfg.library_version.empty() ? "None" : cfg.library_version);
     }
 
+
+    asio::ssl::context& tls_context() {
+        std::call_once(tls_once, [&] {
+            asio::ssl::context ctx{asio::ssl::context::tls_client};
+            ctx.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                            asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                            asio::ssl::context::no_tlsv1_1);
+            boost::system::error_code ec;
+            if (cfg.ca_bundle) ctx.load_verify_file(cfg.ca_bundle->string(), ec);
+            else ctx.set_default_verify_paths(ec);
+            if (ec)
+                throw hfhub::error(client_errc::tls_error,
+                                   {0, "", "", "",
+                                    "cannot load the trust store" +
+                                        (cfg.ca_bundle ? " " + cfg.ca_bundle->string() : std::string()) + ": " +
+                                        ec.message()});
+            tls.emplace(std::move(ctx));
+        });
+        return *tls;
+    }
 
     asio::awaitable<void> sleep(std::chrono::milliseconds d) {
         asio::steady_timer t(co_await asio::this_coro::executor);
@@ -220,7 +239,7 @@ struct client::impl {
             bool source_failed = false;
             try {
                 if (fresh) {
-                    lease.conn = co_await open_connection(o, hop, tls, cfg.timeouts.connect);
+                    lease.conn = co_await open_connection(o, hop, [this]() -> asio::ssl::context& { return tls_context(); }, cfg.timeouts.connect);
                     lease.conn->key = key;
                     connections.note_opened();
                 }

@@ -34,7 +34,7 @@ origin parse_origin(std::string_view url) {
 }
 
 asio::awaitable<std::unique_ptr<connection>> open_connection(const origin& o, const std::optional<proxy_hop>& proxy,
-                                                             asio::ssl::context& tls,
+                                                             const std::function<asio::ssl::context&()>& tls,
                                                              std::chrono::milliseconds connect_timeout) {
     auto ex = co_await asio::this_coro::executor;
     tcp::resolver resolver(ex);
@@ -68,7 +68,7 @@ asio::awaitable<std::unique_ptr<connection>> open_connection(const origin& o, co
                                {p.get().result_int(), "CONNECT", "http://" + proxy->host + ":" + proxy->port, "",
                                 "proxy refused the tunnel to " + authority});
     }
-    if (o.scheme == "https") co_return co_await make_tls_connection(std::move(stream), tls, o.host, connect_timeout);
+    if (o.scheme == "https") co_return co_await make_tls_connection(std::move(stream), tls(), o.host, connect_timeout);
     auto c = make_plain_connection(std::move(stream));
     c->absolute_form = proxy.has_value();
     co_return c;

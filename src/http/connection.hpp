@@ -82,9 +82,10 @@ struct proxy_hop {
 };
 
 // Resolves, connects (within `connect_timeout`), tunnels through `proxy` with CONNECT for https,
-// and does the TLS handshake with SNI and hostname verification.
+// and does the TLS handshake with SNI and hostname verification. `tls` is asked for the context
+// only when the origin is https: loading the trust store costs milliseconds a plain run skips.
 boost::asio::awaitable<std::unique_ptr<connection>> open_connection(const origin& o, const std::optional<proxy_hop>& proxy,
-                                                                   boost::asio::ssl::context& tls,
+                                                                   const std::function<boost::asio::ssl::context&()>& tls,
                                                                    std::chrono::milliseconds connect_timeout);
 
 std::unique_ptr<connection> make_plain_connection(boost::beast::tcp_stream stream);

@@ -174,6 +174,33 @@ BOOST_AUTO_TEST_CASE(unknown_ca_is_rejected) {
     }
 }
 
+// The trust store is loaded on the first https connection: a bad bundle doesn't stop plain
+// http, and https then fails typed, naming the bundle.
+BOOST_AUTO_TEST_CASE(a_missing_ca_bundle_fails_https_only) {
+    test_server plain;
+    test_pki pki("IP:127.0.0.1");
+    test_server tls([&](server::options& o) {
+        o.tls_cert = pki.cert;
+        o.tls_key = pki.key;
+    });
+    asio::io_context ioc;
+    auto cfg = quick_config(tls.url());
+    cfg.ca_bundle = pki.ca.parent_path() / "no-such-bundle.pem";
+    cfg.token = alice_token;
+    client c(ioc.get_executor(), cfg);
+    http_request r;
+    r.url = plain.url() + "/api/whoami-v2";
+    BOOST_TEST(run(ioc, c.co_request(r)).status == 200u);
+    r.url = tls.url() + "/api/whoami-v2";
+    try {
+        run(ioc, c.co_request(r));
+        BOOST_FAIL("a trust store that can't be loaded must fail the request");
+    } catch (const hfhub::error& e) {
+        BOOST_TEST((e.code() == client_errc::tls_error));
+        BOOST_TEST(std::string(e.what()).find("no-such-bundle.pem") != std::string::npos);
+    }
+}
+
 BOOST_AUTO_TEST_CASE(wrong_hostname_is_rejected) {
     test_pki pki("IP:127.0.0.1");  // no DNS name
     test_server srv([&](server::options& o) {

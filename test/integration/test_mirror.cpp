@@ -285,10 +285,11 @@ BOOST_AUTO_TEST_CASE(a_large_object_streams_in_bounded_memory) {
         return peak_kib / 1024;
     };
     long peak_mib = peak_of_run();
-    // The rerun moves nothing: the process's own footprint, to subtract.
+    // The rerun moves nothing: the process's own footprint, to subtract. It may end before the
+    // first sample; then nothing is subtracted, which is only stricter.
     long idle_mib = peak_of_run();
     BOOST_TEST_MESSAGE("mirror of 256 MiB: peak RSS " << peak_mib << " MiB, idle rerun " << idle_mib << " MiB");
-    BOOST_TEST(idle_mib > 0);
+    BOOST_TEST(peak_mib > 0);  // the transfer itself was sampled
     BOOST_TEST(peak_mib - idle_mib <= bound_mib);
 
     auto tree = hfhub::test::parse_json(dst.get("/api/models/bob/big/tree/main", bob_token));
