@@ -327,7 +327,14 @@ response hub::storage_complete(ctx& c, const std::string& sha, const std::string
     json::object body = parse_body(c.req.body);
     auto* pv = body.if_contains("parts");
     if (!pv || !pv->is_array()) throw http_error(400, "", "'parts' is required");
-    if (lfs_.stat(sha)) return json_response(200, "{}");
+    fs::path dir = temp_dir() / ("mp-" + sha + "-" + upload);
+    std::error_code ec;
+    if (lfs_.stat(sha)) {
+        // Stored already (another upload of it won): this upload's parts are of no more use.
+        assembly_.forget(dir);
+        fs::remove_all(dir, ec);
+        return json_response(200, "{}");
+    }
 
     std::map<std::uint64_t, std::string> etags;
     for (auto& p : pv->as_array()) {
@@ -340,11 +347,9 @@ response hub::storage_complete(ctx& c, const std::string& sha, const std::string
     if (etags.size() != parts || (parts && (etags.begin()->first != 1 || etags.rbegin()->first != parts)))
         throw http_error(400, "", "Expected parts 1.." + std::to_string(parts));
 
-    fs::path dir = temp_dir() / ("mp-" + sha + "-" + upload);
     auto taken = assembly_.take(dir, parts, etags);
     if (auto* why = std::get_if<std::string>(&taken)) throw http_error(400, "", *why);
     auto& j = std::get<multipart_assembly::joined>(taken);
-    std::error_code ec;
     if (j.sha256 != sha || j.size != size) {
         fs::remove_all(dir, ec);  // the parts can never form this object
         throw http_error(400, "", "Assembled object does not match its oid and size (got sha256 " + j.sha256 + ")");

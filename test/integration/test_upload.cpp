@@ -461,6 +461,28 @@ BOOST_FIXTURE_TEST_CASE(multipart_part_sent_again_keeps_the_first_bytes, multipa
     BOOST_TEST((got.body == big));
 }
 
+// Two uploads of one object: once the first completes, completing the second succeeds and
+// drops its parts, rather than keeping them in the temp folder until a restart.
+BOOST_FIXTURE_TEST_CASE(multipart_a_second_upload_of_a_stored_object_leaves_nothing, multipart_fixture) {
+    std::string big = pattern_bytes((1u << 20) + 999, 45);
+    auto p1 = start(big);
+    auto p2 = start(big);
+    BOOST_TEST_REQUIRE(p2.part_urls.size() == 5u);
+    BOOST_TEST_REQUIRE(p1.part_urls[0] != p2.part_urls[0]);  // two uploads, not one
+    auto e1 = put_parts(p1, big);
+    auto e2 = put_parts(p2, big);
+    auto tmp_holds_it = [&] {
+        for (auto& e : fs::directory_iterator(s.root() / "tmp"))
+            if (e.path().filename().string().find(hfhub::util::sha256_hex(big)) != std::string::npos) return true;
+        return false;
+    };
+    BOOST_TEST_REQUIRE(tmp_holds_it());
+    BOOST_TEST_REQUIRE(complete(p1, big, e1).status == 200u);
+    BOOST_TEST(complete(p2, big, e2).status == 200u);
+    BOOST_TEST(verify(p2, big) == 200u);
+    BOOST_TEST(!tmp_holds_it());
+}
+
 BOOST_FIXTURE_TEST_CASE(multipart_bytes_that_are_not_the_object_are_never_stored, multipart_fixture) {
     std::string big = pattern_bytes((1u << 20) + 777, 44);
     std::string wrong = big;
