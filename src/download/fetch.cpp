@@ -202,9 +202,11 @@ std::optional<std::uint64_t> range_start(const http_response& r) {
     return range->first;
 }
 
-http_request get_request(const download_options& o, const std::string& endpoint, const file_meta& meta) {
+http_request get_request(const client& c, const download_options& o, const std::string& endpoint,
+                         const file_meta& meta) {
     http_request r;
     r.url = meta.url;
+    r.read_timeout = c.settings().timeouts.download;  // HF_HUB_DOWNLOAD_TIMEOUT, as in Python
     r.token = o.token;
     r.proxies = o.proxies;
     r.user_agent_suffix = user_agent_suffix(o);
@@ -295,7 +297,7 @@ asio::awaitable<void> co_fetch(client& c, const download_options& o, const std::
         if (have) hash_prefix(fd.get(), have, v, partial);
         done = have;
         std::uint64_t pos = have;
-        http_request r = get_request(o, endpoint, meta);
+        http_request r = get_request(c, o, endpoint, meta);
         if (have == meta.size) {
             // Complete already (a previous run died before the rename): nothing to fetch.
         } else {
@@ -345,7 +347,7 @@ asio::awaitable<void> co_fetch(client& c, const download_options& o, const std::
             std::uint64_t first = i * o.chunk_size;
             std::uint64_t last = std::min(meta.size, first + o.chunk_size) - 1;
             std::uint64_t pos = first;
-            http_request r = get_request(o, endpoint, meta);
+            http_request r = get_request(c, o, endpoint, meta);
             r.headers.emplace_back("Range", "bytes=" + std::to_string(first) + "-" + std::to_string(last));
             body_sink sink;
             sink.head = [&, first](const http_response& resp) {

@@ -326,6 +326,29 @@ BOOST_FIXTURE_TEST_CASE(etag_timeout_bounds_the_probe_and_falls_back_to_the_cach
     BOOST_TEST((code_of([&] { dl("alice/o", "weights.bin", o, &quick); }) == client_errc::timeout));
 }
 
+// HF_HUB_DOWNLOAD_TIMEOUT (timeouts.download) bounds each wait for a file's bytes, whatever the
+// general read timeout says.
+BOOST_FIXTURE_TEST_CASE(download_timeout_bounds_the_body, opt_fixture) {
+    auto cfg = quick_config(srv.url());
+    cfg.retry.max_retries = 0;
+    cfg.timeouts.read = std::chrono::seconds(30);
+    cfg.timeouts.download = std::chrono::milliseconds(300);
+    client impatient(ioc.get_executor(), cfg);
+    // Every body from the storage origin stops for 2 s after its first 64 KiB.
+    faults(R"({"rules":[{"listener":"storage","method":"GET","times":0,"stall_ms":2000,"stall_after_bytes":65536}]})");
+    auto t0 = std::chrono::steady_clock::now();
+    BOOST_TEST((code_of([&] { dl("alice/o", "weights.bin", opts(), &impatient); }) == client_errc::timeout));
+    auto took = std::chrono::steady_clock::now() - t0;
+    BOOST_TEST((took < std::chrono::milliseconds(1500)));  // not the 2 s stall
+    BOOST_TEST(!fs::exists(cache.path() / "models--alice--o" / "snapshots"));  // nothing presented as the file
+
+    // A download timeout longer than the stall waits it out.
+    cfg.timeouts.read = std::chrono::milliseconds(300);
+    cfg.timeouts.download = std::chrono::seconds(5);
+    client patient(ioc.get_executor(), cfg);
+    BOOST_TEST(slurp(dl("alice/o", "weights.bin", opts(), &patient)) == weights);
+}
+
 BOOST_FIXTURE_TEST_CASE(the_progress_handler_sees_every_byte, opt_fixture) {
     for (bool parallel : {false, true}) {
         auto o = opts();
