@@ -193,6 +193,9 @@ private:
     std::thread thread_;  // last: started once the rest is ready
 };
 
+// A parallel part was answered with the whole file: the server doesn't do ranges here.
+struct ranges_ignored {};
+
 // Where a 206 answer starts; nullopt when its Content-Range is missing or malformed.
 std::optional<std::uint64_t> range_start(const http_response& r) {
     auto cr = r.header("Content-Range");
@@ -280,7 +283,7 @@ asio::awaitable<void> co_fetch(client& c, const download_options& o, const std::
     struct stat st{};
     ::fstat(fd.get(), &st);
     std::uint64_t have = static_cast<std::uint64_t>(st.st_size);
-    const bool parallel = meta.size >= o.parallel_threshold && o.max_parallel > 1 && o.chunk_size > 0;
+    bool parallel = meta.size >= o.parallel_threshold && o.max_parallel > 1 && o.chunk_size > 0;
     if (o.force_download || have > meta.size || parallel) {
         // Parallel parts don't resume across runs: start clean.
         if (::ftruncate(fd.get(), 0) != 0) util::throw_errno("truncate", partial);
@@ -292,6 +295,49 @@ asio::awaitable<void> co_fetch(client& c, const download_options& o, const std::
         auto now = done += n;
         if (o.progress) o.progress({file, now, meta.size});
     };
+
+    if (parallel) {
+        bool fall_back = false;
+        try {
+            if (::ftruncate(fd.get(), static_cast<off_t>(meta.size)) != 0) util::throw_errno("allocate", partial);
+            const std::uint64_t parts = (meta.size + o.chunk_size - 1) / o.chunk_size;
+            std::optional<ordered_hash> hash;
+            if (v.sha256 || v.sha1) hash.emplace(v, fd.get(), partial, meta.size, o.chunk_size);
+            unsigned workers = static_cast<unsigned>(std::min<std::uint64_t>(o.max_parallel, parts));
+            co_await util::co_for_each(static_cast<std::size_t>(parts), workers, [&](std::size_t i) -> asio::awaitable<void> {
+                std::uint64_t first = i * o.chunk_size;
+                std::uint64_t last = std::min(meta.size, first + o.chunk_size) - 1;
+                std::uint64_t pos = first;
+                http_request r = get_request(c, o, endpoint, meta);
+                r.headers.emplace_back("Range", "bytes=" + std::to_string(first) + "-" + std::to_string(last));
+                body_sink sink;
+                sink.head = [&](const http_response& resp) {
+                    if (resp.status == 200) throw ranges_ignored{};
+                    if (resp.status != 206 || range_start(resp) != std::optional<std::uint64_t>(pos))
+                        fail(client_errc::protocol_error, meta.url, "a part's answer is not the range asked for");
+                };
+                sink.write = [&, i](std::span<const char> s) {
+                    if (pos + s.size() > last + 1) fail(client_errc::protocol_error, meta.url, "a part overran its range");
+                    util::pwrite_all(fd.get(), s.data(), s.size(), pos, partial);
+                    pos += s.size();
+                    if (hash) hash->wrote(i, pos);
+                    report(s.size());
+                };
+                co_await c.co_stream(std::move(r), std::move(sink));
+                if (pos != last + 1) fail(client_errc::protocol_error, meta.url, "a part came short");
+            });
+            if (hash) hash->finish();
+        } catch (const ranges_ignored&) {
+            fall_back = true;
+        }
+        if (fall_back) {
+            // The server answers ranges with the whole file: take it once, in one stream.
+            if (::ftruncate(fd.get(), 0) != 0) util::throw_errno("truncate", partial);
+            v.reset(meta, o.verify);
+            done = 0;
+            parallel = false;
+        }
+    }
 
     if (!parallel) {
         if (have) hash_prefix(fd.get(), have, v, partial);
@@ -337,35 +383,6 @@ asio::awaitable<void> co_fetch(client& c, const download_options& o, const std::
         if (pos != meta.size)
             fail(client_errc::protocol_error, meta.url,
                  "got " + std::to_string(pos) + " bytes of " + std::to_string(meta.size));
-    } else {
-        if (::ftruncate(fd.get(), static_cast<off_t>(meta.size)) != 0) util::throw_errno("allocate", partial);
-        const std::uint64_t parts = (meta.size + o.chunk_size - 1) / o.chunk_size;
-        std::optional<ordered_hash> hash;
-        if (v.sha256 || v.sha1) hash.emplace(v, fd.get(), partial, meta.size, o.chunk_size);
-        unsigned workers = static_cast<unsigned>(std::min<std::uint64_t>(o.max_parallel, parts));
-        co_await util::co_for_each(static_cast<std::size_t>(parts), workers, [&](std::size_t i) -> asio::awaitable<void> {
-            std::uint64_t first = i * o.chunk_size;
-            std::uint64_t last = std::min(meta.size, first + o.chunk_size) - 1;
-            std::uint64_t pos = first;
-            http_request r = get_request(c, o, endpoint, meta);
-            r.headers.emplace_back("Range", "bytes=" + std::to_string(first) + "-" + std::to_string(last));
-            body_sink sink;
-            sink.head = [&, first](const http_response& resp) {
-                if (resp.status != 206 || range_start(resp) != std::optional<std::uint64_t>(pos))
-                    fail(client_errc::protocol_error, meta.url, "the server ignored a Range request");
-                (void)first;
-            };
-            sink.write = [&, i](std::span<const char> s) {
-                if (pos + s.size() > last + 1) fail(client_errc::protocol_error, meta.url, "a part overran its range");
-                util::pwrite_all(fd.get(), s.data(), s.size(), pos, partial);
-                pos += s.size();
-                if (hash) hash->wrote(i, pos);
-                report(s.size());
-            };
-            co_await c.co_stream(std::move(r), std::move(sink));
-            if (pos != last + 1) fail(client_errc::protocol_error, meta.url, "a part came short");
-        });
-        if (hash) hash->finish();
     }
 
     if (auto got = v.digest(); got && *got != meta.etag) {
