@@ -10,6 +10,8 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <unordered_set>
+#include <vector>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -67,18 +69,33 @@ std::uint64_t query_size(const request& req) {
 // without this anyone who learned an oid could commit, then read, another repo's private object.
 fs::path grants_file(const repo& r) { return r.dir / "lfs-grants"; }
 
-bool lfs_granted(const repo& r, const std::string& oid) {
+// Read once per request: a batch or a commit naming thousands of objects must not read the
+// file once per object.
+std::unordered_set<std::string> lfs_grants(const repo& r) {
+    std::unordered_set<std::string> out;
     auto text = util::read_file(grants_file(r));
-    return text && text->find(oid + "\n") != std::string::npos;  // fixed-width lines
+    if (!text) return out;
+    for (std::size_t pos = 0, nl; (nl = text->find('\n', pos)) != std::string::npos; pos = nl + 1)
+        out.emplace(text->substr(pos, nl - pos));
+    return out;
 }
 
-void grant_lfs(const repo& r, const std::string& oid) {
-    if (lfs_granted(r, oid)) return;
+// Appends the oids not granted yet, in one write (O_APPEND: whole lines even beside another
+// request's append).
+void grant_lfs(const repo& r, const std::vector<std::string>& oids, std::unordered_set<std::string>& granted) {
+    std::string lines;
+    for (auto& oid : oids)
+        if (granted.insert(oid).second) lines += oid + "\n";
+    if (lines.empty()) return;
     fs::path f = grants_file(r);
     util::unique_fd fd(::open(f.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
     if (!fd) util::throw_errno("open", f);
-    std::string line = oid + "\n";
-    util::write_all(fd.get(), line.data(), line.size(), f);
+    util::write_all(fd.get(), lines.data(), lines.size(), f);
+}
+
+void grant_lfs(const repo& r, const std::string& oid) {
+    auto granted = lfs_grants(r);
+    grant_lfs(r, {oid}, granted);
 }
 
 // The repo a signed upload URL was issued for, as "<type>~<ns>~<name>": '~' is in no repo
@@ -188,6 +205,7 @@ response hub::lfs_batch(ctx& c, repo_type t, const std::string& id) {
 
     bool any_multipart = false;
     json::array out;
+    const auto granted = lfs_grants(*target);
     for (auto& ov : objects->as_array()) {
         json::object o;
         std::string oid;
@@ -206,12 +224,12 @@ response hub::lfs_batch(ctx& c, repo_type t, const std::string& id) {
         auto usize = static_cast<std::uint64_t>(size);
         auto have = lfs_.stat(oid);
         if (op == "download") {
-            if (!have || !lfs_granted(*target, oid)) o["error"] = json::object{{"code", 404}, {"message", "Object does not exist"}};
+            if (!have || !granted.contains(oid)) o["error"] = json::object{{"code", 404}, {"message", "Object does not exist"}};
             else o["actions"] = json::object{{"download", json::object{{"href", sign_storage_url("/lfs/" + oid)}}}};
             out.push_back(std::move(o));
             continue;
         }
-        if (have && *have == usize && lfs_granted(*target, oid)) {  // already stored: no actions
+        if (have && *have == usize && granted.contains(oid)) {  // already stored: no actions
             out.push_back(std::move(o));
             continue;
         }
@@ -387,8 +405,9 @@ response hub::commit_ndjson(ctx& c, repo_type t, const std::string& id, const st
     // (a copy); the same message either way, so this can't probe for objects elsewhere.
     std::shared_ptr<const commit> head;
     bool head_loaded = false;
+    auto granted = lfs_grants(*r);
     for (auto& op : req.ops) {
-        if (op.what != commit_op::kind::add_lfs || lfs_granted(*r, op.sha256)) continue;
+        if (op.what != commit_op::kind::add_lfs || granted.contains(op.sha256)) continue;
         if (!head_loaded) {
             head_loaded = true;
             if (auto res = store_.resolve(*r, rev)) head = store_.load_commit(*r, res->commit);
@@ -399,8 +418,10 @@ response hub::commit_ndjson(ctx& c, repo_type t, const std::string& id, const st
             throw http_error(422, "", "LFS object " + op.sha256 + " for " + op.path + " has not been uploaded");
     }
     auto result = store_.apply_commit(*r, req);
+    std::vector<std::string> taken_in;
     for (auto& op : req.ops)
-        if (op.what == commit_op::kind::add_lfs) grant_lfs(*r, op.sha256);
+        if (op.what == commit_op::kind::add_lfs) taken_in.push_back(op.sha256);
+    grant_lfs(*r, taken_in, granted);
     json::object o{{"success", true},
                    {"commitOid", result.commit},
                    {"commitUrl", repo_url(t, id) + "/commit/" + result.commit},
