@@ -123,8 +123,8 @@ std::vector<commit_add> preupload_lfs_files(client& c, std::string repo_id, std:
 
 // One file. Default message: "Upload <path_in_repo> with hfhub".
 boost::asio::awaitable<commit_info> co_upload_file(client& c, std::string repo_id, commit_add file,
-                                                   commit_options opts = {});
-commit_info upload_file(client& c, std::string repo_id, commit_add file, commit_options opts = {});
+                                                   commit_options opts = commit_options());
+commit_info upload_file(client& c, std::string repo_id, commit_add file, commit_options opts = commit_options());
 
 struct folder_options : commit_options {
     std::string path_in_repo;  // where the folder lands; empty: the root
@@ -139,8 +139,8 @@ struct folder_options : commit_options {
 // Uploads every matching file under `folder` (sorted; .git/ and .cache/huggingface/ are always
 // left out). Default message: "Upload folder using hfhub".
 boost::asio::awaitable<commit_info> co_upload_folder(client& c, std::string repo_id,
-                                                     std::filesystem::path folder, folder_options opts = {});
-commit_info upload_folder(client& c, std::string repo_id, std::filesystem::path folder, folder_options opts = {});
+                                                     std::filesystem::path folder, folder_options opts = folder_options());
+commit_info upload_folder(client& c, std::string repo_id, std::filesystem::path folder, folder_options opts = folder_options());
 
 struct push_options : folder_options {
     bool is_private = false;  // when the repo has to be created
@@ -149,8 +149,8 @@ struct push_options : folder_options {
 // Creates the repo unless it exists (and the branch, when `revision` names a missing one),
 // then uploads the folder as one commit. Default message: "Push model using hfhub".
 boost::asio::awaitable<commit_info> co_push_to_hub(client& c, std::string repo_id, std::filesystem::path folder,
-                                                   push_options opts = {});
-commit_info push_to_hub(client& c, std::string repo_id, std::filesystem::path folder, push_options opts = {});
+                                                   push_options opts = push_options());
+commit_info push_to_hub(client& c, std::string repo_id, std::filesystem::path folder, push_options opts = push_options());
 
 // What upload_folder would commit, given the local files (relative, '/'-separated) and the
 // remote paths: adds first (sorted), then deletes. Pure, for tests and dry runs.

@@ -61,9 +61,9 @@ struct download_options {
 // local_entry_not_found (offline and not cached), checksum_mismatch (nothing is kept),
 // lock_timeout, cancelled, and the client's transport errors.
 boost::asio::awaitable<std::filesystem::path> co_hf_hub_download(client& c, std::string repo_id,
-                                                                 std::string filename, download_options opts = {});
+                                                                 std::string filename, download_options opts = download_options());
 std::filesystem::path hf_hub_download(client& c, std::string repo_id, std::string filename,
-                                      download_options opts = {});
+                                      download_options opts = download_options());
 
 struct snapshot_options : download_options {
     std::vector<std::string> allow_patterns;   // Python fnmatch: '*' spans '/', trailing '/' → '/*'
@@ -74,8 +74,8 @@ struct snapshot_options : download_options {
 // Resolves the revision to one commit, lists it, and downloads every matching file from that
 // commit. Returns snapshots/<commit> (or local_dir).
 boost::asio::awaitable<std::filesystem::path> co_snapshot_download(client& c, std::string repo_id,
-                                                                   snapshot_options opts = {});
-std::filesystem::path snapshot_download(client& c, std::string repo_id, snapshot_options opts = {});
+                                                                   snapshot_options opts = snapshot_options());
+std::filesystem::path snapshot_download(client& c, std::string repo_id, snapshot_options opts = snapshot_options());
 
 // Python's filter: allowed by some allow pattern (when any) and by no ignore pattern.
 bool path_matches(std::string_view path, const std::vector<std::string>& allow, const std::vector<std::string>& ignore);

@@ -98,30 +98,30 @@ struct tree_query : repo_query {
     bool expand = false;  // adds last_commit to files
 };
 
-boost::asio::awaitable<repo_metadata> co_repo_info(client& c, std::string repo_id, repo_query q = {},
+boost::asio::awaitable<repo_metadata> co_repo_info(client& c, std::string repo_id, repo_query q = repo_query(),
                                                bool files_metadata = false);
 // Every page, following the Link header.
-boost::asio::awaitable<std::vector<tree_entry>> co_list_repo_tree(client& c, std::string repo_id, tree_query q = {});
+boost::asio::awaitable<std::vector<tree_entry>> co_list_repo_tree(client& c, std::string repo_id, tree_query q = tree_query());
 // Entries for the given paths; missing paths are left out. Sent in batches of 500.
 boost::asio::awaitable<std::vector<tree_entry>> co_get_paths_info(client& c, std::string repo_id,
-                                                                  std::vector<std::string> paths, repo_query q = {},
+                                                                  std::vector<std::string> paths, repo_query q = repo_query(),
                                                                   bool expand = false);
-boost::asio::awaitable<repo_refs> co_list_repo_refs(client& c, std::string repo_id, repo_query q = {},
+boost::asio::awaitable<repo_refs> co_list_repo_refs(client& c, std::string repo_id, repo_query q = repo_query(),
                                                     bool include_pull_requests = false);
 // Newest first, every page.
 boost::asio::awaitable<std::vector<commit_summary>> co_list_repo_commits(client& c, std::string repo_id,
-                                                                         repo_query q = {});
+                                                                         repo_query q = repo_query());
 // HEAD on resolve: false on EntryNotFound; repo and revision errors still throw.
-boost::asio::awaitable<bool> co_file_exists(client& c, std::string repo_id, std::string filename, repo_query q = {});
+boost::asio::awaitable<bool> co_file_exists(client& c, std::string repo_id, std::string filename, repo_query q = repo_query());
 boost::asio::awaitable<whoami_info> co_whoami(client& c, std::optional<std::string> token = {});
 
-repo_metadata repo_info(client& c, std::string repo_id, repo_query q = {}, bool files_metadata = false);
-std::vector<tree_entry> list_repo_tree(client& c, std::string repo_id, tree_query q = {});
+repo_metadata repo_info(client& c, std::string repo_id, repo_query q = repo_query(), bool files_metadata = false);
+std::vector<tree_entry> list_repo_tree(client& c, std::string repo_id, tree_query q = tree_query());
 std::vector<tree_entry> get_paths_info(client& c, std::string repo_id, std::vector<std::string> paths,
-                                       repo_query q = {}, bool expand = false);
-repo_refs list_repo_refs(client& c, std::string repo_id, repo_query q = {}, bool include_pull_requests = false);
-std::vector<commit_summary> list_repo_commits(client& c, std::string repo_id, repo_query q = {});
-bool file_exists(client& c, std::string repo_id, std::string filename, repo_query q = {});
+                                       repo_query q = repo_query(), bool expand = false);
+repo_refs list_repo_refs(client& c, std::string repo_id, repo_query q = repo_query(), bool include_pull_requests = false);
+std::vector<commit_summary> list_repo_commits(client& c, std::string repo_id, repo_query q = repo_query());
+bool file_exists(client& c, std::string repo_id, std::string filename, repo_query q = repo_query());
 whoami_info whoami(client& c, std::optional<std::string> token = {});
 
 }  // namespace hfhub

@@ -48,8 +48,8 @@ struct mirror_info {
 // match its own hashes, protocol_error for short ranges, and the commit's errors. Nothing is
 // committed unless every object was stored.
 boost::asio::awaitable<mirror_info> co_mirror(client& src, client& dst, std::string src_repo, std::string dst_repo,
-                                              mirror_options opts = {});
+                                              mirror_options opts = mirror_options());
 // Blocking twin: runs on the clients' executor (not from a thread that runs it).
-mirror_info mirror(client& src, client& dst, std::string src_repo, std::string dst_repo, mirror_options opts = {});
+mirror_info mirror(client& src, client& dst, std::string src_repo, std::string dst_repo, mirror_options opts = mirror_options());
 
 }  // namespace hfhub

@@ -267,7 +267,7 @@ public:
     // From a local directory, when `repo_id_or_dir` is one, else from the Hub through the cache
     // (snapshot_download with `opts`). Errors: the download's, and invalid_argument for a
     // missing or mistyped config field. Blocking: not on the client's executor thread.
-    static Derived from_pretrained(client& c, std::string repo_id_or_dir, from_pretrained_options opts = {}) {
+    static Derived from_pretrained(client& c, std::string repo_id_or_dir, from_pretrained_options opts = from_pretrained_options()) {
         check();
         return load(mixin_detail::resolve_pretrained(c, std::move(repo_id_or_dir), std::move(opts)));
     }
@@ -275,7 +275,7 @@ public:
     // (co_spawn with use_future or a handler needs a default-constructible Derived; awaiting
     // it from a coroutine does not.)
     static boost::asio::awaitable<Derived> co_from_pretrained(client& c, std::string repo_id_or_dir,
-                                                              from_pretrained_options opts = {}) {
+                                                              from_pretrained_options opts = from_pretrained_options()) {
         check();
         std::filesystem::path dir = co_await mixin_detail::co_resolve_pretrained(c, std::move(repo_id_or_dir), std::move(opts));
         co_return load(dir);
@@ -283,7 +283,7 @@ public:
 
     // save_pretrained into a temp dir, then one commit of it (creating the repo if needed).
     // The model must outlive the operation.
-    boost::asio::awaitable<commit_info> co_push_to_hub(client& c, std::string repo_id, mixin_push_options opts = {},
+    boost::asio::awaitable<commit_info> co_push_to_hub(client& c, std::string repo_id, mixin_push_options opts = mixin_push_options(),
                                                        template_vars card_vars = {}) const {
         check();
         mixin_detail::temp_dir tmp;
@@ -294,7 +294,7 @@ public:
         co_return info;
     }
 
-    commit_info push_to_hub(client& c, std::string repo_id, mixin_push_options opts = {},
+    commit_info push_to_hub(client& c, std::string repo_id, mixin_push_options opts = mixin_push_options(),
                             const template_vars& card_vars = {}) const {
         check();
         mixin_detail::temp_dir tmp;

@@ -53,8 +53,8 @@ public:
     static model_card load(const std::filesystem::path& file);  // also invalid_path when unreadable
 
     // README.md of a repo, through the cache (the download's errors; entry_not_found without one).
-    static boost::asio::awaitable<model_card> co_load(client& c, std::string repo_id, download_options opts = {});
-    static model_card load(client& c, std::string repo_id, download_options opts = {});
+    static boost::asio::awaitable<model_card> co_load(client& c, std::string repo_id, download_options opts = download_options());
+    static model_card load(client& c, std::string repo_id, download_options opts = download_options());
 
     // Renders `tpl` with {{ card_data }} and the other placeholders, then parses the result.
     static model_card from_template(std::string_view tpl, const boost::json::object& card_data,
@@ -69,8 +69,8 @@ public:
     void save(const std::filesystem::path& file) const;  // atomic replace
 
     // Commits README.md. Default message: "Upload README.md with hfhub".
-    boost::asio::awaitable<commit_info> co_push_to_hub(client& c, std::string repo_id, commit_options opts = {}) const;
-    commit_info push_to_hub(client& c, std::string repo_id, commit_options opts = {}) const;
+    boost::asio::awaitable<commit_info> co_push_to_hub(client& c, std::string repo_id, commit_options opts = commit_options()) const;
+    commit_info push_to_hub(client& c, std::string repo_id, commit_options opts = commit_options()) const;
 
 private:
     boost::json::object data_;

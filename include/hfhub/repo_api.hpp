@@ -78,24 +78,24 @@ struct discussion_info {
 };
 
 // A repo_id without a namespace is created under the token's user.
-boost::asio::awaitable<repo_url_info> co_create_repo(client& c, std::string repo_id, create_repo_options o = {});
-boost::asio::awaitable<void> co_delete_repo(client& c, std::string repo_id, delete_repo_options o = {});
+boost::asio::awaitable<repo_url_info> co_create_repo(client& c, std::string repo_id, create_repo_options o = create_repo_options());
+boost::asio::awaitable<void> co_delete_repo(client& c, std::string repo_id, delete_repo_options o = delete_repo_options());
 // Branch and tag names are checked here (git's rules, no "refs/" prefix): client_errc::invalid_path.
 boost::asio::awaitable<void> co_create_branch(client& c, std::string repo_id, std::string branch,
-                                              branch_options o = {});
-boost::asio::awaitable<void> co_delete_branch(client& c, std::string repo_id, std::string branch, ref_options o = {});
-boost::asio::awaitable<void> co_create_tag(client& c, std::string repo_id, std::string tag, tag_options o = {});
-boost::asio::awaitable<void> co_delete_tag(client& c, std::string repo_id, std::string tag, ref_options o = {});
+                                              branch_options o = branch_options());
+boost::asio::awaitable<void> co_delete_branch(client& c, std::string repo_id, std::string branch, ref_options o = ref_options());
+boost::asio::awaitable<void> co_create_tag(client& c, std::string repo_id, std::string tag, tag_options o = tag_options());
+boost::asio::awaitable<void> co_delete_tag(client& c, std::string repo_id, std::string tag, ref_options o = ref_options());
 boost::asio::awaitable<void> co_update_repo_settings(client& c, std::string repo_id, repo_settings s);
 boost::asio::awaitable<discussion_info> co_create_pull_request(client& c, std::string repo_id,
                                                                pull_request_options o);
 
-repo_url_info create_repo(client& c, std::string repo_id, create_repo_options o = {});
-void delete_repo(client& c, std::string repo_id, delete_repo_options o = {});
-void create_branch(client& c, std::string repo_id, std::string branch, branch_options o = {});
-void delete_branch(client& c, std::string repo_id, std::string branch, ref_options o = {});
-void create_tag(client& c, std::string repo_id, std::string tag, tag_options o = {});
-void delete_tag(client& c, std::string repo_id, std::string tag, ref_options o = {});
+repo_url_info create_repo(client& c, std::string repo_id, create_repo_options o = create_repo_options());
+void delete_repo(client& c, std::string repo_id, delete_repo_options o = delete_repo_options());
+void create_branch(client& c, std::string repo_id, std::string branch, branch_options o = branch_options());
+void delete_branch(client& c, std::string repo_id, std::string branch, ref_options o = ref_options());
+void create_tag(client& c, std::string repo_id, std::string tag, tag_options o = tag_options());
+void delete_tag(client& c, std::string repo_id, std::string tag, ref_options o = ref_options());
 void update_repo_settings(client& c, std::string repo_id, repo_settings s);
 discussion_info create_pull_request(client& c, std::string repo_id, pull_request_options o);
 
