@@ -57,6 +57,7 @@ errc_text client_text(int v) {
     case client_errc::invalid_url: return {"invalid_url", "Invalid URL"};
     case client_errc::invalid_argument: return {"invalid_argument", "Invalid argument"};
     case client_errc::local_file_changed: return {"local_file_changed", "A local file changed during the upload"};
+    case client_errc::io_error: return {"io_error", "Local I/O error"};
     }
     return {nullptr, "Unknown client error"};
 }

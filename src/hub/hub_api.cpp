@@ -5,6 +5,7 @@
 #include "hub/hub_json.hpp"
 #include "hub/link_header.hpp"
 #include "util/paths.hpp"
+#include "boundary.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_future.hpp>
@@ -112,7 +113,13 @@ T wait_for(client& c, asio::awaitable<T> op) {
 
 }  // namespace
 
+static asio::awaitable<repo_metadata> co_repo_info_impl(client& c, std::string repo_id, repo_query q, bool files_metadata);
+
 asio::awaitable<repo_metadata> co_repo_info(client& c, std::string repo_id, repo_query q, bool files_metadata) {
+    return detail::co_public(co_repo_info_impl(c, std::move(repo_id), std::move(q), files_metadata));
+}
+
+static asio::awaitable<repo_metadata> co_repo_info_impl(client& c, std::string repo_id, repo_query q, bool files_metadata) {
     validate_repo_id(repo_id);
     std::string url = api_base(c, q.type, repo_id);
     // An empty revision asks for the repo's default branch, as the Python client's None does.
@@ -122,7 +129,13 @@ asio::awaitable<repo_metadata> co_repo_info(client& c, std::string repo_id, repo
     co_return hub::read_repo_info(reply.reader, reply.value);
 }
 
+static asio::awaitable<std::vector<tree_entry>> co_list_repo_tree_impl(client& c, std::string repo_id, tree_query q);
+
 asio::awaitable<std::vector<tree_entry>> co_list_repo_tree(client& c, std::string repo_id, tree_query q) {
+    return detail::co_public(co_list_repo_tree_impl(c, std::move(repo_id), std::move(q)));
+}
+
+static asio::awaitable<std::vector<tree_entry>> co_list_repo_tree_impl(client& c, std::string repo_id, tree_query q) {
     validate_repo_id(repo_id);
     std::string path = checked_folder(q.path);
     std::string url = api_base(c, q.type, repo_id) + "/tree/" + enc_rev(q.revision);
@@ -136,7 +149,17 @@ asio::awaitable<std::vector<tree_entry>> co_list_repo_tree(client& c, std::strin
     co_return out;
 }
 
+static asio::awaitable<std::vector<tree_entry>> co_get_paths_info_impl(client& c, std::string repo_id,
+                                                           std::vector<std::string> paths, repo_query q,
+                                                           bool expand);
+
 asio::awaitable<std::vector<tree_entry>> co_get_paths_info(client& c, std::string repo_id,
+                                                           std::vector<std::string> paths, repo_query q,
+                                                           bool expand) {
+    return detail::co_public(co_get_paths_info_impl(c, std::move(repo_id), std::move(paths), std::move(q), expand));
+}
+
+static asio::awaitable<std::vector<tree_entry>> co_get_paths_info_impl(client& c, std::string repo_id,
                                                            std::vector<std::string> paths, repo_query q,
                                                            bool expand) {
     validate_repo_id(repo_id);
@@ -162,7 +185,15 @@ asio::awaitable<std::vector<tree_entry>> co_get_paths_info(client& c, std::strin
     co_return out;
 }
 
+static asio::awaitable<repo_refs> co_list_repo_refs_impl(client& c, std::string repo_id, repo_query q,
+                                             bool include_pull_requests);
+
 asio::awaitable<repo_refs> co_list_repo_refs(client& c, std::string repo_id, repo_query q,
+                                             bool include_pull_requests) {
+    return detail::co_public(co_list_repo_refs_impl(c, std::move(repo_id), std::move(q), include_pull_requests));
+}
+
+static asio::awaitable<repo_refs> co_list_repo_refs_impl(client& c, std::string repo_id, repo_query q,
                                              bool include_pull_requests) {
     validate_repo_id(repo_id);
     std::string url = api_base(c, q.type, repo_id) + "/refs";
@@ -178,7 +209,13 @@ asio::awaitable<repo_refs> co_list_repo_refs(client& c, std::string repo_id, rep
     co_return refs;
 }
 
+static asio::awaitable<std::vector<commit_summary>> co_list_repo_commits_impl(client& c, std::string repo_id, repo_query q);
+
 asio::awaitable<std::vector<commit_summary>> co_list_repo_commits(client& c, std::string repo_id, repo_query q) {
+    return detail::co_public(co_list_repo_commits_impl(c, std::move(repo_id), std::move(q)));
+}
+
+static asio::awaitable<std::vector<commit_summary>> co_list_repo_commits_impl(client& c, std::string repo_id, repo_query q) {
     validate_repo_id(repo_id);
     std::string url = api_base(c, q.type, repo_id) + "/commits/" + enc_rev(q.revision);
     std::vector<commit_summary> out;
@@ -204,7 +241,13 @@ asio::awaitable<std::vector<commit_summary>> co_list_repo_commits(client& c, std
     co_return out;
 }
 
+static asio::awaitable<bool> co_file_exists_impl(client& c, std::string repo_id, std::string filename, repo_query q);
+
 asio::awaitable<bool> co_file_exists(client& c, std::string repo_id, std::string filename, repo_query q) {
+    return detail::co_public(co_file_exists_impl(c, std::move(repo_id), std::move(filename), std::move(q)));
+}
+
+static asio::awaitable<bool> co_file_exists_impl(client& c, std::string repo_id, std::string filename, repo_query q) {
     validate_repo_id(repo_id);
     validate_repo_path(filename);
     http_request req = get(c.settings().endpoint + "/" + std::string(url_prefix(q.type)) + repo_id + "/resolve/" +
@@ -223,7 +266,13 @@ asio::awaitable<bool> co_file_exists(client& c, std::string repo_id, std::string
     co_return !missing;
 }
 
+static asio::awaitable<whoami_info> co_whoami_impl(client& c, std::optional<std::string> token);
+
 asio::awaitable<whoami_info> co_whoami(client& c, std::optional<std::string> token) {
+    return detail::co_public(co_whoami_impl(c, std::move(token)));
+}
+
+static asio::awaitable<whoami_info> co_whoami_impl(client& c, std::optional<std::string> token) {
     json_reply reply = co_await co_json(c, get(c.settings().endpoint + "/api/whoami-v2", token));
     const json_reader& r = reply.reader;
     const auto& o = r.object(reply.value, "response");

@@ -5,6 +5,7 @@
 
 #include "http/policy.hpp"
 #include "util/paths.hpp"
+#include "boundary.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_future.hpp>
@@ -143,7 +144,13 @@ T wait_for(client& c, asio::awaitable<T> op) {
 
 }  // namespace
 
+static asio::awaitable<repo_url_info> co_create_repo_impl(client& c, std::string repo_id, create_repo_options o);
+
 asio::awaitable<repo_url_info> co_create_repo(client& c, std::string repo_id, create_repo_options o) {
+    return detail::co_public(co_create_repo_impl(c, std::move(repo_id), std::move(o)));
+}
+
+static asio::awaitable<repo_url_info> co_create_repo_impl(client& c, std::string repo_id, create_repo_options o) {
     validate_repo_id(repo_id);
     json::object body;
     put_name(body, repo_id);
@@ -194,7 +201,13 @@ asio::awaitable<repo_url_info> co_create_repo(client& c, std::string repo_id, cr
     co_return repo_url_info{repo_url(c, o.type, id), id};
 }
 
+static asio::awaitable<void> co_delete_repo_impl(client& c, std::string repo_id, delete_repo_options o);
+
 asio::awaitable<void> co_delete_repo(client& c, std::string repo_id, delete_repo_options o) {
+    return detail::co_public(co_delete_repo_impl(c, std::move(repo_id), std::move(o)));
+}
+
+static asio::awaitable<void> co_delete_repo_impl(client& c, std::string repo_id, delete_repo_options o) {
     validate_repo_id(repo_id);
     json::object body;
     put_name(body, repo_id);
@@ -206,7 +219,13 @@ asio::awaitable<void> co_delete_repo(client& c, std::string repo_id, delete_repo
     }
 }
 
+static asio::awaitable<void> co_create_branch_impl(client& c, std::string repo_id, std::string branch, branch_options o);
+
 asio::awaitable<void> co_create_branch(client& c, std::string repo_id, std::string branch, branch_options o) {
+    return detail::co_public(co_create_branch_impl(c, std::move(repo_id), std::move(branch), std::move(o)));
+}
+
+static asio::awaitable<void> co_create_branch_impl(client& c, std::string repo_id, std::string branch, branch_options o) {
     validate_repo_id(repo_id);
     check_ref("branch", branch);
     json::object body;
@@ -234,14 +253,26 @@ asio::awaitable<void> co_create_branch(client& c, std::string repo_id, std::stri
     if (!exists) std::rethrow_exception(refused);
 }
 
+static asio::awaitable<void> co_delete_branch_impl(client& c, std::string repo_id, std::string branch, ref_options o);
+
 asio::awaitable<void> co_delete_branch(client& c, std::string repo_id, std::string branch, ref_options o) {
+    return detail::co_public(co_delete_branch_impl(c, std::move(repo_id), std::move(branch), std::move(o)));
+}
+
+static asio::awaitable<void> co_delete_branch_impl(client& c, std::string repo_id, std::string branch, ref_options o) {
     validate_repo_id(repo_id);
     check_ref("branch", branch);
     co_await c.co_request(
         mutation("DELETE", api_base(c, o.type, repo_id) + "/branch/" + enc_ref(branch), std::nullopt, o.token));
 }
 
+static asio::awaitable<void> co_create_tag_impl(client& c, std::string repo_id, std::string tag, tag_options o);
+
 asio::awaitable<void> co_create_tag(client& c, std::string repo_id, std::string tag, tag_options o) {
+    return detail::co_public(co_create_tag_impl(c, std::move(repo_id), std::move(tag), std::move(o)));
+}
+
+static asio::awaitable<void> co_create_tag_impl(client& c, std::string repo_id, std::string tag, tag_options o) {
     validate_repo_id(repo_id);
     check_ref("tag", tag);
     json::object body{{"tag", tag}};
@@ -254,14 +285,26 @@ asio::awaitable<void> co_create_tag(client& c, std::string repo_id, std::string 
     }
 }
 
+static asio::awaitable<void> co_delete_tag_impl(client& c, std::string repo_id, std::string tag, ref_options o);
+
 asio::awaitable<void> co_delete_tag(client& c, std::string repo_id, std::string tag, ref_options o) {
+    return detail::co_public(co_delete_tag_impl(c, std::move(repo_id), std::move(tag), std::move(o)));
+}
+
+static asio::awaitable<void> co_delete_tag_impl(client& c, std::string repo_id, std::string tag, ref_options o) {
     validate_repo_id(repo_id);
     check_ref("tag", tag);
     co_await c.co_request(
         mutation("DELETE", api_base(c, o.type, repo_id) + "/tag/" + enc_ref(tag), std::nullopt, o.token));
 }
 
+static asio::awaitable<void> co_update_repo_settings_impl(client& c, std::string repo_id, repo_settings s);
+
 asio::awaitable<void> co_update_repo_settings(client& c, std::string repo_id, repo_settings s) {
+    return detail::co_public(co_update_repo_settings_impl(c, std::move(repo_id), std::move(s)));
+}
+
+static asio::awaitable<void> co_update_repo_settings_impl(client& c, std::string repo_id, repo_settings s) {
     validate_repo_id(repo_id);
     json::object body;
     if (s.is_private) body["visibility"] = *s.is_private ? "private" : "public";
@@ -274,7 +317,13 @@ asio::awaitable<void> co_update_repo_settings(client& c, std::string repo_id, re
     co_await c.co_request(mutation("PUT", api_base(c, s.type, repo_id) + "/settings", body, s.token));
 }
 
+static asio::awaitable<discussion_info> co_create_pull_request_impl(client& c, std::string repo_id, pull_request_options o);
+
 asio::awaitable<discussion_info> co_create_pull_request(client& c, std::string repo_id, pull_request_options o) {
+    return detail::co_public(co_create_pull_request_impl(c, std::move(repo_id), std::move(o)));
+}
+
+static asio::awaitable<discussion_info> co_create_pull_request_impl(client& c, std::string repo_id, pull_request_options o) {
     validate_repo_id(repo_id);
     json::object body{{"title", o.title}, {"description", o.description}, {"pullRequest", true}};
     http_request req = mutation("POST", api_base(c, o.type, repo_id) + "/discussions", body, o.token);

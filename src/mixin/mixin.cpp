@@ -2,6 +2,7 @@
 
 #include "mixin/json_text.hpp"
 #include "util/fs.hpp"
+#include "boundary.hpp"
 
 #include <boost/json/parse.hpp>
 
@@ -59,7 +60,13 @@ void write_card_if_missing(const fs::path& dir, const model_card& card) {
     card.save(dir / "README.md");
 }
 
+static boost::asio::awaitable<fs::path> co_resolve_pretrained_impl(client& c, std::string repo_id_or_dir, from_pretrained_options opts);
+
 boost::asio::awaitable<fs::path> co_resolve_pretrained(client& c, std::string repo_id_or_dir, from_pretrained_options opts) {
+    return detail::co_public(co_resolve_pretrained_impl(c, std::move(repo_id_or_dir), std::move(opts)));
+}
+
+static boost::asio::awaitable<fs::path> co_resolve_pretrained_impl(client& c, std::string repo_id_or_dir, from_pretrained_options opts) {
     std::error_code ec;
     if (fs::is_directory(repo_id_or_dir, ec)) co_return fs::path(repo_id_or_dir);
     snapshot_options so = std::move(opts);
@@ -84,7 +91,13 @@ temp_dir::~temp_dir() {
     fs::remove_all(path_, ec);
 }
 
+static boost::asio::awaitable<commit_info> co_push_dir_impl(client& c, std::string repo_id, fs::path dir, mixin_push_options opts);
+
 boost::asio::awaitable<commit_info> co_push_dir(client& c, std::string repo_id, fs::path dir, mixin_push_options opts) {
+    return detail::co_public(co_push_dir_impl(c, std::move(repo_id), std::move(dir), std::move(opts)));
+}
+
+static boost::asio::awaitable<commit_info> co_push_dir_impl(client& c, std::string repo_id, fs::path dir, mixin_push_options opts) {
     if (opts.commit_message.empty()) opts.commit_message = "Push model using hfhub";
     commit_info info = co_await co_push_to_hub(c, std::move(repo_id), std::move(dir), std::move(opts));
     co_return info;

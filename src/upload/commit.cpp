@@ -10,9 +10,13 @@
 #include "util/paths.hpp"
 #include "util/read_ahead.hpp"
 #include "util/hash.hpp"
+#include "boundary.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -79,7 +83,10 @@ struct local_copy {
 }
 
 // One read pass: sha256 always, git's blob SHA-1 when the file could be regular.
-void hash_add(local_add& a) {
+[[noreturn]] void stopped() { throw error(client_errc::cancelled, {0, "", "", "", "cancelled while hashing"}); }
+
+// `stop` (when given) is checked between reads: a cancelled commit stops hashing within one read.
+void hash_add(local_add& a, const std::atomic<bool>* stop = nullptr) {
     if (auto& pre = a.src->preuploaded) {
         a.size = pre->size;
         a.sha256 = pre->sha256;
@@ -112,6 +119,7 @@ void hash_add(local_add& a) {
         // Only the sha256: read on a helper thread, so the copy out of the page cache overlaps
         // the hash instead of adding to it (one file is one hash, on one core).
         auto r = util::read_ahead(fd.get(), 4u << 20, a.size, [&](const char* d, std::size_t n) {
+            if (stop && *stop) stopped();
             if (a.sample.size() < 512) a.sample.append(d, std::min<std::size_t>(512 - a.sample.size(), n));
             sha.update(d, n);
         });
@@ -121,6 +129,7 @@ void hash_add(local_add& a) {
     }
     std::vector<char> buf(read_all ? 0 : std::min<std::uint64_t>(std::max<std::uint64_t>(a.size, 1), 4u << 20));
     while (!read_all) {
+        if (stop && *stop) stopped();
         ssize_t n = ::read(fd.get(), buf.data(), buf.size());
         if (n < 0) {
             if (errno == EINTR) continue;
@@ -157,6 +166,32 @@ std::string regular_content(const local_add& a) {
     return std::move(*data);
 }
 
+// Runs f(stop) on `pool` and resumes the caller with its outcome. A cancellation of the caller
+// sets `stop` (f checks it and ends) instead of reaching into the pool: a coroutine spawned
+// there would throw operation_aborted on a pool thread, outside any handler.
+template <class F>
+asio::awaitable<void> co_off_thread(asio::thread_pool& pool, F f) {
+    auto stop = std::make_shared<std::atomic<bool>>(false);
+    co_await asio::async_initiate<decltype(asio::use_awaitable), void(std::exception_ptr)>(
+        [&pool, stop, f = std::move(f)](auto handler) mutable {
+            auto slot = asio::get_associated_cancellation_slot(handler);
+            if (slot.is_connected()) slot.assign([stop](asio::cancellation_type) { *stop = true; });
+            auto work = asio::make_work_guard(asio::get_associated_executor(handler));
+            asio::post(pool, [f = std::move(f), stop, handler = std::move(handler), work = std::move(work)]() mutable {
+                std::exception_ptr e;
+                try {
+                    f(*stop);
+                } catch (...) {
+                    e = std::current_exception();
+                }
+                auto ex = work.get_executor();
+                asio::dispatch(ex, [handler = std::move(handler), e]() mutable { std::move(handler)(e); });
+                work.reset();
+            });
+        },
+        asio::use_awaitable);
+}
+
 asio::awaitable<void> co_hash_all(std::vector<local_add>& adds, const commit_options& o, progress_reporter& prog) {
     // Preuploaded adds carry their hashes.
     for (auto& a : adds)
@@ -180,10 +215,7 @@ asio::awaitable<void> co_hash_all(std::vector<local_add>& adds, const commit_opt
     asio::thread_pool pool(threads);
     co_await util::co_for_each(to_hash.size(), threads, [&](std::size_t k) -> asio::awaitable<void> {
         auto& a = adds[to_hash[k]];
-        co_await asio::co_spawn(pool, [&a]() -> asio::awaitable<void> {
-            hash_add(a);
-            co_return;
-        }, asio::use_awaitable);
+        co_await co_off_thread(pool, [&a](const std::atomic<bool>& stop) { hash_add(a, &stop); });
         prog.step(a.path, a.size);
     });
 }
@@ -396,7 +428,15 @@ asio::awaitable<commit_info> upload::co_send_commit(client& c, const std::string
     }
 }
 
+static asio::awaitable<commit_info> co_create_commit_impl(client& c, std::string repo_id, std::vector<commit_operation> operations,
+                                              commit_options o);
+
 asio::awaitable<commit_info> co_create_commit(client& c, std::string repo_id, std::vector<commit_operation> operations,
+                                              commit_options o) {
+    return detail::co_public(co_create_commit_impl(c, std::move(repo_id), std::move(operations), std::move(o)));
+}
+
+static asio::awaitable<commit_info> co_create_commit_impl(client& c, std::string repo_id, std::vector<commit_operation> operations,
                                               commit_options o) {
     validate_repo_id(repo_id);
     if (o.commit_message.empty()) invalid("a commit needs a message");
@@ -624,7 +664,15 @@ asio::awaitable<commit_info> co_create_commit(client& c, std::string repo_id, st
     co_return info;
 }
 
+static asio::awaitable<std::vector<commit_add>> co_preupload_lfs_files_impl(client& c, std::string repo_id,
+                                                                std::vector<commit_add> additions, commit_options o);
+
 asio::awaitable<std::vector<commit_add>> co_preupload_lfs_files(client& c, std::string repo_id,
+                                                                std::vector<commit_add> additions, commit_options o) {
+    return detail::co_public(co_preupload_lfs_files_impl(c, std::move(repo_id), std::move(additions), std::move(o)));
+}
+
+static asio::awaitable<std::vector<commit_add>> co_preupload_lfs_files_impl(client& c, std::string repo_id,
                                                                 std::vector<commit_add> additions, commit_options o) {
     validate_repo_id(repo_id);
     if (o.create_pr && o.revision.starts_with("refs/pr/")) invalid("create_pr opens a new pull request; its revision must be a branch");

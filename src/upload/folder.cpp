@@ -5,6 +5,7 @@
 
 #include "upload/payload.hpp"
 #include "upload/pipeline.hpp"
+#include "boundary.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -24,7 +25,13 @@ T wait(client& c, asio::awaitable<T> aw) {
 }
 }  // namespace
 
+static asio::awaitable<commit_info> co_upload_file_impl(client& c, std::string repo_id, commit_add file, commit_options opts);
+
 asio::awaitable<commit_info> co_upload_file(client& c, std::string repo_id, commit_add file, commit_options opts) {
+    return detail::co_public(co_upload_file_impl(c, std::move(repo_id), std::move(file), std::move(opts)));
+}
+
+static asio::awaitable<commit_info> co_upload_file_impl(client& c, std::string repo_id, commit_add file, commit_options opts) {
     if (opts.commit_message.empty()) opts.commit_message = "Upload " + upload::path_in_repo(file.path_in_repo) + " with hfhub";
     std::vector<commit_operation> ops{std::move(file)};
     co_return co_await co_create_commit(c, std::move(repo_id), std::move(ops), std::move(opts));
@@ -34,7 +41,13 @@ commit_info upload_file(client& c, std::string repo_id, commit_add file, commit_
     return wait(c, co_upload_file(c, std::move(repo_id), std::move(file), std::move(opts)));
 }
 
+static asio::awaitable<commit_info> co_upload_folder_impl(client& c, std::string repo_id, fs::path folder, folder_options opts);
+
 asio::awaitable<commit_info> co_upload_folder(client& c, std::string repo_id, fs::path folder, folder_options opts) {
+    return detail::co_public(co_upload_folder_impl(c, std::move(repo_id), std::move(folder), std::move(opts)));
+}
+
+static asio::awaitable<commit_info> co_upload_folder_impl(client& c, std::string repo_id, fs::path folder, folder_options opts) {
     validate_repo_id(repo_id);
     std::error_code ec;
     if (!fs::is_directory(folder, ec))
@@ -100,7 +113,13 @@ asio::awaitable<std::string> upload::co_ensure_target(client& c, const std::stri
     co_return id;
 }
 
+static asio::awaitable<commit_info> co_push_to_hub_impl(client& c, std::string repo_id, fs::path folder, push_options opts);
+
 asio::awaitable<commit_info> co_push_to_hub(client& c, std::string repo_id, fs::path folder, push_options opts) {
+    return detail::co_public(co_push_to_hub_impl(c, std::move(repo_id), std::move(folder), std::move(opts)));
+}
+
+static asio::awaitable<commit_info> co_push_to_hub_impl(client& c, std::string repo_id, fs::path folder, push_options opts) {
     std::string id = co_await upload::co_ensure_target(c, repo_id, opts.type, opts.revision, opts.is_private,
                                                        opts.create_pr, opts.token);
     if (opts.commit_message.empty()) opts.commit_message = "Push model using hfhub";
