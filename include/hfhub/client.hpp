@@ -63,6 +63,9 @@ struct http_request {
     std::optional<proxy_config> proxies;      // overrides the configured proxies
     std::string user_agent_suffix;            // appended to the client's User-Agent: "; mylib/1.0"
     std::optional<std::chrono::milliseconds> read_timeout;
+    // Overrides the configured retries for this request: 0 makes one attempt (plus the one
+    // retry of a pooled connection the server had closed), for callers with another answer.
+    std::optional<unsigned> max_retries;
     std::uint64_t max_body = 64ull << 20;     // for buffered bodies; streaming has no limit
 };
 

@@ -85,7 +85,9 @@ attempt_failure classify(std::exception_ptr ep) {
             return {client_errc::protocol_error, ec.message(), true};
         return {client_errc::connection_failed, ec.message(), true};
     } catch (const std::system_error& e) {
-        return {client_errc::connection_failed, e.what(), false};
+        // Sockets fail with Boost's error type; the standard one comes from local files (a
+        // request body that is missing or unreadable).
+        return {client_errc::io_error, e.what(), false};
     }
 }
 
@@ -197,15 +199,21 @@ struct client::impl {
         const bool idempotent = req.idempotent.value_or(default_idempotent(req.method));
         const auto read_timeout = req.read_timeout.value_or(cfg.timeouts.read);
         const proxy_config& proxies = req.proxies ? *req.proxies : cfg.proxies;
+        // The token goes to the endpoint's origin only, whatever the caller asked: a storage or
+        // CDN URL that an answer named must never receive it.
         std::optional<std::string> token =
-            req.send_token ? (req.token ? req.token : (cfg.implicit_token ? cfg.token : std::nullopt)) : std::nullopt;
+            req.send_token && same_origin(req.url, cfg.endpoint)
+                ? (req.token ? req.token : (cfg.implicit_token ? cfg.token : std::nullopt))
+                : std::nullopt;
         if (token && token->empty()) token.reset();
         if (token) check_header_text(*token);
 
         const redirect_mode mode = req.redirects == follow_redirects::none            ? redirect_mode::none
                                    : req.redirects == follow_redirects::relative_only ? redirect_mode::relative_only
                                                                                       : redirect_mode::follow;
-        retry_schedule schedule(cfg.retry, seed.fetch_add(0x9e3779b97f4a7c15ull));
+        retry_config retry = cfg.retry;
+        if (req.max_retries) retry.max_retries = *req.max_retries;
+        retry_schedule schedule(retry, seed.fetch_add(0x9e3779b97f4a7c15ull));
         std::string url = req.url;
         unsigned hops = 0;
         bool stale_retry_used = false;

@@ -333,6 +333,13 @@ std::optional<milliseconds> retry_schedule::next(const failure& f) {
 
 // ---- redirects -------------------------------------------------------------------------------
 
+bool same_origin(std::string_view a, std::string_view b) {
+    auto ua = urls::parse_absolute_uri(a);
+    auto ub = urls::parse_absolute_uri(b);
+    if (!ua || !ub || !ua->has_authority() || !ub->has_authority()) return false;
+    return origin_of(*ua) == origin_of(*ub);
+}
+
 redirect_decision decide_redirect(std::string_view current, std::string_view location, unsigned hops,
                                   unsigned max_hops, redirect_mode mode) {
     redirect_decision d;

@@ -72,6 +72,10 @@ struct redirect_decision {
     std::error_code error;  // when failing: too_many_redirects, insecure_redirect, invalid_url
 };
 
+// Same scheme, host and port (default ports filled in, case-insensitive); false when either
+// is not an absolute URL. The user's token goes only to the endpoint's origin.
+bool same_origin(std::string_view a, std::string_view b);
+
 // `current` is the absolute URL just requested; `hops` the redirects followed so far.
 redirect_decision decide_redirect(std::string_view current, std::string_view location, unsigned hops,
                                   unsigned max_hops, redirect_mode mode);

@@ -11,6 +11,7 @@
 #include "util/for_each.hpp"
 #include "util/hash.hpp"
 #include "util/paths.hpp"
+#include "boundary.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
@@ -207,7 +208,8 @@ struct mirror_run {
     }
 
     asio::awaitable<void> co_finish(object& ob) {
-        co_await upload::co_finish_lfs(dst, ob.upload_href, ob.verify_href, ob.oid, ob.size, ob.etags, std::nullopt);
+        co_await upload::co_finish_lfs(dst, ob.upload_href, ob.verify_href, ob.oid, ob.size, ob.etags, std::nullopt,
+                                        header_fields());
     }
 
     asio::awaitable<void> co_fetch(regular& f) {
@@ -323,7 +325,15 @@ bool is_missing(const error& e) {
 
 }  // namespace
 
+static asio::awaitable<mirror_info> co_mirror_impl(client& src, client& dst, std::string src_repo, std::string dst_repo,
+                                       mirror_options o);
+
 asio::awaitable<mirror_info> co_mirror(client& src, client& dst, std::string src_repo, std::string dst_repo,
+                                       mirror_options o) {
+    return detail::co_public(co_mirror_impl(src, dst, std::move(src_repo), std::move(dst_repo), std::move(o)));
+}
+
+static asio::awaitable<mirror_info> co_mirror_impl(client& src, client& dst, std::string src_repo, std::string dst_repo,
                                        mirror_options o) {
     validate_repo_id(src_repo);
     if (o.revision.empty()) o.revision = "main";

@@ -61,7 +61,7 @@ const std::string lfs_json = "application/vnd.git-lfs+json";
 asio::awaitable<void> co_finish_lfs(client& c, const std::string& upload_href,
                                     const std::optional<std::string>& verify_href, const std::string& oid,
                                     std::uint64_t size, const std::vector<std::string>& etags,
-                                    const std::optional<std::string>& token) {
+                                    const std::optional<std::string>& token, const header_fields& verify_headers) {
     if (!etags.empty()) {
         json::array parts;
         for (std::size_t i = 0; i < etags.size(); ++i)
@@ -85,6 +85,8 @@ asio::awaitable<void> co_finish_lfs(client& c, const std::string& upload_href,
         r.url = *verify_href;
         r.headers = {{"Accept", lfs_json}, {"Content-Type", lfs_json}};
         r.body = json::serialize(json::object{{"oid", oid}, {"size", size}});
+        for (auto& h : verify_headers) r.headers.push_back(h);
+        // The client adds the token only when verify is on the Hub's own origin.
         r.token = token;
         r.idempotent = true;
         r.redirects = follow_redirects::none;
@@ -157,8 +159,11 @@ asio::awaitable<lfs_totals> co_upload_lfs(client& c, const std::string& repo_id,
     co_await util::co_for_each(units.size(), o.max_workers, [&](std::size_t i) -> asio::awaitable<void> {
         lfs_transfer& t = *units[i].t;
         if (!t.chunk) {
-            co_await c.co_request(put_body(*t.obj, t.upload_href, 0, t.obj->size));
-            co_await co_finish_lfs(c, t.upload_href, t.verify_href, t.obj->oid, t.obj->size, t.etags, o.token);
+            http_request put = put_body(*t.obj, t.upload_href, 0, t.obj->size);
+            for (auto& h : t.upload_headers) put.headers.push_back(h);
+            co_await c.co_request(std::move(put));
+            co_await co_finish_lfs(c, t.upload_href, t.verify_href, t.obj->oid, t.obj->size, t.etags, o.token,
+                                   t.verify_headers);
             progress.step(t.obj->path_in_repo, t.obj->size);
             co_return;
         }
@@ -170,7 +175,8 @@ asio::awaitable<lfs_totals> co_upload_lfs(client& c, const std::string& repo_id,
         if (!etag) protocol_fail(put_body(*t.obj, t.parts[p].href, 0, 0), resp, "a part upload answered no ETag");
         t.etags[p] = std::string(*etag);
         if (--t.remaining == 0) {
-            co_await co_finish_lfs(c, t.upload_href, t.verify_href, t.obj->oid, t.obj->size, t.etags, o.token);
+            co_await co_finish_lfs(c, t.upload_href, t.verify_href, t.obj->oid, t.obj->size, t.etags, o.token,
+                                   t.verify_headers);
             progress.step(t.obj->path_in_repo, t.obj->size);
         }
     });

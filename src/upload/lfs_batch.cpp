@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <strings.h>
 #include <map>
 #include <set>
 
@@ -95,10 +96,28 @@ void parse_lfs_batch(const std::string& endpoint, const http_request& rq, const 
         t->obj = it->second;
         t->upload_href = fix_endpoint(str_field(rq, rs, up->as_object(), "href", where + ".actions.upload"),
                                       endpoint);
-        if (auto* vf = actions->as_object().if_contains("verify"); vf && vf->is_object())
+        // String-valued entries of an action's "header" object; the rest (multipart's chunk_size
+        // and part URLs) is read below.
+        auto action_headers = [](const json::value* h) {
+            header_fields out;
+            if (!h || !h->is_object()) return out;
+            for (auto& [k, v] : h->as_object())
+                if (v.is_string() && k != "chunk_size" && !k.empty() &&
+                    !std::all_of(k.begin(), k.end(), [](char ch) { return ch >= '0' && ch <= '9'; }) &&
+                    // framing is the client's own to set
+                    ::strcasecmp(std::string(k).c_str(), "Content-Length") != 0 &&
+                    ::strcasecmp(std::string(k).c_str(), "Transfer-Encoding") != 0 &&
+                    ::strcasecmp(std::string(k).c_str(), "Host") != 0)
+                    out.emplace_back(std::string(k), std::string(v.as_string()));
+            return out;
+        };
+        if (auto* vf = actions->as_object().if_contains("verify"); vf && vf->is_object()) {
             t->verify_href = fix_endpoint(str_field(rq, rs, vf->as_object(), "href", where + ".actions.verify"),
                                           endpoint);
+            t->verify_headers = action_headers(vf->as_object().if_contains("header"));
+        }
         auto* hdr = up->as_object().if_contains("header");
+        if (!(hdr && hdr->is_object() && hdr->as_object().contains("chunk_size"))) t->upload_headers = action_headers(hdr);
         if (hdr && hdr->is_object()) {
             auto& h = hdr->as_object();
             if (auto* cs = h.if_contains("chunk_size")) {

@@ -67,6 +67,10 @@ struct lfs_transfer {
     const lfs_object* obj = nullptr;
     std::string upload_href;
     std::optional<std::string> verify_href;
+    // Headers the batch answer's actions name (git-lfs "header"): sent with that action's
+    // requests, in place of any credential of the Hub's.
+    header_fields upload_headers;  // basic transfers only
+    header_fields verify_headers;
     std::uint64_t chunk = 0;  // multipart when non-zero
     std::vector<lfs_part> parts;
     std::vector<std::string> etags;
@@ -111,7 +115,8 @@ boost::asio::awaitable<commit_info> co_send_commit(client& c, const std::string&
 boost::asio::awaitable<void> co_finish_lfs(client& c, const std::string& upload_href,
                                            const std::optional<std::string>& verify_href, const std::string& oid,
                                            std::uint64_t size, const std::vector<std::string>& etags,
-                                           const std::optional<std::string>& token);
+                                           const std::optional<std::string>& token,
+                                           const header_fields& verify_headers);
 
 extern const std::string lfs_json;  // the LFS API's media type
 

@@ -1170,4 +1170,37 @@ BOOST_FIXTURE_TEST_CASE(lfs_upload_to_another_origin_gets_no_token, hostile_fixt
     BOOST_TEST(with_token(*srv) >= 2u);  // preupload, batch and commit went to the Hub with it
 }
 
+// The batch answer may put verify on another origin too: it gets the action's own headers,
+// never the user's token, even though the client was asked to send the token to verify.
+BOOST_FIXTURE_TEST_CASE(lfs_verify_on_another_origin_gets_only_the_actions_headers, hostile_fixture) {
+    const std::string content = random_bytes(3000, 4);
+    hostile storage([&](const hostile_request&, hostile_conn& c) { c.send(http_answer(200, {}, "")); });
+    upload_hub hub;
+    hub.batch = [&](const json::array& asked) {
+        json::object o{{"oid", asked[0].at("oid")}, {"size", 3000}};
+        o["actions"] = json::object{
+            {"upload", json::object{{"href", storage.url() + "/put/object"},
+                                    {"header", json::object{{"X-Upload-Signature", "up-sig"}}}}},
+            {"verify", json::object{{"href", storage.url() + "/verify"},
+                                    {"header", json::object{{"X-Verify-Signature", "verify-sig"}}}}}};
+        return json::serialize(json::object{{"objects", json::array{o}}});
+    };
+    auto srv = serve(hub);
+    client cl(ioc.get_executor(), make_config(srv->url()));
+    commit_options co;
+    co.token = token;  // an explicit token is held back off-origin too
+    auto o = attempt(co_upload_file(cl, "alice/m", commit_add::bytes("w.bin", content), co));
+    BOOST_TEST_INFO(o);
+    BOOST_TEST(!o.code);
+    BOOST_REQUIRE_EQUAL(storage.count("POST", "/verify"), 1u);
+    BOOST_REQUIRE_EQUAL(storage.count("PUT"), 1u);
+    for (auto& r : storage.requests()) {
+        if (r.method == "POST") BOOST_TEST(r.header("X-Verify-Signature").value_or("") == "verify-sig");
+        if (r.method == "PUT") BOOST_TEST(r.header("X-Upload-Signature").value_or("") == "up-sig");
+        BOOST_TEST(!r.header("Authorization"), r.method << " " << r.target << " carried Authorization");
+    }
+    BOOST_TEST(with_token(storage) == 0u);
+    BOOST_TEST(with_token(*srv) >= 2u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
