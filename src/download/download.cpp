@@ -10,6 +10,7 @@
 #include "util/fs.hpp"
 #include "util/hash.hpp"
 #include "util/paths.hpp"
+#include "boundary.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -167,7 +168,15 @@ T wait(client& c, asio::awaitable<T> aw) {
 
 }  // namespace
 
+static asio::awaitable<fs::path> co_hf_hub_download_impl(client& c, std::string repo_id, std::string filename,
+                                             download_options o);
+
 asio::awaitable<fs::path> co_hf_hub_download(client& c, std::string repo_id, std::string filename,
+                                             download_options o) {
+    return detail::co_public(co_hf_hub_download_impl(c, std::move(repo_id), std::move(filename), std::move(o)));
+}
+
+static asio::awaitable<fs::path> co_hf_hub_download_impl(client& c, std::string repo_id, std::string filename,
                                              download_options o) {
     validate_repo_id(repo_id);
     std::string file = join_file(o, filename);
@@ -191,17 +200,19 @@ asio::awaitable<fs::path> co_hf_hub_download(client& c, std::string repo_id, std
         }
     }
 
+    // What the cache would answer if the Hub can't: with it, one attempt is enough (as Python
+    // does); without it, the retry policy applies.
+    std::optional<fs::path> fallback;
+    if (!o.force_download)
+        if (auto commit = cache::resolve_cached_revision(rc, o.revision))
+            if (fs::path p = rc.snapshot_file(*commit, file); fs::exists(p)) fallback = std::move(p);
     file_meta meta;
     try {
-        meta = co_await download::co_probe(c, o, repo_id, file, &rc);
+        meta = co_await download::co_probe(c, o, repo_id, file, &rc,
+                                           fallback ? std::optional<unsigned>(0) : std::nullopt);
     } catch (const hfhub::error& e) {
-        if (!cache_may_answer(e)) throw;
-        // The Hub is unreachable: the cache may still know the answer.
-        if (auto commit = cache::resolve_cached_revision(rc, o.revision)) {
-            fs::path p = rc.snapshot_file(*commit, file);
-            if (!o.force_download && fs::exists(p)) co_return p;
-        }
-        throw;
+        if (!cache_may_answer(e) || !fallback) throw;
+        co_return *fallback;
     }
 
     fs::path pointer = rc.snapshot_file(meta.commit, file);
@@ -214,7 +225,13 @@ fs::path hf_hub_download(client& c, std::string repo_id, std::string filename, d
     return wait(c, co_hf_hub_download(c, std::move(repo_id), std::move(filename), std::move(opts)));
 }
 
+static asio::awaitable<fs::path> co_snapshot_download_impl(client& c, std::string repo_id, snapshot_options o);
+
 asio::awaitable<fs::path> co_snapshot_download(client& c, std::string repo_id, snapshot_options o) {
+    return detail::co_public(co_snapshot_download_impl(c, std::move(repo_id), std::move(o)));
+}
+
+static asio::awaitable<fs::path> co_snapshot_download_impl(client& c, std::string repo_id, snapshot_options o) {
     validate_repo_id(repo_id);
     const auto policy = policy_of(c, o);
     std::optional<cache::repo_cache> rc;

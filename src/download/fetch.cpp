@@ -229,7 +229,8 @@ std::string user_agent_suffix(const download_options& o) {
 }
 
 asio::awaitable<file_meta> co_probe(client& c, const download_options& o, const std::string& repo_id,
-                                    const std::string& file, const cache::repo_cache* cache) {
+                                    const std::string& file, const cache::repo_cache* cache,
+                                    std::optional<unsigned> max_retries) {
     const auto& endpoint = c.settings().endpoint;
     http_request r;
     r.method = "HEAD";
@@ -240,6 +241,7 @@ asio::awaitable<file_meta> co_probe(client& c, const download_options& o, const 
     r.token = o.token;
     r.proxies = o.proxies;
     r.user_agent_suffix = user_agent_suffix(o);
+    r.max_retries = max_retries;
     http_response resp = co_await c.co_request(r, false);
     auto header = [&](std::string_view n) { return std::string(resp.header(n).value_or("")); };
     if (resp.status >= 400) {

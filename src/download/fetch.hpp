@@ -36,8 +36,10 @@ std::string resolve_url(const std::string& endpoint, repo_type t, const std::str
 
 // HEAD on resolve, following only relative redirects. On EntryNotFound it marks the file missing
 // in the cache (when `cache` is given) before rethrowing.
+// `max_retries` overrides the client's retries (0 when the cache has an answer to fall back on).
 boost::asio::awaitable<file_meta> co_probe(client& c, const download_options& o, const std::string& repo_id,
-                                           const std::string& file, const cache::repo_cache* cache);
+                                           const std::string& file, const cache::repo_cache* cache,
+                                           std::optional<unsigned> max_retries = std::nullopt);
 
 // Downloads `meta` into `target` (created whole or not at all): streams with resume from
 // `partial`, or parallel ranges for big files; verifies against the etag and size.
