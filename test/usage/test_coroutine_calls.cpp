@@ -1,0 +1,402 @@
+// Every public co_ function called the way a user's coroutine calls it: inside co_await
+// expressions, with default arguments, string literals for std::string parameters, temporary
+// paths, and options returned by value from a function. g++ 12 destroyed a brace-initialised
+// default argument ("= {}") twice in the caller's frame; under ASan (scripts/sanitize.sh) any
+// such mistake fails here. Also: every failure leaves as an hfhub::error, a cancelled call
+// included, and an unreachable Hub costs a cached file one attempt, not the retry policy.
+#include <hfhub/commit.hpp>
+#include <hfhub/download.hpp>
+#include <hfhub/hub_api.hpp>
+#include <hfhub/mirror.hpp>
+#include <hfhub/mixin.hpp>
+#include <hfhub/model_card.hpp>
+#include <hfhub/repo_api.hpp>
+
+#include "client_util.hpp"
+#include "hub_helpers.hpp"
+#include "util/fs.hpp"
+
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/describe/class.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <fstream>
+
+using namespace hfhub;
+using hfhub::test::alice_token;
+using hfhub::test::temp_dir;
+using hfhub::test::test_server;
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+
+namespace cocalls {
+
+struct tiny_config {
+    int width = 3;
+    bool operator==(const tiny_config&) const = default;
+};
+BOOST_DESCRIBE_STRUCT(tiny_config, (), (width))
+
+class tiny : public safetensors_model_hub_mixin<tiny> {
+public:
+    using config_type = tiny_config;
+    tiny() : tiny(tiny_config()) {}
+    explicit tiny(tiny_config c) : cfg_(c), w_(static_cast<std::size_t>(c.width), 0.5f) {}
+    const tiny_config& config() const { return cfg_; }
+    safetensors::tensor_list named_tensors() const {
+        return {{"w", safetensors::make_view(safetensors::dtype::F32, {w_.size()}, std::span<const float>(w_))}};
+    }
+    static tiny from_config(tiny_config c) { return tiny(c); }
+    void load_tensors(const safetensors::checkpoint& ck) {
+        auto s = ck.at("w").as<float>();
+        w_.assign(s.begin(), s.end());
+    }
+    bool operator==(const tiny&) const = default;
+
+private:
+    tiny_config cfg_;
+    std::vector<float> w_;
+};
+
+// Options made by a function: a prvalue, as users get from their own helpers.
+commit_options message(std::string m) {
+    commit_options o;
+    o.commit_message = std::move(m);
+    return o;
+}
+// Lists made by functions too: g++ 12 can't compile a braced list in a co_await expression.
+std::vector<commit_add> one_add() {
+    std::vector<commit_add> v;
+    v.push_back(commit_add::bytes("c.txt", "gamma"));
+    return v;
+}
+std::vector<std::string> two_paths() {
+    std::vector<std::string> v;
+    v.emplace_back("a.txt");
+    v.emplace_back("missing");
+    return v;
+}
+std::vector<commit_operation> two_files() {
+    std::vector<commit_operation> ops;
+    ops.emplace_back(commit_add::bytes("a.txt", "alpha"));
+    ops.emplace_back(commit_add::bytes("dir/b.txt", "beta"));
+    return ops;
+}
+repo_settings make_private() {
+    repo_settings s;
+    s.is_private = true;
+    return s;
+}
+pull_request_options titled(std::string t) {
+    pull_request_options p;
+    p.title = std::move(t);
+    return p;
+}
+http_request get(std::string url) {
+    http_request r;
+    r.url = std::move(url);
+    return r;
+}
+
+struct seen {
+    std::vector<std::string> calls;
+    void operator()(std::string name) { calls.push_back(std::move(name)); }
+};
+
+// The user's coroutine. Each line is one public call as the docs write it.
+asio::awaitable<void> user_code(client& hub, client& other, fs::path work, seen& s) {
+    auto repo = co_await co_create_repo(hub, "alice/calls");
+    BOOST_TEST(repo.repo_id == "alice/calls");
+    s("co_create_repo");
+
+    auto c1 = co_await co_create_commit(hub, "alice/calls", two_files(), message("two files"));
+    BOOST_TEST(c1.changed);
+    s("co_create_commit");
+
+    auto pre = co_await co_preupload_lfs_files(hub, "alice/calls", one_add(), message("pre"));
+    BOOST_TEST(pre.size() == 1u);
+    s("co_preupload_lfs_files");
+
+    auto up = co_await co_upload_file(hub, "alice/calls", commit_add::bytes("d.txt", "delta"));
+    BOOST_TEST(up.changed);
+    s("co_upload_file");
+
+    fs::create_directories(work / "folder");
+    std::ofstream(work / "folder" / "e.txt") << "epsilon";
+    auto folder = co_await co_upload_folder(hub, "alice/calls", work / "folder");
+    BOOST_TEST(folder.changed);
+    s("co_upload_folder");
+
+    auto pushed = co_await co_push_to_hub(hub, "alice/pushed", work / "folder");
+    BOOST_TEST(pushed.changed);
+    s("co_push_to_hub");
+
+    fs::path a = co_await co_hf_hub_download(hub, "alice/calls", "a.txt");
+    BOOST_TEST(util::read_file(a).value_or("") == "alpha");
+    s("co_hf_hub_download");
+
+    fs::path snap = co_await co_snapshot_download(hub, "alice/calls");
+    BOOST_TEST(fs::exists(snap / "dir" / "b.txt"));
+    s("co_snapshot_download");
+
+    auto info = co_await co_repo_info(hub, "alice/calls");
+    BOOST_TEST(info.sha.size() == 40u);
+    s("co_repo_info");
+
+    auto tree = co_await co_list_repo_tree(hub, "alice/calls");
+    BOOST_TEST(!tree.empty());
+    s("co_list_repo_tree");
+
+    auto paths = co_await co_get_paths_info(hub, "alice/calls", two_paths());
+    BOOST_TEST(paths.size() == 1u);
+    s("co_get_paths_info");
+
+    co_await co_create_branch(hub, "alice/calls", "dev");
+    s("co_create_branch");
+    co_await co_create_tag(hub, "alice/calls", "v1");
+    s("co_create_tag");
+
+    auto refs = co_await co_list_repo_refs(hub, "alice/calls");
+    BOOST_TEST(refs.branches.size() == 2u);
+    BOOST_TEST(refs.tags.size() == 1u);
+    s("co_list_repo_refs");
+
+    auto commits = co_await co_list_repo_commits(hub, "alice/calls");
+    BOOST_TEST(commits.size() >= 3u);
+    s("co_list_repo_commits");
+
+    BOOST_TEST(co_await co_file_exists(hub, "alice/calls", "dir/b.txt"));
+    BOOST_TEST(!(co_await co_file_exists(hub, "alice/calls", "nope.txt")));
+    s("co_file_exists");
+
+    auto me = co_await co_whoami(hub);
+    BOOST_TEST(me.name == "alice");
+    s("co_whoami");
+
+    auto pr = co_await co_create_pull_request(hub, "alice/calls", titled("Retrain"));
+    BOOST_TEST(pr.num >= 1u);
+    s("co_create_pull_request");
+
+    co_await co_delete_tag(hub, "alice/calls", "v1");
+    s("co_delete_tag");
+    co_await co_delete_branch(hub, "alice/calls", "dev");
+    s("co_delete_branch");
+    co_await co_update_repo_settings(hub, "alice/calls", make_private());
+    s("co_update_repo_settings");
+
+    auto card = model_card(boost::json::object{{"license", "mit"}}, "A card\n");
+    auto card_commit = co_await card.co_push_to_hub(hub, "alice/calls");
+    BOOST_TEST(card_commit.changed);
+    s("model_card::co_push_to_hub");
+    auto loaded = co_await model_card::co_load(hub, "alice/calls");
+    BOOST_TEST(loaded.text() == "A card\n");
+    s("model_card::co_load");
+
+    auto mirrored = co_await co_mirror(hub, other, "alice/calls", "alice/mirrored");
+    BOOST_TEST(mirrored.commit.changed);
+    s("co_mirror");
+
+    auto model_commit = co_await tiny(tiny_config()).co_push_to_hub(hub, "alice/tiny");
+    BOOST_TEST(model_commit.changed);
+    s("mixin co_push_to_hub");
+    tiny back = co_await tiny::co_from_pretrained(hub, "alice/tiny");
+    BOOST_TEST((back == tiny(tiny_config())));
+    s("mixin co_from_pretrained");
+
+    auto resp = co_await hub.co_request(get(hub.settings().endpoint + "/api/whoami-v2"));
+    BOOST_TEST(resp.status == 200u);
+    s("client::co_request");
+    std::string body;
+    auto streamed = co_await hub.co_stream(get(hub.settings().endpoint + "/alice/calls/resolve/main/a.txt"),
+                                           test::string_sink(body));
+    BOOST_TEST(streamed.status == 200u);
+    BOOST_TEST(body == "alpha");
+    s("client::co_stream");
+
+    co_await co_delete_repo(hub, "alice/mirrored");
+    s("co_delete_repo");
+}
+
+config config_for(const test_server& srv, const fs::path& cache) {
+    config c = test::quick_config(srv.url());
+    c.token = alice_token;
+    c.hub_cache = cache;
+    return c;
+}
+
+}  // namespace cocalls
+
+BOOST_AUTO_TEST_SUITE(coroutine_calls)
+
+BOOST_AUTO_TEST_CASE(every_public_co_function_from_a_user_coroutine) {
+    test_server srv;
+    temp_dir work;
+    asio::io_context ioc;
+    client hub(ioc.get_executor(), cocalls::config_for(srv, work.path() / "cache"));
+    client other(ioc.get_executor(), cocalls::config_for(srv, work.path() / "cache"));
+    cocalls::seen s;
+    std::exception_ptr failure;
+    asio::co_spawn(ioc, cocalls::user_code(hub, other, work.path(), s), [&](std::exception_ptr e) { failure = e; });
+    ioc.run();
+    if (failure) {
+        try {
+            std::rethrow_exception(failure);
+        } catch (const std::exception& e) {
+            BOOST_FAIL("after " << s.calls.size() << " calls: " << e.what());
+        }
+    }
+    // 29 calls: every co_ function in the public headers, and the client's two.
+    BOOST_TEST(s.calls.size() == 29u);
+}
+
+// A cancellation that lands anywhere in a commit surfaces as hfhub::error(cancelled), never
+// as Asio's own operation_aborted, whichever co_await noticed it; and nothing is committed.
+BOOST_AUTO_TEST_CASE(a_cancelled_commit_is_typed_and_commits_nothing) {
+    test_server srv;
+    temp_dir work;
+    srv.create_repo("alice/slow", alice_token);
+    // Big enough that the commit is still hashing or uploading when most cancels land.
+    const std::string big(48u << 20, 'x');
+    unsigned cancelled = 0;
+    for (int at_ms : {0, 2, 10, 30, 80, 200}) {
+        asio::io_context ioc;
+        client hub(ioc.get_executor(), cocalls::config_for(srv, work.path() / "cache"));
+        std::vector<commit_operation> ops;
+        std::string name = "big" + std::to_string(at_ms) + ".bin";
+        ops.emplace_back(commit_add::bytes(name, big));
+        asio::cancellation_signal sig;
+        std::exception_ptr failure;
+        bool finished = false;
+        asio::co_spawn(ioc, co_create_commit(hub, "alice/slow", std::move(ops), cocalls::message("big")),
+                       asio::bind_cancellation_slot(sig.slot(), [&](std::exception_ptr e, commit_info) {
+                           failure = e;
+                           finished = true;
+                       }));
+        asio::steady_timer t(ioc, std::chrono::milliseconds(at_ms));
+        t.async_wait([&](boost::system::error_code) {
+            if (!finished) sig.emit(asio::cancellation_type::terminal);
+        });
+        ioc.run();
+        BOOST_REQUIRE(finished);
+        auto tree = srv.get("/api/models/alice/slow/tree/main", alice_token).body;
+        if (!failure) {
+            BOOST_TEST(tree.find(name) != std::string::npos);  // it won the race: it landed
+            continue;
+        }
+        try {
+            std::rethrow_exception(failure);
+        } catch (const hfhub::error& e) {
+            BOOST_TEST(e.code() == make_error_code(client_errc::cancelled), "at " << at_ms << " ms: " << e.what());
+        } catch (const std::exception& e) {
+            BOOST_ERROR("at " << at_ms << " ms a non-hfhub exception escaped: " << e.what());
+        }
+        ++cancelled;
+        BOOST_TEST(tree.find(name) == std::string::npos, "at " << at_ms << " ms the commit landed anyway");
+    }
+    BOOST_TEST(cancelled >= 3u);  // most cancels land mid-call
+}
+
+BOOST_AUTO_TEST_CASE(an_unreachable_hub_answers_from_the_cache_after_one_attempt) {
+    temp_dir work;
+    fs::path cache = work.path() / "cache";
+    {
+        test_server srv;
+        srv.create_repo("alice/offline", alice_token);
+        BOOST_REQUIRE_EQUAL(srv.commit("models/alice/offline", "main", {test_server::add_file("f.txt", "cached")},
+                                       alice_token).status,
+                            200u);
+        asio::io_context ioc;
+        client hub(ioc.get_executor(), cocalls::config_for(srv, cache));
+        test::run(ioc, co_hf_hub_download(hub, "alice/offline", "f.txt"));
+    }
+    // A port nothing listens on: connection refused.
+    std::string dead;
+    {
+        asio::io_context ioc;
+        asio::ip::tcp::acceptor a(ioc, {asio::ip::make_address("127.0.0.1"), 0});
+        dead = "http://127.0.0.1:" + std::to_string(a.local_endpoint().port());
+    }
+    config cfg;  // the default retry policy: 5 retries from 1 s, about 16 s in all
+    cfg.endpoint = dead;
+    cfg.token = alice_token;
+    cfg.hub_cache = cache;
+    asio::io_context ioc;
+    std::thread runner;
+    auto guard = asio::make_work_guard(ioc);
+    runner = std::thread([&] { ioc.run(); });
+    client hub(ioc.get_executor(), cfg);
+
+    auto t0 = std::chrono::steady_clock::now();
+    fs::path p = hf_hub_download(hub, "alice/offline", "f.txt");
+    auto took = std::chrono::steady_clock::now() - t0;
+    BOOST_TEST(util::read_file(p).value_or("") == "cached");
+    BOOST_TEST(took < std::chrono::seconds(1), "took " << std::chrono::duration<double>(took).count() << " s");
+
+    // Not cached: the retry policy applies (quick here), then a typed failure.
+    config quick = test::quick_config(dead);
+    quick.hub_cache = cache;
+    quick.retry.max_retries = 2;
+    quick.retry.base_delay = std::chrono::milliseconds(100);
+    quick.retry.max_delay = std::chrono::milliseconds(200);
+    client hub2(ioc.get_executor(), quick);
+    t0 = std::chrono::steady_clock::now();
+    auto ec = test::error_of([&] { hf_hub_download(hub2, "alice/offline", "other.txt"); });
+    took = std::chrono::steady_clock::now() - t0;
+    BOOST_TEST(ec == make_error_code(client_errc::connection_failed), ec.message());
+    BOOST_TEST(took >= std::chrono::milliseconds(100), "no retry was made");
+    guard.reset();
+    runner.join();
+}
+
+// The user's io_context keeps its own timers on time while a big upload runs on it: hashing
+// and file I/O happen off the I/O thread. One thread runs everything here, as in a small service.
+BOOST_AUTO_TEST_CASE(a_timer_keeps_ticking_during_a_big_upload) {
+#ifdef HFHUB_SANITIZER
+    const auto bound = std::chrono::milliseconds(250);  // sanitizers slow every step
+#else
+    const auto bound = std::chrono::milliseconds(50);
+#endif
+    test_server srv;
+    temp_dir work;
+    {
+        std::ofstream out(work.path() / "big.bin", std::ios::binary);
+        std::string block(1u << 20, '\0');
+        for (unsigned i = 0; i < 512; ++i) {
+            for (std::size_t j = 0; j < block.size(); j += 4096) block[j] = static_cast<char>(i + j / 4096);
+            out.write(block.data(), static_cast<std::streamsize>(block.size()));
+        }
+    }
+    asio::io_context ioc(1);
+    client hub(ioc.get_executor(), cocalls::config_for(srv, work.path() / "cache"));
+    srv.create_repo("alice/ticks", alice_token);
+    bool done = false;
+    std::chrono::steady_clock::duration worst{};
+    std::uint64_t ticks = 0;
+    asio::steady_timer timer(ioc);
+    std::function<void()> arm = [&] {
+        auto due = std::chrono::steady_clock::now() + std::chrono::milliseconds(1);
+        timer.expires_at(due);
+        timer.async_wait([&, due](boost::system::error_code) {
+            worst = std::max(worst, std::chrono::steady_clock::now() - due);
+            ++ticks;
+            if (!done) arm();
+        });
+    };
+    arm();
+    std::exception_ptr failure;
+    asio::co_spawn(ioc, co_upload_file(hub, "alice/ticks", commit_add::file("big.bin", work.path() / "big.bin")),
+                   [&](std::exception_ptr e, commit_info) {
+                       failure = e;
+                       done = true;
+                   });
+    ioc.run();
+    BOOST_REQUIRE(!failure);
+    BOOST_TEST(ticks > 100u);
+    const double late_ms = std::chrono::duration<double>(worst).count() * 1000;
+    BOOST_TEST(worst <= bound, "a tick came " << late_ms << " ms late over " << ticks << " ticks");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
