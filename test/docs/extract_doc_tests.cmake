@@ -12,6 +12,9 @@
 #     environment points at the same Hub. It passes when it completes without an exception.
 #   - Every block gets all public hfhub headers and <boost/asio.hpp>
 #     (test/docs/doc_test.hpp), so a fragment need not repeat them.
+#   - Each block runs alone: a fresh Hub in open mode (every namespace writable), a fresh
+#     HF_HOME (so a fresh cache), a dummy HF_TOKEN, and a fresh working directory. Compile
+#     errors name the doc's own file and line (#line).
 #
 # A marker on the line right before the fence adds to that:
 #   <!-- doc-test: KEY[=VALUE] ... -->
