@@ -150,9 +150,13 @@ BOOST_AUTO_TEST_CASE(https_with_the_test_ca) {
     auto resp = run(ioc, c.co_request(r));
     BOOST_TEST(resp.status == 200u);
     BOOST_TEST(resp.body.find("\"alice\"") != std::string::npos);
-    // By name as well as by IP: the certificate carries both.
-    r.url = "https://localhost:" + srv.url().substr(srv.url().rfind(':') + 1) + "/api/whoami-v2";
-    BOOST_TEST(run(ioc, c.co_request(r)).status == 200u);
+    // By name as well as by IP: the certificate carries both. Another origin to the client, so
+    // a client whose endpoint names it (the token goes to the endpoint's origin only).
+    auto by_name = cfg;
+    by_name.endpoint = "https://localhost:" + srv.url().substr(srv.url().rfind(':') + 1);
+    client named(ioc.get_executor(), by_name);
+    r.url = by_name.endpoint + "/api/whoami-v2";
+    BOOST_TEST(run(ioc, named.co_request(r)).status == 200u);
 }
 
 BOOST_AUTO_TEST_CASE(unknown_ca_is_rejected) {
@@ -189,8 +193,10 @@ BOOST_AUTO_TEST_CASE(a_missing_ca_bundle_fails_https_only) {
     cfg.token = alice_token;
     client c(ioc.get_executor(), cfg);
     http_request r;
+    // Another origin than the endpoint: no token goes there, so the answer is 401, but it is
+    // an answer over plain http.
     r.url = plain.url() + "/api/whoami-v2";
-    BOOST_TEST(run(ioc, c.co_request(r)).status == 200u);
+    BOOST_TEST(run(ioc, c.co_request(r, false)).status == 401u);
     r.url = tls.url() + "/api/whoami-v2";
     try {
         run(ioc, c.co_request(r));
