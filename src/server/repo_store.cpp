@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <set>
+#include <fcntl.h>
 
 namespace hfhub::server {
 
@@ -91,6 +92,8 @@ repo_state parse_state(std::string_view text) {
     }
     return s;
 }
+
+fs::path grants_file(const fs::path& repo_dir) { return repo_dir / "lfs-grants"; }
 
 // Removes temp files a killed process left beside their targets.
 void remove_stale_temps(const fs::path& dir) {
@@ -540,6 +543,27 @@ commit_result repo_store::apply_commit(repo& r, const commit_request& req) {
     std::lock_guard lk(r.state_mu_);
     r.state_ = std::make_shared<const repo_state>(std::move(next));
     return result;
+}
+
+std::unordered_set<std::string> repo_store::lfs_grants(const repo& r) const {
+    std::unordered_set<std::string> out;
+    auto text = util::read_file(grants_file(r.dir));
+    if (!text) return out;
+    for (std::size_t pos = 0, nl; (nl = text->find('\n', pos)) != std::string::npos; pos = nl + 1)
+        out.emplace(text->substr(pos, nl - pos));
+    return out;
+}
+
+void repo_store::grant_lfs(const repo& r, const std::vector<std::string>& oids,
+                           std::unordered_set<std::string>& granted) {
+    std::string lines;
+    for (auto& oid : oids)
+        if (granted.insert(oid).second) lines += oid + "\n";
+    if (lines.empty()) return;
+    fs::path f = grants_file(r.dir);
+    util::unique_fd fd(::open(f.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+    if (!fd) util::throw_errno("open", f);
+    util::write_all(fd.get(), lines.data(), lines.size(), f);
 }
 
 std::vector<std::shared_ptr<const commit>> repo_store::history(repo& r, std::string_view id, std::size_t max) {

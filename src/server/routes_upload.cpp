@@ -12,8 +12,6 @@
 #include <algorithm>
 #include <unordered_set>
 #include <vector>
-#include <fcntl.h>
-#include <unistd.h>
 
 namespace hfhub::server {
 
@@ -64,38 +62,10 @@ std::uint64_t query_size(const request& req) {
     return std::stoull(*s);
 }
 
-// Which LFS objects a repo may name: those uploaded through it (the bytes prove possession)
-// and those its commits took in. The object store is shared by content across repos, so
-// without this anyone who learned an oid could commit, then read, another repo's private object.
-fs::path grants_file(const repo& r) { return r.dir / "lfs-grants"; }
-
-// Read once per request: a batch or a commit naming thousands of objects must not read the
-// file once per object.
-std::unordered_set<std::string> lfs_grants(const repo& r) {
-    std::unordered_set<std::string> out;
-    auto text = util::read_file(grants_file(r));
-    if (!text) return out;
-    for (std::size_t pos = 0, nl; (nl = text->find('\n', pos)) != std::string::npos; pos = nl + 1)
-        out.emplace(text->substr(pos, nl - pos));
-    return out;
-}
-
-// Appends the oids not granted yet, in one write (O_APPEND: whole lines even beside another
-// request's append).
-void grant_lfs(const repo& r, const std::vector<std::string>& oids, std::unordered_set<std::string>& granted) {
-    std::string lines;
-    for (auto& oid : oids)
-        if (granted.insert(oid).second) lines += oid + "\n";
-    if (lines.empty()) return;
-    fs::path f = grants_file(r);
-    util::unique_fd fd(::open(f.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
-    if (!fd) util::throw_errno("open", f);
-    util::write_all(fd.get(), lines.data(), lines.size(), f);
-}
-
-void grant_lfs(const repo& r, const std::string& oid) {
-    auto granted = lfs_grants(r);
-    grant_lfs(r, {oid}, granted);
+// One grant, after an upload whose bytes hashed to `oid`.
+void grant_lfs(repo_store& store, const repo& r, const std::string& oid) {
+    auto granted = store.lfs_grants(r);
+    store.grant_lfs(r, {oid}, granted);
 }
 
 // The repo a signed upload URL was issued for, as "<type>~<ns>~<name>": '~' is in no repo
@@ -205,7 +175,7 @@ response hub::lfs_batch(ctx& c, repo_type t, const std::string& id) {
 
     bool any_multipart = false;
     json::array out;
-    const auto granted = lfs_grants(*target);
+    const auto granted = store_.lfs_grants(*target);
     for (auto& ov : objects->as_array()) {
         json::object o;
         std::string oid;
@@ -276,7 +246,7 @@ response hub::storage_put(ctx& c, const std::string& sha) {
     }
     if (lfs_.stat(sha)) discard(c.req);
     else lfs_.put_verified(sha, up.file);
-    if (auto r = upload_target(store_, c.req)) grant_lfs(*r, sha);
+    if (auto r = upload_target(store_, c.req)) grant_lfs(store_, *r, sha);
     return json_response(200, "{}");
 }
 
@@ -378,7 +348,7 @@ response hub::storage_complete(ctx& c, const std::string& sha, const std::string
         fs::remove_all(dir, ec);
         throw;
     }
-    if (auto r = upload_target(store_, c.req)) grant_lfs(*r, sha);
+    if (auto r = upload_target(store_, c.req)) grant_lfs(store_, *r, sha);
     fs::remove_all(dir, ec);
     return json_response(200, "{}");
 }
@@ -405,7 +375,7 @@ response hub::commit_ndjson(ctx& c, repo_type t, const std::string& id, const st
     // (a copy); the same message either way, so this can't probe for objects elsewhere.
     std::shared_ptr<const commit> head;
     bool head_loaded = false;
-    auto granted = lfs_grants(*r);
+    auto granted = store_.lfs_grants(*r);
     for (auto& op : req.ops) {
         if (op.what != commit_op::kind::add_lfs || granted.contains(op.sha256)) continue;
         if (!head_loaded) {
@@ -421,7 +391,7 @@ response hub::commit_ndjson(ctx& c, repo_type t, const std::string& id, const st
     std::vector<std::string> taken_in;
     for (auto& op : req.ops)
         if (op.what == commit_op::kind::add_lfs) taken_in.push_back(op.sha256);
-    grant_lfs(*r, taken_in, granted);
+    store_.grant_lfs(*r, taken_in, granted);
     json::object o{{"success", true},
                    {"commitOid", result.commit},
                    {"commitUrl", repo_url(t, id) + "/commit/" + result.commit},
