@@ -199,7 +199,8 @@ response hub::lfs_batch(ctx& c, repo_type t, const std::string& id) {
             out.push_back(std::move(o));
             continue;
         }
-        if (have && *have == usize && granted.contains(oid)) {  // already stored: no actions
+        // Stored but not granted: this repo must still show the bytes, so it gets the actions.
+        if (have && *have == usize && granted.contains(oid)) {
             out.push_back(std::move(o));
             continue;
         }
@@ -244,6 +245,7 @@ response hub::storage_put(ctx& c, const std::string& sha) {
         throw http_error(400, "", "Uploaded content does not match its oid and size (got sha256 " + up.sha256 +
                                       ", " + std::to_string(up.size) + " bytes)");
     }
+    // The bytes are the object's: a stored object is granted just the same.
     if (lfs_.stat(sha)) discard(c.req);
     else lfs_.put_verified(sha, up.file);
     if (auto r = upload_target(store_, c.req)) grant_lfs(store_, *r, sha);
@@ -317,12 +319,6 @@ response hub::storage_complete(ctx& c, const std::string& sha, const std::string
     if (!pv || !pv->is_array()) throw http_error(400, "", "'parts' is required");
     fs::path dir = temp_dir() / ("mp-" + sha + "-" + upload);
     std::error_code ec;
-    if (lfs_.stat(sha)) {
-        // Stored already (another upload of it won): this upload's parts are of no more use.
-        assembly_.forget(dir);
-        fs::remove_all(dir, ec);
-        return json_response(200, "{}");
-    }
 
     std::map<std::uint64_t, std::string> etags;
     for (auto& p : pv->as_array()) {
@@ -335,21 +331,34 @@ response hub::storage_complete(ctx& c, const std::string& sha, const std::string
     if (etags.size() != parts || (parts && (etags.begin()->first != 1 || etags.rbegin()->first != parts)))
         throw http_error(400, "", "Expected parts 1.." + std::to_string(parts));
 
+    // Even when the object is stored already (another repo's upload, or a concurrent one), the
+    // parts are joined and hashed: only bytes that are the object grant this repo the object.
+    auto target = upload_target(store_, c.req);
     auto taken = assembly_.take(dir, parts, etags);
-    if (auto* why = std::get_if<std::string>(&taken)) throw http_error(400, "", *why);
+    if (auto* why = std::get_if<std::string>(&taken)) {
+        // A retried completion whose first try succeeded: the grant is there, any parts are of no use.
+        if (lfs_.stat(sha) == size && target && store_.lfs_grants(*target).contains(sha)) {
+            assembly_.forget(dir);
+            fs::remove_all(dir, ec);
+            return json_response(200, "{}");
+        }
+        throw http_error(400, "", *why);
+    }
     auto& j = std::get<multipart_assembly::joined>(taken);
     if (j.sha256 != sha || j.size != size) {
         fs::remove_all(dir, ec);  // the parts can never form this object
         throw http_error(400, "", "Assembled object does not match its oid and size (got sha256 " + j.sha256 + ")");
     }
-    try {
-        lfs_.put_verified(sha, j.file);
-    } catch (...) {
-        fs::remove_all(dir, ec);
-        throw;
+    if (!lfs_.stat(sha)) {
+        try {
+            lfs_.put_verified(sha, j.file);
+        } catch (...) {
+            fs::remove_all(dir, ec);
+            throw;
+        }
     }
-    if (auto r = upload_target(store_, c.req)) grant_lfs(store_, *r, sha);
-    fs::remove_all(dir, ec);
+    if (target) grant_lfs(store_, *target, sha);
+    fs::remove_all(dir, ec);  // the parts, and the joined copy if the store had the object
     return json_response(200, "{}");
 }
 
