@@ -205,7 +205,8 @@ response hub::lfs_batch(ctx& c, repo_type t, const std::string& id) {
             continue;
         }
         std::string sz = std::to_string(usize);
-        json::object verify{{"href", sign_storage_url("/verify/" + oid + "?size=" + sz)}};
+        // On the API origin, as on the Hub: clients send their token with verify.
+        json::object verify{{"href", repo_url(t, id) + ".git/info/lfs/objects/verify"}};
         if (multipart_ok && usize >= cfg_.multipart_threshold) {
             any_multipart = true;
             std::string upload = util::random_hex(8);
@@ -362,11 +363,18 @@ response hub::storage_complete(ctx& c, const std::string& sha, const std::string
     return json_response(200, "{}");
 }
 
-response hub::storage_verify(ctx& c, const std::string& sha) {
-    std::uint64_t size = query_size(c.req);
-    auto have = lfs_.stat(sha);
-    if (!have) throw http_error(404, "", "Object " + sha + " not found");
-    if (*have != size) throw http_error(422, "", "Object " + sha + " has another size");
+response hub::lfs_verify(ctx& c, repo_type t, const std::string& id) {
+    auto r = writable(c, t, id);
+    json::object body = parse_body(c.req.body);
+    std::string oid;
+    std::int64_t size = -1;
+    if (auto* v = body.if_contains("oid"); v && v->is_string()) oid = json::value_to<std::string>(*v);
+    if (auto* v = body.if_contains("size"); v && v->is_number()) size = v->to_number<std::int64_t>();
+    if (!util::is_hex(oid, 64) || size < 0) throw http_error(422, "", "Invalid object: needs a sha256 oid and a size");
+    // Stored but not granted answers as missing: verify must not tell what other repos hold.
+    auto have = lfs_.stat(oid);
+    if (!have || !store_.lfs_grants(*r).contains(oid)) throw http_error(404, "", "Object " + oid + " not found");
+    if (*have != static_cast<std::uint64_t>(size)) throw http_error(422, "", "Object " + oid + " has another size");
     return json_response(200, "{}");
 }
 

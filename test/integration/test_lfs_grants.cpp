@@ -1,6 +1,6 @@
 // Which LFS objects a repo may name. The store keeps each object once, by content; a repo gains
 // an object by uploading bytes that hash to it (basic PUT or multipart completion, even when the
-// object is stored already) or by committing it.
+// object is stored already) or by committing it. Verify lives on the API origin.
 #include "hub_helpers.hpp"
 
 #include <boost/test/unit_test.hpp>
@@ -175,8 +175,8 @@ BOOST_FIXTURE_TEST_CASE(an_object_stored_meanwhile_is_granted_at_completion, gra
     }
 }
 
-// Knowing an oid is not having its bytes: a completion without (the right) parts grants
-// nothing, however the object got into the store.
+// Knowing an oid is not having its bytes: a completion without (the right) parts, or a verify
+// without an upload, grants nothing, however the object got into the store.
 BOOST_FIXTURE_TEST_CASE(naming_a_stored_oid_grants_nothing, grants_fixture) {
     s.create_repo("alice/secret", alice_token, true);
     s.create_repo("bob/mine", bob_token);
@@ -191,6 +191,7 @@ BOOST_FIXTURE_TEST_CASE(naming_a_stored_oid_grants_nothing, grants_fixture) {
     for (std::size_t i = 1; i <= (secret.size() + chunk - 1) / chunk; ++i)
         fake.push_back(json::object{{"partNumber", i}, {"etag", "\"" + std::string(16, 'a') + "\""}});
     BOOST_TEST(complete(o, fake) == 400u);
+    BOOST_TEST(verify(o, bob_token) == 404u);
     BOOST_TEST(commit("bob/mine", "stolen.bin", secret, bob_token).status == 422u);
 
     // Parts that are not the object's bytes.
@@ -198,10 +199,12 @@ BOOST_FIXTURE_TEST_CASE(naming_a_stored_oid_grants_nothing, grants_fixture) {
     wrong[chunk + 1] = static_cast<char>(wrong[chunk + 1] ^ 1);
     o = batch("bob/mine", secret, true, bob_token);
     BOOST_TEST(send(o, wrong) == 400u);
+    BOOST_TEST(verify(o, bob_token) == 404u);
 
     // A basic offer, never PUT.
     o = batch("bob/mine", secret, false, bob_token);
     BOOST_TEST_REQUIRE(!o.actions.empty());
+    BOOST_TEST(verify(o, bob_token) == 404u);
     BOOST_TEST(commit("bob/mine", "stolen.bin", secret, bob_token).status == 422u);
     BOOST_TEST(!batch_downloads("bob/mine", secret, bob_token));
 
@@ -210,6 +213,51 @@ BOOST_FIXTURE_TEST_CASE(naming_a_stored_oid_grants_nothing, grants_fixture) {
     BOOST_TEST(send(o, secret) == 200u);
     BOOST_TEST(verify(o, bob_token) == 200u);
     BOOST_TEST(commit("bob/mine", "own.bin", secret, bob_token).status == 200u);
+}
+
+// The Hub token goes only to the API origin: verify is answered there, with its auth rules.
+BOOST_FIXTURE_TEST_CASE(verify_is_on_the_api_origin, grants_fixture) {
+    s.create_repo("alice/v", alice_token);
+    s.create_repo("alice/d", alice_token, false, "dataset");
+    std::string data = pattern_bytes(5000, 401);
+    auto o = batch("alice/v", data, true);
+    std::string href = jstr(o.actions.at("verify").at("href"));
+    BOOST_TEST(href == s.url() + "/alice/v.git/info/lfs/objects/verify");
+    BOOST_TEST(verify(o) == 404u);  // not uploaded yet
+    BOOST_TEST_REQUIRE(send(o, data) == 200u);
+
+    auto from = s.log_lines().size();
+    BOOST_TEST(verify(o) == 200u);
+    BOOST_TEST(verify(o, "") == 401u);
+    BOOST_TEST(verify(o, bob_token) == 403u);
+    json::object wrong_size{{"oid", o.oid}, {"size", data.size() + 1}};
+    auto ws = http_request("POST", href, json::serialize(wrong_size), {{"Authorization", bearer(alice_token)}});
+    BOOST_TEST(ws.status == 422u, ws.body);
+    auto bad = http_request("POST", href, "{}", {{"Authorization", bearer(alice_token)}});
+    BOOST_TEST(bad.status == 422u, bad.body);
+
+    auto lines = settled_log(s);
+    std::size_t api_ok = 0, on_storage = 0;
+    for (std::size_t i = from; i < lines.size(); ++i) {
+        auto e = json::parse(lines[i]).as_object();
+        std::string target = jstr(e.at("target"));
+        if (target.find("verify") == std::string::npos) continue;
+        if (jstr(e.at("listener")) == "storage") ++on_storage;
+        if (jstr(e.at("listener")) == "api" && target == "/alice/v.git/info/lfs/objects/verify" &&
+            e.at("status").to_number<int>() == 200 && e.at("authorized").as_bool())
+            ++api_ok;
+    }
+    BOOST_TEST(api_ok == 1u);
+    BOOST_TEST(on_storage == 0u);
+
+    // Datasets and spaces keep their prefix.
+    auto d = s.send("POST", "/datasets/alice/d.git/info/lfs/objects/batch",
+                    json::serialize(json::object{{"operation", "upload"},
+                                                 {"objects", json::array{json::object{{"oid", o.oid}, {"size", data.size()}}}}}),
+                    alice_token, lfs_headers);
+    BOOST_TEST_REQUIRE(d.status == 200u, d.body);
+    BOOST_TEST(jstr(parse_json(d).at("objects").at(0).at("actions").at("verify").at("href")) ==
+               s.url() + "/datasets/alice/d.git/info/lfs/objects/verify");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
