@@ -95,6 +95,31 @@ repo_state parse_state(std::string_view text) {
 
 fs::path grants_file(const fs::path& repo_dir) { return repo_dir / "lfs-grants"; }
 
+// A repo from before grants has LFS files in its commits and no grants file. It is granted,
+// once, every object any of its commits references: what it could always serve, nothing more.
+void grant_committed_lfs(const fs::path& dir) {
+    std::set<std::string> oids;
+    std::error_code ec;
+    for (auto it = fs::directory_iterator(dir / "commits", ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+        std::string name = it->path().filename().string();
+        if (!name.ends_with(".json")) continue;
+        std::string id = name.substr(0, name.size() - 5);
+        auto text = util::read_file(it->path());
+        // Only a file named by its content's hash is a commit, as in load_commit.
+        if (!text || !util::is_hex(id, 40) || util::sha1_hex(*text) != id) continue;
+        try {
+            auto c = parse_commit(id, *text);
+            for (auto& [_, e] : c->files)
+                if (e.is_lfs()) oids.insert(e.lfs_sha256);
+        } catch (const std::exception&) {
+            continue;  // unreadable: it can't be served either
+        }
+    }
+    std::string lines;
+    for (auto& oid : oids) lines += oid + "\n";
+    util::write_file_atomic(grants_file(dir), lines);
+}
+
 // Removes temp files a killed process left beside their targets.
 void remove_stale_temps(const fs::path& dir) {
     std::error_code ec;
@@ -264,6 +289,8 @@ std::shared_ptr<repo> repo_store::load(repo_type t, std::string_view id) {
     if (!meta || !state) return nullptr;
     remove_stale_temps(dir);
     remove_stale_temps(dir / "commits");
+    // Once per repo (new repos start with an empty file), before any request can grant.
+    if (!fs::exists(grants_file(dir))) grant_committed_lfs(dir);
     auto r = std::make_shared<repo>();
     json::object m = json::parse(*meta).as_object();
     r->type = t;
@@ -342,6 +369,7 @@ std::shared_ptr<repo> repo_store::create(repo_type t, const std::string& id, boo
         s.is_private = is_private;
         s.branches["main"] = head;
         write_state(*r, s);
+        util::write_file_atomic(grants_file(dir), "");  // present: nothing to migrate at load
         util::write_file_atomic(dir / "repo.json",
                                 json::serialize(json::object{{"type", type_name(t)},
                                                              {"id", id},

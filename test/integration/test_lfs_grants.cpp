@@ -1,9 +1,11 @@
 // Which LFS objects a repo may name. The store keeps each object once, by content; a repo gains
 // an object by uploading bytes that hash to it (basic PUT or multipart completion, even when the
-// object is stored already) or by committing it. Verify lives on the API origin.
+// object is stored already) or by having it in its commits. Verify lives on the API origin.
 #include "hub_helpers.hpp"
 
 #include <boost/test/unit_test.hpp>
+
+#include <fstream>
 
 using namespace hfhub::test;
 namespace fs = std::filesystem;
@@ -258,6 +260,56 @@ BOOST_FIXTURE_TEST_CASE(verify_is_on_the_api_origin, grants_fixture) {
     BOOST_TEST_REQUIRE(d.status == 200u, d.body);
     BOOST_TEST(jstr(parse_json(d).at("objects").at(0).at("actions").at("verify").at("href")) ==
                s.url() + "/datasets/alice/d.git/info/lfs/objects/verify");
+}
+
+// A repo written before grants existed has LFS files in its commits and no grants file. Its
+// objects stay reachable through the batch API: it is granted what its commits reference.
+BOOST_FIXTURE_TEST_CASE(a_repo_from_before_grants_keeps_its_objects, grants_fixture) {
+    std::string in_head = pattern_bytes(3000, 501), in_history = pattern_bytes(4000, 502), elsewhere = pattern_bytes(5000, 503);
+    // Store the objects through another repo, as the old server stored them.
+    s.create_repo("alice/store", alice_token);
+    for (auto* d : {&in_head, &in_history, &elsewhere}) upload("alice/store", *d, false);
+
+    // The repo as the old server laid it out: repo.json, state.json, commits/<sha1>.json.
+    fs::path dir = s.root() / "repos" / "models" / "alice" / "legacy";
+    fs::create_directories(dir / "commits");
+    auto write = [](const fs::path& p, const std::string& text) { std::ofstream(p, std::ios::binary) << text; };
+    auto lfs_entry = [](const std::string& data) {
+        return json::object{{"oid", git_blob_id(lfs_pointer_text(hfhub::util::sha256_hex(data), data.size()))},
+                            {"size", data.size()},
+                            {"lfs", hfhub::util::sha256_hex(data)}};
+    };
+    auto write_commit = [&](json::array parents, json::object files) {
+        std::string text = json::serialize(json::object{{"parents", std::move(parents)},
+                                                        {"title", "old"},
+                                                        {"message", ""},
+                                                        {"author", "alice"},
+                                                        {"time", 1700000000},
+                                                        {"files", std::move(files)}});
+        std::string id = hfhub::util::sha1_hex(text);
+        write(dir / "commits" / (id + ".json"), text);
+        return id;
+    };
+    std::string first = write_commit({}, {{"old.bin", lfs_entry(in_history)}});
+    std::string head = write_commit({first}, {{"w.bin", lfs_entry(in_head)}});
+    write(dir / "repo.json", json::serialize(json::object{{"type", "model"}, {"id", "alice/legacy"},
+                                                          {"_id", std::string(24, 'c')}, {"createdAt", 1700000000}}));
+    write(dir / "state.json", json::serialize(json::object{{"private", false},
+                                                           {"branches", json::object{{"main", head}}},
+                                                           {"tags", json::object{}},
+                                                           {"discussions", json::array{}}}));
+    BOOST_TEST_REQUIRE(!fs::exists(dir / "lfs-grants"));
+
+    BOOST_TEST_REQUIRE(head_of(s, "models/alice/legacy") == head);
+    BOOST_TEST((fetch("alice/legacy", "w.bin") == in_head));
+    BOOST_TEST(batch_downloads("alice/legacy", in_head));
+    BOOST_TEST(batch_downloads("alice/legacy", in_history));
+    BOOST_TEST(batch(std::string("alice/legacy"), in_head, false).actions.empty());
+    // Only what its commits reference: another repo's object stays out of reach.
+    BOOST_TEST(!batch_downloads("alice/legacy", elsewhere));
+    BOOST_TEST(commit("alice/legacy", "x.bin", elsewhere).status == 422u);
+    // A copy of an object from its history commits.
+    BOOST_TEST(commit("alice/legacy", "again.bin", in_history).status == 200u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
