@@ -270,9 +270,10 @@ response hub::dispatch(ctx& c) {
     if (s.size() >= i + 2 && s[i + 1].ends_with(".git")) {
         std::string name = s[i + 1].substr(0, s[i + 1].size() - 4);
         std::string id = decode(s[i]) + "/" + decode(name);
-        if (s.size() == i + 6 && s[i + 2] == "info" && s[i + 3] == "lfs" && s[i + 4] == "objects" &&
-            s[i + 5] == "batch" && m == "POST")
-            return lfs_batch(c, t, id);
+        if (s.size() == i + 6 && s[i + 2] == "info" && s[i + 3] == "lfs" && s[i + 4] == "objects" && m == "POST") {
+            if (s[i + 5] == "batch") return lfs_batch(c, t, id);
+            if (s[i + 5] == "verify") return lfs_verify(c, t, id);
+        }
         throw http_error(404, "", "Not found: " + c.req.path);
     }
     if (s.size() >= i + 5 && (s[i + 2] == "resolve" || s[i + 2] == "raw") && (m == "GET" || m == "HEAD")) {
@@ -330,7 +331,6 @@ response hub::dispatch_storage(ctx& c) {
     };
     if (s.size() == 2 && s[0] == "lfs" && (m == "GET" || m == "HEAD")) return storage_get(c, oid(1));
     if (s.size() == 2 && s[0] == "upload" && m == "PUT") return storage_put(c, oid(1));
-    if (s.size() == 2 && s[0] == "verify" && m == "POST") return storage_verify(c, oid(1));
     if (s.size() == 4 && s[0] == "multipart" && util::is_hex(s[2], 16)) {
         if (s[3] == "complete" && m == "POST") return storage_complete(c, oid(1), s[2]);
         if (m == "PUT") return storage_part(c, oid(1), s[2], s[3]);

@@ -93,11 +93,11 @@ private:
     response validate_yaml(ctx& c);
     response preupload(ctx& c, repo_type t, const std::string& id, const std::string& rev);
     response lfs_batch(ctx& c, repo_type t, const std::string& id);
+    response lfs_verify(ctx& c, repo_type t, const std::string& id);
     response commit_ndjson(ctx& c, repo_type t, const std::string& id, const std::string& rev);
     response storage_put(ctx& c, const std::string& sha256);
     response storage_part(ctx& c, const std::string& sha256, const std::string& upload, const std::string& part);
     response storage_complete(ctx& c, const std::string& sha256, const std::string& upload);
-    response storage_verify(ctx& c, const std::string& sha256);
     struct part_ref {
         fs::path dir;  // the upload's temp folder
         std::uint64_t parts = 0, n = 0, offset = 0, length = 0;

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <set>
+#include <fcntl.h>
 
 namespace hfhub::server {
 
@@ -90,6 +91,33 @@ repo_state parse_state(std::string_view text) {
         s.discussions.push_back(std::move(d));
     }
     return s;
+}
+
+fs::path grants_file(const fs::path& repo_dir) { return repo_dir / "lfs-grants"; }
+
+// A repo from before grants has LFS files in its commits and no grants file. It is granted,
+// once, every object any of its commits references: what it could always serve, nothing more.
+void grant_committed_lfs(const fs::path& dir) {
+    std::set<std::string> oids;
+    std::error_code ec;
+    for (auto it = fs::directory_iterator(dir / "commits", ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+        std::string name = it->path().filename().string();
+        if (!name.ends_with(".json")) continue;
+        std::string id = name.substr(0, name.size() - 5);
+        auto text = util::read_file(it->path());
+        // Only a file named by its content's hash is a commit, as in load_commit.
+        if (!text || !util::is_hex(id, 40) || util::sha1_hex(*text) != id) continue;
+        try {
+            auto c = parse_commit(id, *text);
+            for (auto& [_, e] : c->files)
+                if (e.is_lfs()) oids.insert(e.lfs_sha256);
+        } catch (const std::exception&) {
+            continue;  // unreadable: it can't be served either
+        }
+    }
+    std::string lines;
+    for (auto& oid : oids) lines += oid + "\n";
+    util::write_file_atomic(grants_file(dir), lines);
 }
 
 // Removes temp files a killed process left beside their targets.
@@ -261,6 +289,8 @@ std::shared_ptr<repo> repo_store::load(repo_type t, std::string_view id) {
     if (!meta || !state) return nullptr;
     remove_stale_temps(dir);
     remove_stale_temps(dir / "commits");
+    // Once per repo (new repos start with an empty file), before any request can grant.
+    if (!fs::exists(grants_file(dir))) grant_committed_lfs(dir);
     auto r = std::make_shared<repo>();
     json::object m = json::parse(*meta).as_object();
     r->type = t;
@@ -339,6 +369,7 @@ std::shared_ptr<repo> repo_store::create(repo_type t, const std::string& id, boo
         s.is_private = is_private;
         s.branches["main"] = head;
         write_state(*r, s);
+        util::write_file_atomic(grants_file(dir), "");  // present: nothing to migrate at load
         util::write_file_atomic(dir / "repo.json",
                                 json::serialize(json::object{{"type", type_name(t)},
                                                              {"id", id},
@@ -540,6 +571,27 @@ commit_result repo_store::apply_commit(repo& r, const commit_request& req) {
     std::lock_guard lk(r.state_mu_);
     r.state_ = std::make_shared<const repo_state>(std::move(next));
     return result;
+}
+
+std::unordered_set<std::string> repo_store::lfs_grants(const repo& r) const {
+    std::unordered_set<std::string> out;
+    auto text = util::read_file(grants_file(r.dir));
+    if (!text) return out;
+    for (std::size_t pos = 0, nl; (nl = text->find('\n', pos)) != std::string::npos; pos = nl + 1)
+        out.emplace(text->substr(pos, nl - pos));
+    return out;
+}
+
+void repo_store::grant_lfs(const repo& r, const std::vector<std::string>& oids,
+                           std::unordered_set<std::string>& granted) {
+    std::string lines;
+    for (auto& oid : oids)
+        if (granted.insert(oid).second) lines += oid + "\n";
+    if (lines.empty()) return;
+    fs::path f = grants_file(r.dir);
+    util::unique_fd fd(::open(f.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+    if (!fd) util::throw_errno("open", f);
+    util::write_all(fd.get(), lines.data(), lines.size(), f);
 }
 
 std::vector<std::shared_ptr<const commit>> repo_store::history(repo& r, std::string_view id, std::size_t max) {

@@ -16,6 +16,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace hfhub::server {
@@ -159,6 +160,14 @@ public:
     std::shared_ptr<const commit> last_change(repo& r, const std::shared_ptr<const commit>& c,
                                               const std::string& path);
 
+    // The LFS objects a repo may name: those uploaded through it (bytes that hash to the oid
+    // proved possession) and those its commits took in. Objects are stored once for all repos,
+    // so without this an oid alone would open another repo's private object. Read once per
+    // request: a batch or a commit naming thousands of objects must not read it per object.
+    std::unordered_set<std::string> lfs_grants(const repo& r) const;
+    // Appends the oids not in `granted` yet (and adds them there), in one O_APPEND write: whole
+    // lines even beside another request's append.
+    void grant_lfs(const repo& r, const std::vector<std::string>& oids, std::unordered_set<std::string>& granted);
 
     lfs_storage& lfs() { return lfs_; }
     blob_store& blobs() { return blobs_; }

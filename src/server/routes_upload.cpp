@@ -12,8 +12,6 @@
 #include <algorithm>
 #include <unordered_set>
 #include <vector>
-#include <fcntl.h>
-#include <unistd.h>
 
 namespace hfhub::server {
 
@@ -64,38 +62,10 @@ std::uint64_t query_size(const request& req) {
     return std::stoull(*s);
 }
 
-// Which LFS objects a repo may name: those uploaded through it (the bytes prove possession)
-// and those its commits took in. The object store is shared by content across repos, so
-// without this anyone who learned an oid could commit, then read, another repo's private object.
-fs::path grants_file(const repo& r) { return r.dir / "lfs-grants"; }
-
-// Read once per request: a batch or a commit naming thousands of objects must not read the
-// file once per object.
-std::unordered_set<std::string> lfs_grants(const repo& r) {
-    std::unordered_set<std::string> out;
-    auto text = util::read_file(grants_file(r));
-    if (!text) return out;
-    for (std::size_t pos = 0, nl; (nl = text->find('\n', pos)) != std::string::npos; pos = nl + 1)
-        out.emplace(text->substr(pos, nl - pos));
-    return out;
-}
-
-// Appends the oids not granted yet, in one write (O_APPEND: whole lines even beside another
-// request's append).
-void grant_lfs(const repo& r, const std::vector<std::string>& oids, std::unordered_set<std::string>& granted) {
-    std::string lines;
-    for (auto& oid : oids)
-        if (granted.insert(oid).second) lines += oid + "\n";
-    if (lines.empty()) return;
-    fs::path f = grants_file(r);
-    util::unique_fd fd(::open(f.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
-    if (!fd) util::throw_errno("open", f);
-    util::write_all(fd.get(), lines.data(), lines.size(), f);
-}
-
-void grant_lfs(const repo& r, const std::string& oid) {
-    auto granted = lfs_grants(r);
-    grant_lfs(r, {oid}, granted);
+// One grant, after an upload whose bytes hashed to `oid`.
+void grant_lfs(repo_store& store, const repo& r, const std::string& oid) {
+    auto granted = store.lfs_grants(r);
+    store.grant_lfs(r, {oid}, granted);
 }
 
 // The repo a signed upload URL was issued for, as "<type>~<ns>~<name>": '~' is in no repo
@@ -205,7 +175,7 @@ response hub::lfs_batch(ctx& c, repo_type t, const std::string& id) {
 
     bool any_multipart = false;
     json::array out;
-    const auto granted = lfs_grants(*target);
+    const auto granted = store_.lfs_grants(*target);
     for (auto& ov : objects->as_array()) {
         json::object o;
         std::string oid;
@@ -229,12 +199,14 @@ response hub::lfs_batch(ctx& c, repo_type t, const std::string& id) {
             out.push_back(std::move(o));
             continue;
         }
-        if (have && *have == usize && granted.contains(oid)) {  // already stored: no actions
+        // Stored but not granted: this repo must still show the bytes, so it gets the actions.
+        if (have && *have == usize && granted.contains(oid)) {
             out.push_back(std::move(o));
             continue;
         }
         std::string sz = std::to_string(usize);
-        json::object verify{{"href", sign_storage_url("/verify/" + oid + "?size=" + sz)}};
+        // On the API origin, as on the Hub: clients send their token with verify.
+        json::object verify{{"href", repo_url(t, id) + ".git/info/lfs/objects/verify"}};
         if (multipart_ok && usize >= cfg_.multipart_threshold) {
             any_multipart = true;
             std::string upload = util::random_hex(8);
@@ -274,9 +246,10 @@ response hub::storage_put(ctx& c, const std::string& sha) {
         throw http_error(400, "", "Uploaded content does not match its oid and size (got sha256 " + up.sha256 +
                                       ", " + std::to_string(up.size) + " bytes)");
     }
+    // The bytes are the object's: a stored object is granted just the same.
     if (lfs_.stat(sha)) discard(c.req);
     else lfs_.put_verified(sha, up.file);
-    if (auto r = upload_target(store_, c.req)) grant_lfs(*r, sha);
+    if (auto r = upload_target(store_, c.req)) grant_lfs(store_, *r, sha);
     return json_response(200, "{}");
 }
 
@@ -347,12 +320,6 @@ response hub::storage_complete(ctx& c, const std::string& sha, const std::string
     if (!pv || !pv->is_array()) throw http_error(400, "", "'parts' is required");
     fs::path dir = temp_dir() / ("mp-" + sha + "-" + upload);
     std::error_code ec;
-    if (lfs_.stat(sha)) {
-        // Stored already (another upload of it won): this upload's parts are of no more use.
-        assembly_.forget(dir);
-        fs::remove_all(dir, ec);
-        return json_response(200, "{}");
-    }
 
     std::map<std::uint64_t, std::string> etags;
     for (auto& p : pv->as_array()) {
@@ -365,29 +332,49 @@ response hub::storage_complete(ctx& c, const std::string& sha, const std::string
     if (etags.size() != parts || (parts && (etags.begin()->first != 1 || etags.rbegin()->first != parts)))
         throw http_error(400, "", "Expected parts 1.." + std::to_string(parts));
 
+    // Even when the object is stored already (another repo's upload, or a concurrent one), the
+    // parts are joined and hashed: only bytes that are the object grant this repo the object.
+    auto target = upload_target(store_, c.req);
     auto taken = assembly_.take(dir, parts, etags);
-    if (auto* why = std::get_if<std::string>(&taken)) throw http_error(400, "", *why);
+    if (auto* why = std::get_if<std::string>(&taken)) {
+        // A retried completion whose first try succeeded: the grant is there, any parts are of no use.
+        if (lfs_.stat(sha) == size && target && store_.lfs_grants(*target).contains(sha)) {
+            assembly_.forget(dir);
+            fs::remove_all(dir, ec);
+            return json_response(200, "{}");
+        }
+        throw http_error(400, "", *why);
+    }
     auto& j = std::get<multipart_assembly::joined>(taken);
     if (j.sha256 != sha || j.size != size) {
         fs::remove_all(dir, ec);  // the parts can never form this object
         throw http_error(400, "", "Assembled object does not match its oid and size (got sha256 " + j.sha256 + ")");
     }
-    try {
-        lfs_.put_verified(sha, j.file);
-    } catch (...) {
-        fs::remove_all(dir, ec);
-        throw;
+    if (!lfs_.stat(sha)) {
+        try {
+            lfs_.put_verified(sha, j.file);
+        } catch (...) {
+            fs::remove_all(dir, ec);
+            throw;
+        }
     }
-    if (auto r = upload_target(store_, c.req)) grant_lfs(*r, sha);
-    fs::remove_all(dir, ec);
+    if (target) grant_lfs(store_, *target, sha);
+    fs::remove_all(dir, ec);  // the parts, and the joined copy if the store had the object
     return json_response(200, "{}");
 }
 
-response hub::storage_verify(ctx& c, const std::string& sha) {
-    std::uint64_t size = query_size(c.req);
-    auto have = lfs_.stat(sha);
-    if (!have) throw http_error(404, "", "Object " + sha + " not found");
-    if (*have != size) throw http_error(422, "", "Object " + sha + " has another size");
+response hub::lfs_verify(ctx& c, repo_type t, const std::string& id) {
+    auto r = writable(c, t, id);
+    json::object body = parse_body(c.req.body);
+    std::string oid;
+    std::int64_t size = -1;
+    if (auto* v = body.if_contains("oid"); v && v->is_string()) oid = json::value_to<std::string>(*v);
+    if (auto* v = body.if_contains("size"); v && v->is_number()) size = v->to_number<std::int64_t>();
+    if (!util::is_hex(oid, 64) || size < 0) throw http_error(422, "", "Invalid object: needs a sha256 oid and a size");
+    // Stored but not granted answers as missing: verify must not tell what other repos hold.
+    auto have = lfs_.stat(oid);
+    if (!have || !store_.lfs_grants(*r).contains(oid)) throw http_error(404, "", "Object " + oid + " not found");
+    if (*have != static_cast<std::uint64_t>(size)) throw http_error(422, "", "Object " + oid + " has another size");
     return json_response(200, "{}");
 }
 
@@ -405,7 +392,7 @@ response hub::commit_ndjson(ctx& c, repo_type t, const std::string& id, const st
     // (a copy); the same message either way, so this can't probe for objects elsewhere.
     std::shared_ptr<const commit> head;
     bool head_loaded = false;
-    auto granted = lfs_grants(*r);
+    auto granted = store_.lfs_grants(*r);
     for (auto& op : req.ops) {
         if (op.what != commit_op::kind::add_lfs || granted.contains(op.sha256)) continue;
         if (!head_loaded) {
@@ -421,7 +408,7 @@ response hub::commit_ndjson(ctx& c, repo_type t, const std::string& id, const st
     std::vector<std::string> taken_in;
     for (auto& op : req.ops)
         if (op.what == commit_op::kind::add_lfs) taken_in.push_back(op.sha256);
-    grant_lfs(*r, taken_in, granted);
+    store_.grant_lfs(*r, taken_in, granted);
     json::object o{{"success", true},
                    {"commitOid", result.commit},
                    {"commitUrl", repo_url(t, id) + "/commit/" + result.commit},

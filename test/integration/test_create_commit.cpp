@@ -154,7 +154,7 @@ BOOST_FIXTURE_TEST_CASE(regular_basic_and_multipart_in_one_commit, up_fixture) {
     BOOST_TEST(count(from, "PUT", "/multipart/") == 11u);
     BOOST_TEST(count(from, "POST", "/complete") == 1u);
     BOOST_TEST(count(from, "PUT", "/upload/") == 1u);
-    BOOST_TEST(count(from, "POST", "/verify/") == 2u);
+    BOOST_TEST(count(from, "POST", "/alice/m.git/info/lfs/objects/verify") == 2u);
     BOOST_TEST(count(from, "POST", "/commit/") == 1u);
     BOOST_REQUIRE(!seen.empty());
     BOOST_TEST((seen.back().what == commit_progress::stage::done));

@@ -88,7 +88,8 @@ BOOST_AUTO_TEST_CASE(a_large_refused_body_still_gets_its_413) {
 BOOST_AUTO_TEST_CASE(storage_requests_other_than_uploads_obey_max_body_bytes) {
     test_server s([](hfhub::server::options& o) { o.max_body_bytes = 1024; });
     std::string oid(64, 'a');
-    auto r = exchange(s.storage_url() + "/verify/" + oid + "?size=1", "POST", {{"Content-Type", "application/json"}},
+    auto r = exchange(s.storage_url() + "/multipart/" + oid + "/" + std::string(16, 'b') + "/complete?size=1&chunk=1",
+                      "POST", {{"Content-Type", "application/json"}},
                       std::string(4096, ' '));
     BOOST_TEST(r.status == 413u);
 }

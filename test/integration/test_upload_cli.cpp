@@ -265,6 +265,35 @@ BOOST_FIXTURE_TEST_CASE(reupload_makes_no_new_commit, upload_fixture) {
     BOOST_TEST(commits("models/alice/r").size() == 2u);  // the repo's initial commit and ours
 }
 
+
+// A fork or a mirror: the same folder to a second repo, whose bytes the store holds already.
+// 30 MB is over the server's default 20 MiB multipart threshold; the 1 MB file goes basic.
+BOOST_FIXTURE_TEST_CASE(the_same_folder_to_a_second_repo, upload_fixture) {
+    std::string big = pattern_bytes(30u << 20, 61), small = pattern_bytes(1u << 20, 62);
+    file("fork/w.bin", big);
+    file("fork/small.bin", small);
+    file("fork/config.json", R"({"a": 1})");
+    for (std::string repo : {"alice/a", "alice/b"}) {
+        std::size_t mark = s.log_lines().size();
+        auto r = upload({repo, (local.path() / "fork").string()});
+        BOOST_TEST_REQUIRE(r.code == 0, repo << ": " << r.err);
+        std::string head = head_of(s, "models/" + repo);
+        BOOST_TEST(r.last_line() == commit_url(repo, head));
+        BOOST_TEST((content(repo, "main", "w.bin") == big), repo);
+        BOOST_TEST((content(repo, "main", "small.bin") == small), repo);
+        // Both transfers ran for this repo, so both must grant it.
+        auto lines = s.log_lines();
+        std::size_t completions = 0, basic_puts = 0;
+        for (std::size_t i = mark; i < lines.size(); ++i) {
+            auto e = json::parse(lines[i]).as_object();
+            std::string target = jstr(e.at("target"));
+            if (target.starts_with("/multipart/") && target.find("/complete?") != std::string::npos) ++completions;
+            if (target.starts_with("/upload/")) ++basic_puts;
+        }
+        BOOST_TEST(completions == 1u, repo);
+        BOOST_TEST(basic_puts == 1u, repo);
+    }
+}
 BOOST_FIXTURE_TEST_CASE(usage_errors_exit_2, upload_fixture) {
     auto f = file("one.txt", "1");
     file("dir/a.txt", "a");

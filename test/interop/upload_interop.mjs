@@ -2,6 +2,7 @@
 // Uploads, both ways, between hfhub and the official JS client (@huggingface/hub 2.15.0):
 //   (a) `hfhub upload` pushes a folder; JS downloadFile and listFiles read it back.
 //   (b) JS uploadFiles pushes files; `hfhub download` (local dir and cache) reads them back.
+//   (c) JS uploadFiles pushes (b)'s LFS bytes again, to a second repo, and reads them back.
 // The server runs with a 4 MiB multipart threshold so one file per direction goes up in parts.
 //
 //   node test/interop/upload_interop.mjs /path/to/hfhub
@@ -221,6 +222,34 @@ try {
 			path.join(tmp, "cache-one"), "--quiet"], { env });
 		sameBytes(await readFile(stdout.trim().split("\n").pop()), js["shards/big.bin"], "shards/big.bin");
 	});
+
+	// ------------------------------------------------------------ (c) the same bytes, a second repo
+	// A fork or a mirror: the store holds these objects already, the new repo must still get them.
+	const again = { "model.bin": js["model.bin"], "shards/big.bin": js["shards/big.bin"] };
+	const repoC = { type: "model", name: "alice/from-js-again" };
+	let commitC = null;
+
+	await check("JS uploadFiles of the same LFS bytes (basic and multipart) to a second repo commits", async () => {
+		await createRepo({ ...creds, repo: repoC });
+		batchReplies.length = 0;
+		const res = await uploadFiles({
+			...creds, repo: repoC, useXet: false, commitTitle: "Same bytes, second repo",
+			files: Object.entries(again).map(([p, b]) => ({ path: p, content: new Blob([b]) })),
+		});
+		assert.match(res?.commit?.oid ?? "", /^[0-9a-f]{40}$/);
+		commitC = res.commit.oid;
+		const offered = new Map(batchReplies.flatMap((r) => r.objects ?? []).map((o) => [o.oid, o.actions?.upload]));
+		assert.ok(offered.get(sha256(again["shards/big.bin"]))?.header?.chunk_size, "shards/big.bin was not sent in parts");
+		assert.ok(offered.get(sha256(again["model.bin"])), "model.bin was not sent");
+	});
+
+	for (const [p, want] of Object.entries(again)) {
+		await check(`JS downloadFile reads ${p} from the second repo byte-identical`, async () => {
+			const blob = await downloadFile({ ...creds, repo: repoC, path: p, revision: commitC ?? "main", xet: false });
+			assert.ok(blob, "downloadFile returned null");
+			sameBytes(await blob.arrayBuffer(), want, p);
+		});
+	}
 } catch (err) {
 	failed++;
 	console.log(`not ok - setup: ${err?.message ?? err}`);
