@@ -84,8 +84,7 @@ asio::awaitable<fs::path> co_into_cache(client& c, const download_options& o, co
     fs::path blob = rc.blob(meta.etag);
     // Shared with the disk jobs of the fetch: one still running after a cancellation keeps it.
     auto lock = std::make_shared<cache::file_lock>(co_await cache::file_lock::co_acquire(rc.lock(meta.etag), o.lock_timeout));
-    // A link is a copy where symlinks are off: not on the I/O thread.
-    // It and the cache's tag (both fsynced) are made on the pool, like every sync of a download.
+    // The link (a copy where symlinks are off) and the cache's tag (fsynced) are made on the pool.
     auto link = [rc, commit = meta.commit, file, blob, sym = o.use_symlinks && !c.settings().disable_symlinks, lock] {
         cache::ensure_cachedir_tag(rc.root());
         cache::link_snapshot_file(rc, commit, file, blob, sym);
