@@ -161,7 +161,7 @@ struct crash_fixture {
     }
 
     // Runs a download that the server lets have `whole` parts and then holds (after 1 MiB of
-    // each further part), and kills it once it has had time to record them (5 s at most).
+    // each further part, for 1.5 s), and kills it once it has recorded them, or after 1 s.
     // Returns the blob folder.
     fs::path kill_after(const std::string& repo, const fs::path& cache, std::uint64_t whole, const big_object& obj) {
         srv.post("/admin/faults", R"({"rules":[{"listener":"storage","method":"GET","nth":)" + std::to_string(whole + 1) +
@@ -169,7 +169,7 @@ struct crash_fixture {
         fs::path blobs = cache / ("models--" + repo.substr(0, repo.find('/')) + "--" + repo.substr(repo.find('/') + 1)) / "blobs";
         fs::path map = blobs / (obj.sha256 + ".hfhub-parts.map");
         pid_t pid = spawn(args(repo, cache), work.path() / "first.err");
-        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
         bool gone = false;
         while (std::chrono::steady_clock::now() < deadline && !(gone = exited(pid)) && records(map) < whole)
             std::this_thread::sleep_for(std::chrono::milliseconds(2));
