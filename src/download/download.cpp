@@ -6,6 +6,7 @@
 #include "cache/layout.hpp"
 #include "cache/lock.hpp"
 #include "download/fetch.hpp"
+#include "util/blocking.hpp"
 #include "util/for_each.hpp"
 #include "util/fs.hpp"
 #include "util/hash.hpp"
@@ -82,17 +83,22 @@ asio::awaitable<fs::path> co_into_cache(client& c, const download_options& o, co
                                         const std::string& file, const file_meta& meta) {
     fs::path pointer = rc.snapshot_file(meta.commit, file);
     fs::path blob = rc.blob(meta.etag);
-    cache::ensure_cachedir_tag(rc.root());
-    auto lock = co_await cache::file_lock::co_acquire(rc.lock(meta.etag), o.lock_timeout);
+    // Shared with the disk jobs of the fetch: one still running after a cancellation keeps it.
+    auto lock = std::make_shared<cache::file_lock>(co_await cache::file_lock::co_acquire(rc.lock(meta.etag), o.lock_timeout));
+    // The link (a copy where symlinks are off) and the cache's tag (fsynced) are made on the pool.
+    auto link = [rc, commit = meta.commit, file, blob, sym = o.use_symlinks && !c.settings().disable_symlinks, lock] {
+        cache::ensure_cachedir_tag(rc.root());
+        cache::link_snapshot_file(rc, commit, file, blob, sym);
+    };
     if (!o.force_download && fs::exists(blob)) {
-        cache::link_snapshot_file(rc, meta.commit, file, blob, o.use_symlinks && !c.settings().disable_symlinks);
+        co_await util::co_blocking(std::move(link));
         co_return pointer;
     }
     // One partial file per blob, under the blob's lock: a run killed mid-way is resumed by the next.
     fs::path partial = blob;
     partial += ".incomplete";
-    co_await download::co_fetch(c, o, c.settings().endpoint, file, meta, partial, blob);
-    cache::link_snapshot_file(rc, meta.commit, file, blob, o.use_symlinks && !c.settings().disable_symlinks);
+    co_await download::co_fetch(c, o, c.settings().endpoint, file, meta, partial, blob, lock);
+    co_await util::co_blocking(std::move(link));
     co_return pointer;
 }
 
@@ -155,8 +161,9 @@ asio::awaitable<fs::path> co_to_local_dir(client& c, const download_options& o, 
         co_return path;
     }
     fs::path partial = dir / ".cache" / "huggingface" / "download" / (file + "." + meta.etag + ".incomplete");
-    auto lock = co_await cache::file_lock::co_acquire(local_meta_path(dir, file).string() + ".lock", o.lock_timeout);
-    co_await download::co_fetch(c, o, c.settings().endpoint, file, meta, partial, path);
+    auto lock = std::make_shared<cache::file_lock>(
+        co_await cache::file_lock::co_acquire(local_meta_path(dir, file).string() + ".lock", o.lock_timeout));
+    co_await download::co_fetch(c, o, c.settings().endpoint, file, meta, partial, path, lock);
     write_local_meta(dir, file, meta);
     co_return path;
 }
@@ -168,16 +175,8 @@ T wait(client& c, asio::awaitable<T> aw) {
 
 }  // namespace
 
-static asio::awaitable<fs::path> co_hf_hub_download_impl(client& c, std::string repo_id, std::string filename,
-                                             download_options o);
-
-asio::awaitable<fs::path> co_hf_hub_download(client& c, std::string repo_id, std::string filename,
-                                             download_options o) {
-    return detail::co_public(co_hf_hub_download_impl(c, std::move(repo_id), std::move(filename), std::move(o)));
-}
-
-static asio::awaitable<fs::path> co_hf_hub_download_impl(client& c, std::string repo_id, std::string filename,
-                                             download_options o) {
+static asio::awaitable<fs::path> co_download_file(client& c, std::string repo_id, std::string filename,
+                                                  download_options o) {
     validate_repo_id(repo_id);
     std::string file = join_file(o, filename);
     if (o.local_dir) co_return co_await co_to_local_dir(c, o, repo_id, file);
@@ -216,22 +215,24 @@ static asio::awaitable<fs::path> co_hf_hub_download_impl(client& c, std::string 
     }
 
     fs::path pointer = rc.snapshot_file(meta.commit, file);
-    if (o.revision != meta.commit) cache::write_ref(rc, o.revision, meta.commit);
+    if (o.revision != meta.commit) {
+        auto write_ref = [rc, rev = o.revision, commit = meta.commit] { cache::write_ref(rc, rev, commit); };
+        co_await util::co_blocking(std::move(write_ref));  // fsyncs
+    }
     if (!o.force_download && fs::exists(pointer)) co_return pointer;
     co_return co_await co_into_cache(c, o, rc, file, meta);
+}
+
+asio::awaitable<fs::path> co_hf_hub_download(client& c, std::string repo_id, std::string filename,
+                                             download_options o) {
+    return detail::co_public(co_download_file(c, std::move(repo_id), std::move(filename), std::move(o)));
 }
 
 fs::path hf_hub_download(client& c, std::string repo_id, std::string filename, download_options opts) {
     return wait(c, co_hf_hub_download(c, std::move(repo_id), std::move(filename), std::move(opts)));
 }
 
-static asio::awaitable<fs::path> co_snapshot_download_impl(client& c, std::string repo_id, snapshot_options o);
-
-asio::awaitable<fs::path> co_snapshot_download(client& c, std::string repo_id, snapshot_options o) {
-    return detail::co_public(co_snapshot_download_impl(c, std::move(repo_id), std::move(o)));
-}
-
-static asio::awaitable<fs::path> co_snapshot_download_impl(client& c, std::string repo_id, snapshot_options o) {
+static asio::awaitable<fs::path> co_download_snapshot(client& c, std::string repo_id, snapshot_options o) {
     validate_repo_id(repo_id);
     const auto policy = policy_of(c, o);
     std::optional<cache::repo_cache> rc;
@@ -260,7 +261,10 @@ static asio::awaitable<fs::path> co_snapshot_download_impl(client& c, std::strin
     }
     if (!cache::is_commit_hash(commit))
         throw hfhub::error(client_errc::protocol_error, {0, "GET", "", "", "repo info lacks a commit sha"});
-    if (rc && o.revision != commit) cache::write_ref(*rc, o.revision, commit);
+    if (rc && o.revision != commit) {
+        auto write_ref = [r = *rc, rev = o.revision, commit] { cache::write_ref(r, rev, commit); };
+        co_await util::co_blocking(std::move(write_ref));  // fsyncs
+    }
 
     tree_query tq;
     tq.type = o.type;
@@ -307,6 +311,10 @@ static asio::awaitable<fs::path> co_snapshot_download_impl(client& c, std::strin
     if (o.local_dir) co_return *o.local_dir;
     fs::create_directories(rc->snapshot(commit));  // an empty selection still has its folder
     co_return rc->snapshot(commit);
+}
+
+asio::awaitable<fs::path> co_snapshot_download(client& c, std::string repo_id, snapshot_options o) {
+    return detail::co_public(co_download_snapshot(c, std::move(repo_id), std::move(o)));
 }
 
 fs::path snapshot_download(client& c, std::string repo_id, snapshot_options opts) {

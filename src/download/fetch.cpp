@@ -1,5 +1,6 @@
 #include "download/fetch.hpp"
 
+#include "download/parts_map.hpp"
 #include "http/policy.hpp"
 #include "util/blocking.hpp"
 #include "util/for_each.hpp"
@@ -8,8 +9,10 @@
 #include "util/paths.hpp"
 #include "util/read_ahead.hpp"
 
+#include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/system/system_error.hpp>
 
 #include <atomic>
 #include <charconv>
@@ -18,6 +21,8 @@
 #include <mutex>
 #include <thread>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -73,13 +78,13 @@ struct verifier {
         if (sha256) sha256->update(p, n);
         if (sha1) sha1->update(p, n);
     }
+    bool active() const { return sha256 || sha1; }
     std::optional<std::string> digest() {
         if (sha256) return sha256->hex_digest();
         if (sha1) return sha1->hex_digest();
         return std::nullopt;
     }
 };
-
 
 // Hashes bytes [from, to) of a file already on disk.
 void hash_file_range(int fd, std::uint64_t from, std::uint64_t to, verifier& v, std::vector<char>& buf,
@@ -103,24 +108,24 @@ void hash_prefix(int fd, std::uint64_t n, verifier& v, const fs::path& path) {
 // own: the I/O side only records how far each part has got, and the hasher reads bytes back
 // (from the page cache) as soon as they are contiguous from its cursor. Verifying then costs one
 // SHA-256 pass overlapped with the transfer instead of a second pass after it, and never holds
-// up the connections, even when the client runs on a single thread.
+// up the connections, even when the client runs on a single thread. Parts an earlier run left
+// are read back the same way. Only `wrote`, `all_in` and `abort` may be called from an I/O
+// thread; `finish` and the destructor wait for the thread, so they run on the blocking pool.
 class ordered_hash {
 public:
-    ordered_hash(verifier& v, int fd, const fs::path& path, std::uint64_t size, std::uint64_t chunk)
-        : v_(v), fd_(fd), path_(path), size_(size), chunk_(chunk), reached_((size + chunk - 1) / chunk) {
-        for (std::size_t i = 0; i < reached_.size(); ++i) reached_[i] = i * chunk;
+    ordered_hash(verifier v, std::shared_ptr<const util::pool_fd> fd, fs::path path, std::uint64_t size,
+                 std::uint64_t chunk, const std::vector<bool>& done)
+        : v_(std::move(v)), fd_(std::move(fd)), path_(std::move(path)), size_(size), chunk_(chunk),
+          reached_(done.size()) {
+        for (std::size_t i = 0; i < reached_.size(); ++i)
+            reached_[i] = done[i] ? std::min<std::uint64_t>(size, (i + 1) * chunk) : i * chunk;
         thread_ = std::thread([this] { run(); });
     }
     ordered_hash(const ordered_hash&) = delete;
     ordered_hash& operator=(const ordered_hash&) = delete;
     ~ordered_hash() {
-        if (!thread_.joinable()) return;
-        {
-            std::lock_guard lk(mu_);
-            abort_ = true;
-        }
-        cv_.notify_one();
-        thread_.join();
+        abort();
+        if (thread_.joinable()) thread_.join();
     }
 
     // Part `part` now has its bytes up to `end` on disk.
@@ -132,19 +137,38 @@ public:
         cv_.notify_one();
     }
 
-    // Every part is in: waits for the hasher to reach the end; rethrows its read error.
-    void finish() {
+    // Every part is in.
+    void all_in() {
         {
             std::lock_guard lk(mu_);
             all_in_ = true;
         }
         cv_.notify_one();
+    }
+
+    // Stops the hasher soon, without waiting for it.
+    void abort() {
+        {
+            std::lock_guard lk(mu_);
+            abort_ = true;
+        }
+        cv_.notify_one();
+    }
+
+    // After all_in: waits for the hasher to reach the end; the digest, or its read error.
+    std::optional<std::string> finish() {
+        all_in();
         thread_.join();
         if (error_) std::rethrow_exception(error_);
+        return v_.digest();
     }
 
 private:
     void run() {
+        // Throughput work: it (and the reader it starts, which inherits this) must not preempt
+        // the I/O threads when they wake up on a busy machine.
+        sched_param none{};
+        ::pthread_setschedparam(::pthread_self(), SCHED_BATCH, &none);
         // Two threads: a helper reads what has arrived while this one hashes what it read
         // before, so the page-cache copy is off the hashing path (the longest one here).
         std::uint64_t read_pos = 0;
@@ -162,7 +186,7 @@ private:
             }
             auto want = static_cast<std::size_t>(std::min<std::uint64_t>(n, to - read_pos));
             ssize_t r;
-            do r = ::pread(fd_, p, want, static_cast<off_t>(read_pos));
+            do r = ::pread(fd_->get(), p, want, static_cast<off_t>(read_pos));
             while (r < 0 && errno == EINTR);
             if (r == 0) errno = EIO;  // the file is shorter than what was written to it
             if (r <= 0) return -1;
@@ -181,9 +205,9 @@ private:
         }
     }
 
-    verifier& v_;
-    int fd_;
-    const fs::path& path_;
+    verifier v_;
+    std::shared_ptr<const util::pool_fd> fd_;  // held until the thread is done with it
+    fs::path path_;
     std::uint64_t size_, chunk_;
     std::mutex mu_;
     std::condition_variable cv_;
@@ -191,6 +215,69 @@ private:
     bool all_in_ = false, abort_ = false;
     std::exception_ptr error_;
     std::thread thread_;  // last: started once the rest is ready
+};
+
+// Whoever drops the last reference, the hasher is stopped at once and joined on the pool.
+std::shared_ptr<ordered_hash> make_ordered_hash(verifier v, std::shared_ptr<const util::pool_fd> fd, fs::path path,
+                                                std::uint64_t size, std::uint64_t chunk, const std::vector<bool>& done) {
+    return std::shared_ptr<ordered_hash>(
+        new ordered_hash(std::move(v), std::move(fd), std::move(path), size, chunk, done), [](ordered_hash* h) {
+            h->abort();
+            asio::post(util::blocking_executor(), [h] { delete h; });
+        });
+}
+
+// Appends a record to the parts map for each part the I/O side finished, after syncing the
+// parts file's data, on the pool and in batches: one sync covers every part finished before it.
+// Records are an optimisation: a failed sync or write only stops them. It holds the blob's lock
+// until its last batch is written, so that a call right after a cancellation sees every part.
+class parts_recorder : public std::enable_shared_from_this<parts_recorder> {
+public:
+    parts_recorder(std::shared_ptr<const util::pool_fd> data, util::unique_fd map, parts_header header,
+                   std::shared_ptr<cache::file_lock> lock)
+        : data_(std::move(data)), map_(std::move(map)), header_(std::move(header)), lock_(std::move(lock)) {}
+
+    void add(std::uint64_t part) {
+        std::lock_guard lk(mu_);
+        if (failed_) return;
+        pending_.push_back(part);
+        if (running_) return;
+        running_ = true;
+        asio::post(util::blocking_executor(), [self = shared_from_this()] { self->drain(); });
+    }
+
+private:
+    void drain() {
+        for (;;) {
+            std::vector<std::uint64_t> batch;
+            {
+                std::lock_guard lk(mu_);
+                if (pending_.empty() || failed_) {
+                    running_ = false;
+                    return;
+                }
+                batch.swap(pending_);
+            }
+            // A record may only vouch for bytes that survive a power cut.
+            bool ok = ::fdatasync(data_->get()) == 0;
+            std::string text;
+            for (auto p : batch) text += format_record(header_, p);
+            // One append each time: a torn one fails its check and ends the map there.
+            ok = ok && ::write(map_.get(), text.data(), text.size()) == static_cast<ssize_t>(text.size());
+            if (!ok) {
+                std::lock_guard lk(mu_);
+                failed_ = true;
+            }
+        }
+    }
+
+    std::shared_ptr<const util::pool_fd> data_;
+    util::unique_fd map_;  // O_APPEND
+    parts_header header_;
+    std::shared_ptr<cache::file_lock> lock_;
+    std::mutex mu_;
+    std::vector<std::uint64_t> pending_;
+    bool running_ = false, failed_ = false;
 };
 
 // A parallel part was answered with the whole file: the server doesn't do ranges here.
@@ -276,133 +363,329 @@ asio::awaitable<file_meta> co_probe(client& c, const download_options& o, const 
     co_return m;
 }
 
-asio::awaitable<void> co_fetch(client& c, const download_options& o, const std::string& endpoint,
-                               const std::string& file, const file_meta& meta, const fs::path& partial,
-                               const fs::path& target) {
-    fs::create_directories(partial.parent_path());
-    util::unique_fd fd(::open(partial.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
-    if (!fd) util::throw_errno("open", partial);
+namespace {
+
+// The files one blob's download may use: the sequential prefix (shared with Python and JS), the
+// parallel parts and their map (hfhub's own), and where the finished file goes.
+struct fetch_paths {
+    fs::path partial, parts, map, target;
+};
+
+fetch_paths paths_for(const fs::path& partial, const fs::path& target) {
+    fetch_paths p;
+    p.partial = partial;
+    std::string base = partial.string();
+    if (base.ends_with(".incomplete")) base.resize(base.size() - std::string_view(".incomplete").size());
+    p.parts = base + ".hfhub-parts";
+    p.map = base + ".hfhub-parts.map";
+    p.target = target;
+    return p;
+}
+
+void unlink_if_there(const fs::path& p) {
+    if (::unlink(p.c_str()) != 0 && errno != ENOENT) util::throw_errno("remove", p);
+}
+
+std::uint64_t size_or_zero(const fs::path& p) {
     struct stat st{};
-    ::fstat(fd.get(), &st);
-    std::uint64_t have = static_cast<std::uint64_t>(st.st_size);
-    bool parallel = meta.size >= o.parallel_threshold && o.max_parallel > 1 && o.chunk_size > 0;
-    if (o.force_download || have > meta.size || parallel) {
-        // Parallel parts don't resume across runs: start clean.
-        if (::ftruncate(fd.get(), 0) != 0) util::throw_errno("truncate", partial);
-        have = 0;
+    return ::stat(p.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
+}
+
+util::unique_fd open_or_throw(const fs::path& p, int flags) {
+    util::unique_fd fd(::open(p.c_str(), flags | O_CLOEXEC, 0644));
+    if (!fd) util::throw_errno("open", p);
+    return fd;
+}
+
+// What a fetch starts from.
+struct start_point {
+    bool parallel = false;
+    std::shared_ptr<util::pool_fd> file;  // the .incomplete prefix, or the parts file
+    bool resumed = false;                 // bytes of an earlier run are in it
+    // Sequential: how much of the prefix is there, hashed.
+    std::uint64_t have = 0;
+    std::optional<verifier> v;
+    // Parallel: the map's header and the parts it vouches for; where to append records.
+    parts_header header;
+    std::vector<bool> done;
+    util::unique_fd map;
+};
+
+// The valid map of a parts file and the file, opened; nullopt when either is missing, torn,
+// or they don't belong together.
+std::optional<parts_map> load_parts(const fetch_paths& p, const file_meta& meta, util::unique_fd& fd) {
+    auto text = util::read_file(p.map);
+    if (!text) return std::nullopt;
+    auto m = parse_parts_map(*text, meta.etag, meta.size);
+    if (!m) return std::nullopt;
+    util::unique_fd f(::open(p.parts.c_str(), O_RDWR | O_CLOEXEC));
+    if (!f) return std::nullopt;
+    auto id = identify(f.get());
+    if (!id || !(*id == m->header.file)) return std::nullopt;
+    fd = std::move(f);
+    return m;
+}
+
+// Looks at what earlier runs left and decides how to go on (runs on the pool: it may hash a
+// prefix, delete or create big files, and sync the map). `fresh` drops all of it.
+start_point prepare(const fetch_paths& p, const file_meta& meta, bool want_parallel, bool fresh, bool verify,
+                    std::uint64_t chunk) {
+    fs::create_directories(p.partial.parent_path());
+    if (fresh)
+        for (auto* f : {&p.partial, &p.map, &p.parts}) unlink_if_there(*f);
+    std::uint64_t prefix = size_or_zero(p.partial);
+    if (prefix > meta.size) {
+        unlink_if_there(p.partial);  // longer than the file: not a prefix of it
+        prefix = 0;
     }
-    verifier v(meta, o.verify);
+    start_point s;
+    util::unique_fd parts_fd;
+    std::optional<parts_map> map;
+    if (want_parallel) map = load_parts(p, meta, parts_fd);
+    std::uint64_t in_parts = 0;
+    if (map)
+        for (std::size_t i = 0; i < map->done.size(); ++i)
+            if (map->done[i]) in_parts += std::min<std::uint64_t>(meta.size, (i + 1) * map->header.chunk) - i * map->header.chunk;
+    // A prefix (Python's, JS's, or ours from a single stream) is continued when it holds more
+    // than the parts do; parts are never merged into it, which must stay a plain prefix.
+    if (want_parallel && !(prefix > 0 && prefix >= in_parts)) {
+        s.parallel = true;
+        if (map) {
+            s.header = map->header;
+            s.done = std::move(map->done);
+            s.resumed = in_parts > 0;
+        } else {
+            // Start over. The old map goes first: no crash can leave it vouching for the new file.
+            unlink_if_there(p.map);
+            unlink_if_there(p.parts);
+            parts_fd = open_or_throw(p.parts, O_RDWR | O_CREAT | O_EXCL);
+            if (::ftruncate(parts_fd.get(), static_cast<off_t>(meta.size)) != 0) util::throw_errno("allocate", p.parts);
+            auto id = identify(parts_fd.get());
+            if (!id) util::throw_errno("stat", p.parts);
+            s.header = {meta.etag, meta.size, chunk, *id, util::random_hex(8)};
+            s.done.assign(static_cast<std::size_t>(part_count(meta.size, chunk)), false);
+            util::write_file_atomic(p.map, format_header(s.header));
+        }
+        s.map = util::unique_fd(::open(p.map.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));  // none: no records
+        s.file = std::make_shared<util::pool_fd>(parts_fd.release());
+        return s;
+    }
+    auto fd = open_or_throw(p.partial, O_RDWR | O_CREAT);
+    s.v.emplace(meta, verify);
+    if (prefix) hash_prefix(fd.get(), prefix, *s.v, p.partial);
+    s.have = prefix;
+    s.resumed = prefix > 0;
+    s.file = std::make_shared<util::pool_fd>(fd.release());
+    return s;
+}
+
+// Replaces `path` with an empty file, without waiting on the disk: the old one is unlinked (its
+// blocks are freed when its descriptor is closed, on the pool) rather than truncated.
+std::shared_ptr<util::pool_fd> replace_with_empty(const fs::path& path) {
+    unlink_if_there(path);
+    return std::make_shared<util::pool_fd>(open_or_throw(path, O_RDWR | O_CREAT | O_EXCL).release());
+}
+
+// A fetch's result: the digest of the bytes (when verifying), or the news that ranges don't work.
+struct fetched {
+    std::optional<std::string> digest;
+    bool ranges_ignored = false;
+};
+
+using reporter = std::function<void(std::uint64_t)>;
+
+asio::awaitable<fetched> co_sequential(client& c, const download_options& o, const std::string& endpoint,
+                                       const file_meta& meta, const fetch_paths& p, start_point& s,
+                                       const reporter& report, const std::function<void()>& reset_progress) {
+    verifier& v = *s.v;
+    std::uint64_t pos = s.have;
+    if (pos < meta.size) {
+        http_request r = get_request(c, o, endpoint, meta);
+        if (pos) r.headers.emplace_back("Range", "bytes=" + std::to_string(pos) + "-");
+        // The server sends the whole body again: what we had goes, and a fresh prefix starts.
+        auto start_over = [&] {
+            s.file = replace_with_empty(p.partial);
+            v.reset(meta, o.verify);
+            reset_progress();
+            pos = 0;
+        };
+        body_sink sink;
+        sink.head = [&](const http_response& resp) {
+            std::uint64_t start = 0;
+            if (resp.status == 206) {
+                auto at = range_start(resp);
+                if (!at) fail(client_errc::protocol_error, meta.url, "a 206 answer without a valid Content-Range");
+                start = *at;
+            }
+            if (start != pos) {
+                if (start != 0) fail(client_errc::protocol_error, meta.url, "the server resumed at the wrong offset");
+                start_over();
+            }
+        };
+        sink.write = [&](std::span<const char> b) {
+            if (pos + b.size() > meta.size) fail(client_errc::protocol_error, meta.url, "more bytes than announced");
+            util::pwrite_all(s.file->get(), b.data(), b.size(), pos, p.partial);
+            v.update(b.data(), b.size());
+            pos += b.size();
+            report(b.size());
+        };
+        sink.restart = start_over;
+        co_await c.co_stream(std::move(r), std::move(sink));
+    }
+    if (pos != meta.size)
+        fail(client_errc::protocol_error, meta.url, "got " + std::to_string(pos) + " bytes of " + std::to_string(meta.size));
+    fetched out;
+    out.digest = v.digest();
+    co_return out;
+}
+
+// Fetches the parts the map doesn't have, into the parts file.
+asio::awaitable<fetched> co_parallel(client& c, const download_options& o, const std::string& endpoint,
+                                     const file_meta& meta, const fetch_paths& p, start_point& s,
+                                     const reporter& report, const std::shared_ptr<cache::file_lock>& lock) {
+    const std::uint64_t chunk = s.header.chunk;
+    std::shared_ptr<const util::pool_fd> file = s.file;
+    std::shared_ptr<ordered_hash> hash;
+    if (verifier v(meta, o.verify); v.active())
+        hash = make_ordered_hash(std::move(v), file, p.parts, meta.size, chunk, s.done);
+    std::shared_ptr<parts_recorder> recorder;
+    if (s.map) recorder = std::make_shared<parts_recorder>(file, std::move(s.map), s.header, lock);
+    std::vector<std::uint64_t> missing;
+    for (std::size_t i = 0; i < s.done.size(); ++i)
+        if (!s.done[i]) missing.push_back(i);
+        else report(std::min<std::uint64_t>(meta.size, (i + 1) * chunk) - i * chunk);
+
+    // Leaving early, the hasher stops now instead of waiting for parts that won't come.
+    struct stop_on_exit {
+        std::shared_ptr<ordered_hash>& h;
+        ~stop_on_exit() {
+            if (h) h->abort();
+        }
+    } stop{hash};
+    try {
+        unsigned workers = static_cast<unsigned>(std::min<std::uint64_t>(o.max_parallel, std::max<std::size_t>(1, missing.size())));
+        co_await util::co_for_each(missing.size(), workers, [&](std::size_t k) -> asio::awaitable<void> {
+            const std::uint64_t i = missing[k];
+            std::uint64_t first = i * chunk;
+            std::uint64_t last = std::min(meta.size, first + chunk) - 1;
+            std::uint64_t pos = first;
+            http_request r = get_request(c, o, endpoint, meta);
+            r.headers.emplace_back("Range", "bytes=" + std::to_string(first) + "-" + std::to_string(last));
+            body_sink sink;
+            sink.head = [&](const http_response& resp) {
+                if (resp.status == 200) throw ranges_ignored{};
+                if (resp.status != 206 || range_start(resp) != std::optional<std::uint64_t>(pos))
+                    fail(client_errc::protocol_error, meta.url, "a part's answer is not the range asked for");
+            };
+            sink.write = [&](std::span<const char> b) {
+                if (pos + b.size() > last + 1) fail(client_errc::protocol_error, meta.url, "a part overran its range");
+                util::pwrite_all(file->get(), b.data(), b.size(), pos, p.parts);
+                pos += b.size();
+                if (hash) hash->wrote(i, pos);
+                // Its bytes are all in the file: worth keeping even if this call ends right now.
+                if (recorder && pos == last + 1) recorder->add(i);
+                report(b.size());
+            };
+            co_await c.co_stream(std::move(r), std::move(sink));
+            if (pos != last + 1) fail(client_errc::protocol_error, meta.url, "a part came short");
+        });
+    } catch (const ranges_ignored&) {
+        fetched fall_back;
+        fall_back.ranges_ignored = true;
+        co_return fall_back;
+    }
+    fetched out;
+    if (hash) {
+        // The hasher may still be catching up: wait for it on the pool, not here.
+        auto finish = [hash] { return hash->finish(); };
+        out.digest = co_await util::co_blocking(std::move(finish));
+    }
+    co_return out;
+}
+
+asio::awaitable<void> co_fetch_rounds(client& c, const download_options& o, const std::string& endpoint,
+                                      const std::string& file, const file_meta& meta, const fetch_paths& p,
+                                      std::shared_ptr<cache::file_lock> lock) {
+    bool want_parallel = meta.size >= o.parallel_threshold && o.max_parallel > 1 && o.chunk_size > 0;
+    bool fresh = o.force_download;
     std::atomic<std::uint64_t> done{0};
-    auto report = [&](std::uint64_t n) {
+    reporter report = [&](std::uint64_t n) {
         auto now = done += n;
         if (o.progress) o.progress({file, now, meta.size});
     };
-
-    if (parallel) {
-        bool fall_back = false;
-        try {
-            if (::ftruncate(fd.get(), static_cast<off_t>(meta.size)) != 0) util::throw_errno("allocate", partial);
-            const std::uint64_t parts = (meta.size + o.chunk_size - 1) / o.chunk_size;
-            std::optional<ordered_hash> hash;
-            if (v.sha256 || v.sha1) hash.emplace(v, fd.get(), partial, meta.size, o.chunk_size);
-            unsigned workers = static_cast<unsigned>(std::min<std::uint64_t>(o.max_parallel, parts));
-            co_await util::co_for_each(static_cast<std::size_t>(parts), workers, [&](std::size_t i) -> asio::awaitable<void> {
-                std::uint64_t first = i * o.chunk_size;
-                std::uint64_t last = std::min(meta.size, first + o.chunk_size) - 1;
-                std::uint64_t pos = first;
-                http_request r = get_request(c, o, endpoint, meta);
-                r.headers.emplace_back("Range", "bytes=" + std::to_string(first) + "-" + std::to_string(last));
-                body_sink sink;
-                sink.head = [&](const http_response& resp) {
-                    if (resp.status == 200) throw ranges_ignored{};
-                    if (resp.status != 206 || range_start(resp) != std::optional<std::uint64_t>(pos))
-                        fail(client_errc::protocol_error, meta.url, "a part's answer is not the range asked for");
-                };
-                sink.write = [&, i](std::span<const char> s) {
-                    if (pos + s.size() > last + 1) fail(client_errc::protocol_error, meta.url, "a part overran its range");
-                    util::pwrite_all(fd.get(), s.data(), s.size(), pos, partial);
-                    pos += s.size();
-                    if (hash) hash->wrote(i, pos);
-                    report(s.size());
-                };
-                co_await c.co_stream(std::move(r), std::move(sink));
-                if (pos != last + 1) fail(client_errc::protocol_error, meta.url, "a part came short");
-            });
-            if (hash) hash->finish();
-        } catch (const ranges_ignored&) {
-            fall_back = true;
-        }
-        if (fall_back) {
-            // The server answers ranges with the whole file: take it once, in one stream.
-            if (::ftruncate(fd.get(), 0) != 0) util::throw_errno("truncate", partial);
-            v.reset(meta, o.verify);
-            done = 0;
-            parallel = false;
-        }
-    }
-
-    if (!parallel) {
-        if (have) hash_prefix(fd.get(), have, v, partial);
-        done = have;
-        std::uint64_t pos = have;
-        http_request r = get_request(c, o, endpoint, meta);
-        if (have == meta.size) {
-            // Complete already (a previous run died before the rename): nothing to fetch.
+    auto reset_progress = [&] { done = 0; };
+    for (;;) {
+        reset_progress();
+        start_point s;
+        // Nothing on disk yet for a small file: no need to hop to the pool.
+        if (!want_parallel && !fresh && size_or_zero(p.partial) == 0) {
+            s = prepare(p, meta, false, false, o.verify, o.chunk_size);
         } else {
-            if (have) r.headers.emplace_back("Range", "bytes=" + std::to_string(have) + "-");
-            body_sink sink;
-            sink.head = [&](const http_response& resp) {
-                std::uint64_t start = 0;
-                if (resp.status == 206) {
-                    auto at = range_start(resp);
-                    if (!at) fail(client_errc::protocol_error, meta.url, "a 206 answer without a valid Content-Range");
-                    start = *at;
-                }
-                if (start != pos) {
-                    if (start != 0) fail(client_errc::protocol_error, meta.url, "the server resumed at the wrong offset");
-                    // The whole body again: drop what we had.
-                    if (::ftruncate(fd.get(), 0) != 0) util::throw_errno("truncate", partial);
-                    v.reset(meta, o.verify);
-                    done = 0;
-                    pos = 0;
-                }
+            auto job = [p, meta, want_parallel, fresh, verify = o.verify, chunk = o.chunk_size, lock] {
+                return prepare(p, meta, want_parallel, fresh, verify, chunk);
             };
-            sink.write = [&](std::span<const char> s) {
-                if (pos + s.size() > meta.size) fail(client_errc::protocol_error, meta.url, "more bytes than announced");
-                util::pwrite_all(fd.get(), s.data(), s.size(), pos, partial);
-                v.update(s.data(), s.size());
-                pos += s.size();
-                report(s.size());
-            };
-            sink.restart = [&] {
-                if (::ftruncate(fd.get(), 0) != 0) util::throw_errno("truncate", partial);
-                v.reset(meta, o.verify);
-                done = 0;
-                pos = 0;
-            };
-            co_await c.co_stream(std::move(r), std::move(sink));
+            s = co_await util::co_blocking(std::move(job));
         }
-        if (pos != meta.size)
-            fail(client_errc::protocol_error, meta.url,
-                 "got " + std::to_string(pos) + " bytes of " + std::to_string(meta.size));
+        if (!s.parallel && s.have) report(s.have);
+        // Not one conditional expression over two co_awaits: g++ 12 destroys its result twice.
+        fetched got;
+        if (s.parallel) got = co_await co_parallel(c, o, endpoint, meta, p, s, report, lock);
+        else got = co_await co_sequential(c, o, endpoint, meta, p, s, report, reset_progress);
+        // Whatever is dropped goes on the pool (deleting a big file waits on the disk).
+        auto drop = [&](std::vector<fs::path> which) -> asio::awaitable<void> {
+            s.file.reset();
+            auto job = [which, lock] {
+                for (auto& f : which) unlink_if_there(f);
+            };
+            co_await util::co_blocking(std::move(job));
+        };
+        if (got.ranges_ignored) {
+            // The server (or a proxy) answers ranges with the whole file: take it once, in one stream.
+            std::vector<fs::path> parts_files{p.map, p.parts};
+            co_await drop(std::move(parts_files));
+            want_parallel = false;
+            continue;
+        }
+        if (got.digest && *got.digest != meta.etag) {
+            std::vector<fs::path> all{p.partial, p.map, p.parts};
+            co_await drop(std::move(all));  // never keep bytes that are not the file
+            if (s.resumed && !fresh) {
+                // Bytes an earlier run (or another client) left were wrong: once more, from nothing.
+                fresh = true;
+                continue;
+            }
+            fail(client_errc::checksum_mismatch, meta.url,
+                 file + ": expected " + meta.etag + ", got " + *got.digest + "; nothing was kept");
+        }
+        // Durable before it is published under its name; then the name itself made durable.
+        // What else earlier runs left for this blob is of no use afterwards.
+        fs::path from = s.parallel ? p.parts : p.partial;
+        auto publish = [file = s.file, from, p, lock] {
+            util::fsync_fd(file->get(), from);
+            fs::create_directories(p.target.parent_path());
+            util::rename_durable(from, p.target);
+            for (auto* f : {&p.map, &p.parts, &p.partial})
+                if (*f != from) unlink_if_there(*f);
+        };
+        if (util::may_block_on_sync(s.file->get())) co_await util::co_blocking(std::move(publish));
+        else publish();
+        co_return;
     }
+}
 
-    if (auto got = v.digest(); got && *got != meta.etag) {
-        fd = util::unique_fd();
-        std::error_code ec;
-        fs::remove(partial, ec);  // never keep bytes that are not the file
-        fail(client_errc::checksum_mismatch, meta.url,
-             file + ": expected " + meta.etag + ", got " + *got + "; nothing was kept");
+}  // namespace
+
+asio::awaitable<void> co_fetch(client& c, const download_options& o, const std::string& endpoint,
+                               const std::string& file, const file_meta& meta, const fs::path& partial,
+                               const fs::path& target, std::shared_ptr<cache::file_lock> lock) {
+    // A cancellation can land on any co_await here, which then throws asio's own error.
+    try {
+        co_await co_fetch_rounds(c, o, endpoint, file, meta, paths_for(partial, target), std::move(lock));
+        co_return;
+    } catch (const boost::system::system_error& e) {
+        if (e.code() != asio::error::operation_aborted) throw;
     }
-    // Durable before it is published under its name; then the name itself made durable.
-    auto publish = [&] {
-        util::fsync_fd(fd.get(), partial);
-        fd = util::unique_fd();
-        fs::create_directories(target.parent_path());
-        util::rename_durable(partial, target);
-    };
-    if (util::may_block_on_sync(fd.get())) co_await util::co_blocking(publish);
-    else publish();
+    throw hfhub::error(client_errc::cancelled, {0, "GET", meta.url, "", "cancelled"});
 }
 
 }  // namespace hfhub::download

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "cache/layout.hpp"
+#include "cache/lock.hpp"
 
 #include <hfhub/client.hpp>
 #include <hfhub/download.hpp>
@@ -10,6 +11,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -41,10 +43,14 @@ boost::asio::awaitable<file_meta> co_probe(client& c, const download_options& o,
                                            const std::string& file, const cache::repo_cache* cache,
                                            std::optional<unsigned> max_retries = std::nullopt);
 
-// Downloads `meta` into `target` (created whole or not at all): streams with resume from
-// `partial`, or parallel ranges for big files; verifies against the etag and size.
+// Downloads `meta` into `target` (created whole or not at all), verified against the etag and
+// size: one stream that continues the prefix in `partial` (`<x>.incomplete`, as Python and JS
+// leave it), or, for big files, parallel ranges into `<x>.hfhub-parts`, whose map beside it
+// lets a later run fetch only the missing parts. `partial` only ever holds a prefix of the file.
+// `lock` (the blob's) is held by every disk job this starts until that job ends, also when a
+// cancellation returns early. Cancellation ends it with hfhub::error(cancelled).
 boost::asio::awaitable<void> co_fetch(client& c, const download_options& o, const std::string& endpoint,
                                       const std::string& file, const file_meta& meta, const fs::path& partial,
-                                      const fs::path& target);
+                                      const fs::path& target, std::shared_ptr<cache::file_lock> lock);
 
 }  // namespace hfhub::download

@@ -4,6 +4,7 @@
 
 #include <linux/magic.h>
 #include <sys/vfs.h>
+#include <unistd.h>
 
 namespace hfhub::util {
 
@@ -17,6 +18,10 @@ bool may_block_on_sync(int fd) {
     struct statfs st{};
     if (::fstatfs(fd, &st) != 0) return true;
     return st.f_type != TMPFS_MAGIC && st.f_type != RAMFS_MAGIC;
+}
+
+void close_on_pool(int fd) {
+    boost::asio::post(blocking_executor(), [fd] { ::close(fd); });
 }
 
 }  // namespace hfhub::util

@@ -1,0 +1,133 @@
+// The blocking pool: results and errors come back to the caller's executor, and a cancellation
+// resumes the caller at once while the job runs on, never ending the process.
+#include "util/blocking.hpp"
+
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_future.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <stdexcept>
+#include <thread>
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+using namespace asio::experimental::awaitable_operators;
+using hfhub::util::co_blocking;
+using clock_type = std::chrono::steady_clock;
+
+namespace {
+
+template <class T>
+T run(asio::io_context& ioc, asio::awaitable<T> aw) {
+    auto fut = asio::co_spawn(ioc, std::move(aw), asio::use_future);
+    ioc.restart();
+    ioc.run();
+    return fut.get();
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(blocking_pool)
+
+BOOST_AUTO_TEST_CASE(results_and_errors_come_back_on_the_callers_thread) {
+    asio::io_context ioc;
+    auto caller = std::this_thread::get_id();
+    int v = run(ioc, [&]() -> asio::awaitable<int> {
+        auto job = [caller] {
+            if (std::this_thread::get_id() == caller) throw std::logic_error("ran on the caller's thread");
+            return 42;
+        };
+        int r = co_await co_blocking(std::move(job));
+        if (std::this_thread::get_id() != caller) throw std::logic_error("resumed on another thread");
+        co_return r;
+    }());
+    BOOST_TEST(v == 42);
+    auto failing = []() -> asio::awaitable<void> {
+        auto job = [] { throw std::runtime_error("disk on fire"); };
+        co_await co_blocking(std::move(job));
+    };
+    BOOST_CHECK_EXCEPTION(run(ioc, failing()), std::runtime_error,
+                          [](const std::runtime_error& e) { return std::string(e.what()) == "disk on fire"; });
+}
+
+BOOST_AUTO_TEST_CASE(a_deadline_returns_at_once_while_the_job_runs_on) {
+    asio::io_context ioc;
+    auto finished = std::make_shared<std::atomic<bool>>(false);
+    auto started = clock_type::now();
+    auto which = run(ioc, [&]() -> asio::awaitable<std::size_t> {
+        asio::steady_timer t(co_await asio::this_coro::executor, 20ms);
+        auto job = [finished] {
+            std::this_thread::sleep_for(400ms);
+            *finished = true;
+        };
+        auto r = co_await (co_blocking(std::move(job)) || t.async_wait(asio::use_awaitable));
+        co_return r.index();
+    }());
+    auto took = clock_type::now() - started;
+    BOOST_TEST(which == 1u);  // the deadline won
+    BOOST_TEST(std::chrono::duration_cast<std::chrono::milliseconds>(took).count() < 200);
+    BOOST_TEST(!*finished);  // the job was not torn: it is still running
+    for (int i = 0; i < 200 && !*finished; ++i) std::this_thread::sleep_for(10ms);
+    BOOST_TEST(*finished);
+}
+
+BOOST_AUTO_TEST_CASE(a_cancellation_surfaces_as_operation_aborted) {
+    asio::io_context ioc;
+    asio::cancellation_signal sig;
+    std::exception_ptr got;
+    bool done = false;
+    auto work = [&]() -> asio::awaitable<void> {
+        auto job = [] { std::this_thread::sleep_for(100ms); };
+        co_await co_blocking(std::move(job));
+    };
+    asio::co_spawn(ioc, work(), asio::bind_cancellation_slot(sig.slot(), [&](std::exception_ptr e) {
+                       got = e;
+                       done = true;
+                   }));
+    asio::steady_timer t(ioc, 10ms);
+    t.async_wait([&](boost::system::error_code) { sig.emit(asio::cancellation_type::terminal); });
+    ioc.run();
+    BOOST_TEST(done);
+    BOOST_TEST_REQUIRE(static_cast<bool>(got));
+    try {
+        std::rethrow_exception(got);
+    } catch (const boost::system::system_error& e) {
+        BOOST_TEST((e.code() == asio::error::operation_aborted));
+    }
+}
+
+// Deadlines landing all around the end of short jobs: before, during and after it. Any of them
+// reaching a pool thread as an exception would end the process.
+BOOST_AUTO_TEST_CASE(deadlines_racing_the_end_of_jobs_never_abort) {
+    asio::io_context ioc;
+    std::atomic<int> ran{0};
+    int won_by_job = 0, won_by_deadline = 0;
+    run(ioc, [&]() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        for (int i = 0; i < 300; ++i) {
+            asio::steady_timer t(ex, std::chrono::microseconds(50 * (i % 40)));
+            auto job = [&ran, i] {
+                auto until = clock_type::now() + std::chrono::microseconds(37 * (i % 53));
+                while (clock_type::now() < until) {
+                }
+                ++ran;
+            };
+            auto r = co_await (co_blocking(std::move(job)) || t.async_wait(asio::use_awaitable));
+            (r.index() == 0 ? won_by_job : won_by_deadline)++;
+        }
+    }());
+    for (int i = 0; i < 200 && ran < 300; ++i) std::this_thread::sleep_for(5ms);
+    BOOST_TEST(ran == 300);
+    BOOST_TEST_MESSAGE("jobs first: " << won_by_job << ", deadlines first: " << won_by_deadline);
+    BOOST_TEST(won_by_job > 0);
+    BOOST_TEST(won_by_deadline > 0);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
