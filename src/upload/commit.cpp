@@ -172,24 +172,26 @@ std::string regular_content(const local_add& a) {
 template <class F>
 asio::awaitable<void> co_off_thread(asio::thread_pool& pool, F f) {
     auto stop = std::make_shared<std::atomic<bool>>(false);
-    co_await asio::async_initiate<decltype(asio::use_awaitable), void(std::exception_ptr)>(
-        [&pool, stop, f = std::move(f)](auto handler) mutable {
-            auto slot = asio::get_associated_cancellation_slot(handler);
-            if (slot.is_connected()) slot.assign([stop](asio::cancellation_type) { *stop = true; });
-            auto work = asio::make_work_guard(asio::get_associated_executor(handler));
-            asio::post(pool, [f = std::move(f), stop, handler = std::move(handler), work = std::move(work)]() mutable {
-                std::exception_ptr e;
-                try {
-                    f(*stop);
-                } catch (...) {
-                    e = std::current_exception();
-                }
-                auto ex = work.get_executor();
-                asio::dispatch(ex, [handler = std::move(handler), e]() mutable { std::move(handler)(e); });
-                work.reset();
-            });
-        },
-        asio::use_awaitable);
+    // Named, not a temporary of the co_await expression: g++ 12 destroys such temporaries twice,
+    // which here drops a reference to `stop` too many.
+    auto init = [&pool, stop, f = std::move(f)](auto handler) mutable {
+        auto slot = asio::get_associated_cancellation_slot(handler);
+        if (slot.is_connected()) slot.assign([stop](asio::cancellation_type) { *stop = true; });
+        auto work = asio::make_work_guard(asio::get_associated_executor(handler));
+        asio::post(pool, [f = std::move(f), stop, handler = std::move(handler), work = std::move(work)]() mutable {
+            std::exception_ptr e;
+            try {
+                f(*stop);
+            } catch (...) {
+                e = std::current_exception();
+            }
+            auto ex = work.get_executor();
+            asio::dispatch(ex, [handler = std::move(handler), e]() mutable { std::move(handler)(e); });
+            work.reset();
+        });
+    };
+    co_await asio::async_initiate<decltype(asio::use_awaitable), void(std::exception_ptr)>(std::move(init),
+                                                                                         asio::use_awaitable);
 }
 
 asio::awaitable<void> co_hash_all(std::vector<local_add>& adds, const commit_options& o, progress_reporter& prog) {
