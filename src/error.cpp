@@ -58,6 +58,8 @@ errc_text client_text(int v) {
     case client_errc::invalid_argument: return {"invalid_argument", "Invalid argument"};
     case client_errc::local_file_changed: return {"local_file_changed", "A local file changed during the upload"};
     case client_errc::io_error: return {"io_error", "Local I/O error"};
+    case client_errc::would_deadlock:
+        return {"would_deadlock", "A blocking call was made on a thread that runs the client's executor"};
     }
     return {nullptr, "Unknown client error"};
 }

@@ -27,6 +27,10 @@
 
 namespace hfhub {
 
+namespace detail {
+struct blocking_access;
+}
+
 using header_fields = std::vector<std::pair<std::string, std::string>>;
 
 // Case-insensitive lookup; nullopt when absent.
@@ -112,8 +116,10 @@ public:
     // connection is resumed with Range.
     boost::asio::awaitable<http_response> co_stream(http_request req, body_sink sink);
 
-    // Blocking twin of co_request, for callers that are not coroutines. It runs the operation on
-    // the client's executor and waits: never call it from a thread that runs that executor.
+    // Blocking twin of co_request, for callers that are not coroutines. Like every blocking
+    // call of the library it runs on a thread of the client's own, started on first use, so it
+    // works from a plain main() that runs nothing. Made on a thread that runs the client's
+    // executor it throws client_errc::would_deadlock instead of waiting.
     http_response request(http_request req, bool throw_on_error = true);
 
     const config& settings() const;
@@ -122,6 +128,7 @@ public:
     boost::asio::any_io_executor get_executor() const;
 
 private:
+    friend struct detail::blocking_access;
     struct impl;
     std::shared_ptr<impl> impl_;
 };

@@ -1,7 +1,7 @@
 // Atomic commits: several adds, deletes and copies land as one commit or not at all.
 // Files are hashed in one read pass (in parallel), the Hub says which it already has, LFS
 // objects go up in parallel (basic or multipart), then one NDJSON commit. Each co_ call has a
-// blocking twin without the prefix (not for the client's own executor thread).
+// blocking twin without the prefix (any thread but the client's executor's: would_deadlock).
 #pragma once
 
 #include <hfhub/client.hpp>

@@ -42,7 +42,7 @@ struct download_options {
     std::optional<std::string> token;
     std::optional<proxy_config> proxies;
     std::optional<std::chrono::milliseconds> etag_timeout;
-    progress_handler progress;  // called from the client's executor; cheap when empty
+    progress_handler progress;  // called from the executor the call runs on; cheap when empty
     bool verify = true;         // sha256 for LFS files, git blob SHA-1 for regular ones
     std::uint64_t parallel_threshold = 64ull << 20;  // files this big come as parallel ranges
     std::uint64_t chunk_size = 16ull << 20;

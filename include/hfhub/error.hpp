@@ -50,6 +50,7 @@ enum class client_errc {
     invalid_argument,  // an option or operation the call can't carry out as given
     local_file_changed,  // a file changed between hashing and upload
     io_error,            // a local file or folder could not be read or written
+    would_deadlock,      // a blocking call made on a thread its own operation needs
 };
 
 const std::error_category& hub_category() noexcept;

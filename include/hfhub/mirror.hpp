@@ -49,7 +49,7 @@ struct mirror_info {
 // committed unless every object was stored.
 boost::asio::awaitable<mirror_info> co_mirror(client& src, client& dst, std::string src_repo, std::string dst_repo,
                                               mirror_options opts = mirror_options());
-// Blocking twin: runs on the clients' executor (not from a thread that runs it).
+// Blocking twin: runs on dst's own blocking thread (would_deadlock on a thread that runs either client's executor).
 mirror_info mirror(client& src, client& dst, std::string src_repo, std::string dst_repo, mirror_options opts = mirror_options());
 
 }  // namespace hfhub

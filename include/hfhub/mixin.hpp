@@ -266,7 +266,7 @@ public:
 
     // From a local directory, when `repo_id_or_dir` is one, else from the Hub through the cache
     // (snapshot_download with `opts`). Errors: the download's, and invalid_argument for a
-    // missing or mistyped config field. Blocking: not on the client's executor thread.
+    // missing or mistyped config field. Blocking: not on the client's executor thread (would_deadlock).
     static Derived from_pretrained(client& c, std::string repo_id_or_dir, from_pretrained_options opts = from_pretrained_options()) {
         check();
         return load(mixin_detail::resolve_pretrained(c, std::move(repo_id_or_dir), std::move(opts)));

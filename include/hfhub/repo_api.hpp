@@ -1,6 +1,6 @@
 // Repo management: create and delete repos, branches and tags, change settings, open pull
 // requests. Each co_ call has a blocking twin of the same name without the prefix (for callers
-// that are not coroutines; not from the client's own executor thread). All throw hfhub::error.
+// that are not coroutines; on the client's own executor thread: would_deadlock). All throw hfhub::error.
 //
 // None of these requests is retried: like the Python client, a mutation whose answer was lost is
 // reported, not sent twice.

@@ -3,6 +3,7 @@
 #include <hfhub/download.hpp>
 #include <hfhub/hub_api.hpp>
 
+#include "blocking_call.hpp"
 #include "cache/layout.hpp"
 #include "cache/lock.hpp"
 #include "download/fetch.hpp"
@@ -15,7 +16,6 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/use_future.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -168,10 +168,6 @@ asio::awaitable<fs::path> co_to_local_dir(client& c, const download_options& o, 
     co_return path;
 }
 
-template <class T>
-T wait(client& c, asio::awaitable<T> aw) {
-    return asio::co_spawn(c.get_executor(), std::move(aw), asio::use_future).get();
-}
 
 }  // namespace
 
@@ -229,7 +225,7 @@ asio::awaitable<fs::path> co_hf_hub_download(client& c, std::string repo_id, std
 }
 
 fs::path hf_hub_download(client& c, std::string repo_id, std::string filename, download_options opts) {
-    return wait(c, co_hf_hub_download(c, std::move(repo_id), std::move(filename), std::move(opts)));
+    return detail::run_blocking(c, co_hf_hub_download(c, std::move(repo_id), std::move(filename), std::move(opts)));
 }
 
 static asio::awaitable<fs::path> co_download_snapshot(client& c, std::string repo_id, snapshot_options o) {
@@ -318,7 +314,7 @@ asio::awaitable<fs::path> co_snapshot_download(client& c, std::string repo_id, s
 }
 
 fs::path snapshot_download(client& c, std::string repo_id, snapshot_options opts) {
-    return wait(c, co_snapshot_download(c, std::move(repo_id), std::move(opts)));
+    return detail::run_blocking(c, co_snapshot_download(c, std::move(repo_id), std::move(opts)));
 }
 
 }  // namespace hfhub

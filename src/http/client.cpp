@@ -4,9 +4,14 @@
 #include "http/connection.hpp"
 #include "http/policy.hpp"
 #include "http/pool.hpp"
+#include "blocking_call.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -17,9 +22,11 @@
 #include <boost/beast/http/error.hpp>
 
 #include <atomic>
+#include <cstdio>
 #include <mutex>
 #include <optional>
 #include <random>
+#include <thread>
 #include <strings.h>
 
 #ifndef HFHUB_VERSION
@@ -93,9 +100,23 @@ attempt_failure classify(std::exception_ptr ep) {
 
 }  // namespace
 
+// The thread blocking calls run on: their caller may run nothing else (a plain main()), or be
+// the thread of the client's executor, so they can't rely on it.
+struct blocking_runner {
+    asio::io_context ioc{1};
+    asio::executor_work_guard<asio::io_context::executor_type> guard{ioc.get_executor()};
+    std::thread thread{[this] { ioc.run(); }};
+    ~blocking_runner() {
+        guard.reset();  // what is queued still runs: a disk job a cancelled call left behind
+        thread.join();
+    }
+};
+
 struct client::impl {
     asio::any_io_executor ex;
     config cfg;
+    std::mutex runner_mu;
+    std::unique_ptr<blocking_runner> runner;  // before the pool: its sockets may belong to runner->ioc
     std::once_flag tls_once;
     std::optional<asio::ssl::context> tls;  // made on first use: the trust store takes ms to load
     http::pool connections;
@@ -128,6 +149,18 @@ struct client::impl {
             tls.emplace(std::move(ctx));
         });
         return *tls;
+    }
+
+    // A connection serves the execution context that opened it: its socket's handlers run there.
+    // Calls on the client's own executor share one set per host; others (the blocking thread, a
+    // second io_context) get their own.
+    std::string context_suffix(const asio::any_io_executor& caller) const {
+        auto& mine = asio::query(ex, asio::execution::context);
+        auto& theirs = asio::query(caller, asio::execution::context);
+        if (&mine == &theirs) return {};
+        char buf[32];
+        std::snprintf(buf, sizeof buf, " on %p", static_cast<const void*>(&theirs));
+        return buf;
     }
 
     asio::awaitable<void> sleep(std::chrono::milliseconds d) {
@@ -233,6 +266,7 @@ struct client::impl {
             if (proxy) hop = proxy_hop{proxy->host, proxy->port, proxy->authorization};
             std::string key = o.scheme + "://" + o.host + ":" + o.port;
             if (proxy) key += " via " + proxy->host + ":" + proxy->port;
+            key += context_suffix(co_await asio::this_coro::executor);
 
             pool::lease lease = co_await connections.acquire(key);
             struct releaser {
@@ -423,13 +457,53 @@ asio::awaitable<http_response> client::co_stream(http_request req, body_sink sin
 }
 
 http_response client::request(http_request req, bool throw_on_error) {
-    auto fut = asio::co_spawn(impl_->ex, impl_->perform(std::move(req), nullptr, throw_on_error), asio::use_future);
-    return fut.get();
+    return detail::run_blocking(*this, co_request(std::move(req), throw_on_error));
 }
 
 const config& client::settings() const { return impl_->cfg; }
 pool_stats client::stats() const { return impl_->connections.stats(); }
 std::string client::user_agent() const { return impl_->ua; }
 asio::any_io_executor client::get_executor() const { return impl_->ex; }
+
+namespace detail {
+
+namespace {
+// Whether this thread runs `ex`, for the executor kinds a client is made with.
+bool runs_here(const asio::any_io_executor& ex) {
+    using io_ex = asio::io_context::executor_type;
+    using pool_ex = asio::thread_pool::executor_type;
+    if (auto* e = ex.target<io_ex>()) return e->running_in_this_thread();
+    if (auto* e = ex.target<asio::strand<io_ex>>()) return e->get_inner_executor().running_in_this_thread();
+    if (auto* e = ex.target<pool_ex>()) return e->running_in_this_thread();
+    if (auto* e = ex.target<asio::strand<pool_ex>>()) return e->get_inner_executor().running_in_this_thread();
+    return false;
+}
+
+[[noreturn]] void would_deadlock() {
+    throw hfhub::error(client_errc::would_deadlock,
+                       {0, "", "", "",
+                        "a blocking call made on a thread that runs the client's executor would wait on itself: "
+                        "co_await the co_ call instead"});
+}
+}  // namespace
+
+asio::any_io_executor blocking_access::enter(client& c) {
+    auto& i = *c.impl_;
+    std::unique_lock lk(i.runner_mu);
+    if (!i.runner) i.runner = std::make_unique<blocking_runner>();
+    auto ex = i.runner->ioc.get_executor();
+    lk.unlock();
+    if (ex.running_in_this_thread() || runs_here(i.ex)) would_deadlock();
+    return ex;
+}
+
+void blocking_access::refuse_on_executor(client& c) {
+    auto& i = *c.impl_;
+    if (runs_here(i.ex)) would_deadlock();
+    std::lock_guard lk(i.runner_mu);
+    if (i.runner && i.runner->ioc.get_executor().running_in_this_thread()) would_deadlock();
+}
+
+}  // namespace detail
 
 }  // namespace hfhub

@@ -1,6 +1,7 @@
 // The Hub's metadata endpoints: URLs, pagination, and defensive reading of their JSON.
 #include <hfhub/hub_api.hpp>
 
+#include "blocking_call.hpp"
 #include "http/policy.hpp"
 #include "hub/hub_json.hpp"
 #include "hub/link_header.hpp"
@@ -8,7 +9,6 @@
 #include "boundary.hpp"
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/use_future.hpp>
 #include <boost/json.hpp>
 
 #include <cmath>
@@ -106,10 +106,6 @@ asio::awaitable<void> co_paginate(client& c, http_request req,
     }
 }
 
-template <class T>
-T wait_for(client& c, asio::awaitable<T> op) {
-    return asio::co_spawn(c.get_executor(), std::move(op), asio::use_future).get();
-}
 
 }  // namespace
 
@@ -291,26 +287,26 @@ static asio::awaitable<whoami_info> co_whoami_impl(client& c, std::optional<std:
 }
 
 repo_metadata repo_info(client& c, std::string repo_id, repo_query q, bool files_metadata) {
-    return wait_for(c, co_repo_info(c, std::move(repo_id), std::move(q), files_metadata));
+    return detail::run_blocking(c, co_repo_info(c, std::move(repo_id), std::move(q), files_metadata));
 }
 std::vector<tree_entry> list_repo_tree(client& c, std::string repo_id, tree_query q) {
-    return wait_for(c, co_list_repo_tree(c, std::move(repo_id), std::move(q)));
+    return detail::run_blocking(c, co_list_repo_tree(c, std::move(repo_id), std::move(q)));
 }
 std::vector<tree_entry> get_paths_info(client& c, std::string repo_id, std::vector<std::string> paths, repo_query q,
                                        bool expand) {
-    return wait_for(c, co_get_paths_info(c, std::move(repo_id), std::move(paths), std::move(q), expand));
+    return detail::run_blocking(c, co_get_paths_info(c, std::move(repo_id), std::move(paths), std::move(q), expand));
 }
 repo_refs list_repo_refs(client& c, std::string repo_id, repo_query q, bool include_pull_requests) {
-    return wait_for(c, co_list_repo_refs(c, std::move(repo_id), std::move(q), include_pull_requests));
+    return detail::run_blocking(c, co_list_repo_refs(c, std::move(repo_id), std::move(q), include_pull_requests));
 }
 std::vector<commit_summary> list_repo_commits(client& c, std::string repo_id, repo_query q) {
-    return wait_for(c, co_list_repo_commits(c, std::move(repo_id), std::move(q)));
+    return detail::run_blocking(c, co_list_repo_commits(c, std::move(repo_id), std::move(q)));
 }
 bool file_exists(client& c, std::string repo_id, std::string filename, repo_query q) {
-    return wait_for(c, co_file_exists(c, std::move(repo_id), std::move(filename), std::move(q)));
+    return detail::run_blocking(c, co_file_exists(c, std::move(repo_id), std::move(filename), std::move(q)));
 }
 whoami_info whoami(client& c, std::optional<std::string> token) {
-    return wait_for(c, co_whoami(c, std::move(token)));
+    return detail::run_blocking(c, co_whoami(c, std::move(token)));
 }
 
 }  // namespace hfhub

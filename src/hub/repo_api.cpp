@@ -3,12 +3,12 @@
 #include <hfhub/hub_api.hpp>
 #include <hfhub/repo_api.hpp>
 
+#include "blocking_call.hpp"
 #include "http/policy.hpp"
 #include "util/paths.hpp"
 #include "boundary.hpp"
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/use_future.hpp>
 #include <boost/json.hpp>
 
 #include <exception>
@@ -137,10 +137,6 @@ std::string repo_url(const client& c, repo_type t, const std::string& full_id) {
     return c.settings().endpoint + "/" + std::string(url_prefix(t)) + full_id;
 }
 
-template <class T>
-T wait_for(client& c, asio::awaitable<T> op) {
-    return asio::co_spawn(c.get_executor(), std::move(op), asio::use_future).get();
-}
 
 }  // namespace
 
@@ -346,28 +342,28 @@ static asio::awaitable<discussion_info> co_create_pull_request_impl(client& c, s
 }
 
 repo_url_info create_repo(client& c, std::string repo_id, create_repo_options o) {
-    return wait_for(c, co_create_repo(c, std::move(repo_id), std::move(o)));
+    return detail::run_blocking(c, co_create_repo(c, std::move(repo_id), std::move(o)));
 }
 void delete_repo(client& c, std::string repo_id, delete_repo_options o) {
-    wait_for(c, co_delete_repo(c, std::move(repo_id), std::move(o)));
+    detail::run_blocking(c, co_delete_repo(c, std::move(repo_id), std::move(o)));
 }
 void create_branch(client& c, std::string repo_id, std::string branch, branch_options o) {
-    wait_for(c, co_create_branch(c, std::move(repo_id), std::move(branch), std::move(o)));
+    detail::run_blocking(c, co_create_branch(c, std::move(repo_id), std::move(branch), std::move(o)));
 }
 void delete_branch(client& c, std::string repo_id, std::string branch, ref_options o) {
-    wait_for(c, co_delete_branch(c, std::move(repo_id), std::move(branch), std::move(o)));
+    detail::run_blocking(c, co_delete_branch(c, std::move(repo_id), std::move(branch), std::move(o)));
 }
 void create_tag(client& c, std::string repo_id, std::string tag, tag_options o) {
-    wait_for(c, co_create_tag(c, std::move(repo_id), std::move(tag), std::move(o)));
+    detail::run_blocking(c, co_create_tag(c, std::move(repo_id), std::move(tag), std::move(o)));
 }
 void delete_tag(client& c, std::string repo_id, std::string tag, ref_options o) {
-    wait_for(c, co_delete_tag(c, std::move(repo_id), std::move(tag), std::move(o)));
+    detail::run_blocking(c, co_delete_tag(c, std::move(repo_id), std::move(tag), std::move(o)));
 }
 void update_repo_settings(client& c, std::string repo_id, repo_settings s) {
-    wait_for(c, co_update_repo_settings(c, std::move(repo_id), std::move(s)));
+    detail::run_blocking(c, co_update_repo_settings(c, std::move(repo_id), std::move(s)));
 }
 discussion_info create_pull_request(client& c, std::string repo_id, pull_request_options o) {
-    return wait_for(c, co_create_pull_request(c, std::move(repo_id), std::move(o)));
+    return detail::run_blocking(c, co_create_pull_request(c, std::move(repo_id), std::move(o)));
 }
 
 }  // namespace hfhub

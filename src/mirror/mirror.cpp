@@ -6,6 +6,7 @@
 #include <hfhub/mirror.hpp>
 #include <hfhub/repo_api.hpp>
 
+#include "blocking_call.hpp"
 #include "upload/payload.hpp"
 #include "upload/pipeline.hpp"
 #include "util/for_each.hpp"
@@ -18,7 +19,6 @@
 #include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/use_future.hpp>
 #include <boost/json.hpp>
 
 #include <algorithm>
@@ -505,10 +505,8 @@ static asio::awaitable<mirror_info> co_mirror_impl(client& src, client& dst, std
 }
 
 mirror_info mirror(client& src, client& dst, std::string src_repo, std::string dst_repo, mirror_options opts) {
-    auto fut = asio::co_spawn(dst.get_executor(),
-                              co_mirror(src, dst, std::move(src_repo), std::move(dst_repo), std::move(opts)),
-                              asio::use_future);
-    return fut.get();
+    detail::blocking_access::refuse_on_executor(src);
+    return detail::run_blocking(dst, co_mirror(src, dst, std::move(src_repo), std::move(dst_repo), std::move(opts)));
 }
 
 }  // namespace hfhub

@@ -3,6 +3,7 @@
 #include <hfhub/commit.hpp>
 #include <hfhub/hub_api.hpp>
 
+#include "blocking_call.hpp"
 #include "upload/payload.hpp"
 #include "upload/pipeline.hpp"
 #include "util/for_each.hpp"
@@ -21,7 +22,6 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/use_future.hpp>
 #include <boost/json.hpp>
 
 #include <algorithm>
@@ -715,17 +715,12 @@ static asio::awaitable<std::vector<commit_add>> co_preupload_lfs_files_impl(clie
 
 std::vector<commit_add> preupload_lfs_files(client& c, std::string repo_id, std::vector<commit_add> additions,
                                             commit_options opts) {
-    return asio::co_spawn(c.get_executor(),
-                          co_preupload_lfs_files(c, std::move(repo_id), std::move(additions), std::move(opts)),
-                          asio::use_future)
-        .get();
+    return detail::run_blocking(c, co_preupload_lfs_files(c, std::move(repo_id), std::move(additions), std::move(opts)));
 }
 
 commit_info create_commit(client& c, std::string repo_id, std::vector<commit_operation> operations,
                           commit_options opts) {
-    return asio::co_spawn(c.get_executor(), co_create_commit(c, std::move(repo_id), std::move(operations), std::move(opts)),
-                          asio::use_future)
-        .get();
+    return detail::run_blocking(c, co_create_commit(c, std::move(repo_id), std::move(operations), std::move(opts)));
 }
 
 }  // namespace hfhub

@@ -3,13 +3,13 @@
 #include <hfhub/hub_api.hpp>
 #include <hfhub/repo_api.hpp>
 
+#include "blocking_call.hpp"
 #include "upload/payload.hpp"
 #include "upload/pipeline.hpp"
 #include "boundary.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/use_future.hpp>
 
 #include <set>
 
@@ -17,13 +17,6 @@ namespace hfhub {
 
 namespace asio = boost::asio;
 namespace fs = std::filesystem;
-
-namespace {
-template <class T>
-T wait(client& c, asio::awaitable<T> aw) {
-    return asio::co_spawn(c.get_executor(), std::move(aw), asio::use_future).get();
-}
-}  // namespace
 
 static asio::awaitable<commit_info> co_upload_file_impl(client& c, std::string repo_id, commit_add file, commit_options opts);
 
@@ -38,7 +31,7 @@ static asio::awaitable<commit_info> co_upload_file_impl(client& c, std::string r
 }
 
 commit_info upload_file(client& c, std::string repo_id, commit_add file, commit_options opts) {
-    return wait(c, co_upload_file(c, std::move(repo_id), std::move(file), std::move(opts)));
+    return detail::run_blocking(c, co_upload_file(c, std::move(repo_id), std::move(file), std::move(opts)));
 }
 
 static asio::awaitable<commit_info> co_upload_folder_impl(client& c, std::string repo_id, fs::path folder, folder_options opts);
@@ -90,7 +83,7 @@ static asio::awaitable<commit_info> co_upload_folder_impl(client& c, std::string
 }
 
 commit_info upload_folder(client& c, std::string repo_id, fs::path folder, folder_options opts) {
-    return wait(c, co_upload_folder(c, std::move(repo_id), std::move(folder), std::move(opts)));
+    return detail::run_blocking(c, co_upload_folder(c, std::move(repo_id), std::move(folder), std::move(opts)));
 }
 
 asio::awaitable<std::string> upload::co_ensure_target(client& c, const std::string& repo_id, repo_type type,
@@ -128,7 +121,7 @@ static asio::awaitable<commit_info> co_push_to_hub_impl(client& c, std::string r
 }
 
 commit_info push_to_hub(client& c, std::string repo_id, fs::path folder, push_options opts) {
-    return wait(c, co_push_to_hub(c, std::move(repo_id), std::move(folder), std::move(opts)));
+    return detail::run_blocking(c, co_push_to_hub(c, std::move(repo_id), std::move(folder), std::move(opts)));
 }
 
 }  // namespace hfhub
