@@ -21,7 +21,7 @@ namespace {
 }
 
 void append_u4(std::string& out, unsigned cp) {
-    char buf[8];
+    char buf[16];  // room for any unsigned, though callers pass at most 0xffff
     std::snprintf(buf, sizeof buf, "\\u%04x", cp);
     out += buf;
 }

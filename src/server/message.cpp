@@ -15,6 +15,8 @@ std::optional<std::string_view> header_list::get(std::string_view name) const {
     return std::nullopt;
 }
 
+void header_list::add(std::string name, std::string value) { items.emplace_back(std::move(name), std::move(value)); }
+
 void header_list::set(std::string name, std::string value) {
     for (auto& [k, v] : items)
         if (k.size() == name.size() && ::strncasecmp(k.data(), name.data(), k.size()) == 0) {
