@@ -1,0 +1,153 @@
+// with_deadline around the long calls, as a service writes it inside its own coroutine; and one
+// client shared by two io_contexts, each run by its own thread.
+#include <hfhub/commit.hpp>
+#include <hfhub/deadline.hpp>
+#include <hfhub/download.hpp>
+#include <hfhub/hub_api.hpp>
+
+#include "big_object.hpp"
+#include "client_util.hpp"
+#include "hub_helpers.hpp"
+#include "util/fs.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+using namespace hfhub;
+using hfhub::test::alice_token;
+using hfhub::test::temp_dir;
+using hfhub::test::test_server;
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace deadlines {
+
+config config_for(const test_server& srv, const fs::path& cache) {
+    config c = test::quick_config(srv.url());
+    c.token = alice_token;
+    c.hub_cache = cache;
+    return c;
+}
+
+std::int64_t ms(std::chrono::steady_clock::duration d) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+}
+
+// Runs `f(hub)` in a coroutine on a fresh io_context; returns what it threw, or null.
+template <class F>
+std::exception_ptr in_coroutine(const test_server& srv, const fs::path& cache, F f) {
+    asio::io_context ioc;
+    client hub(ioc.get_executor(), config_for(srv, cache));
+    std::exception_ptr out;
+    asio::co_spawn(ioc, f(hub), [&](std::exception_ptr e) { out = e; });
+    ioc.run();
+    return out;
+}
+
+std::error_code code_of(std::exception_ptr e) {
+    try {
+        std::rethrow_exception(e);
+    } catch (const hfhub::error& x) {
+        return x.code();
+    } catch (...) {
+        return make_error_code(std::errc::invalid_argument);  // not an hfhub::error
+    }
+}
+
+}  // namespace deadlines
+
+BOOST_AUTO_TEST_SUITE(deadlines_and_contexts)
+
+// A download the server holds mid-transfer: the deadline ends it with `timeout` soon after it
+// passes, leaves no blob, and the next call (no deadline, no stall) completes.
+BOOST_AUTO_TEST_CASE(a_deadline_stops_a_held_download_and_the_next_call_succeeds) {
+    test_server srv;
+    temp_dir work;
+    srv.create_repo("alice/held", alice_token);
+    auto obj = test::put_big_object(srv.root(), 24u << 20, 5, "alice/held");
+    srv.commit("models/alice/held", "main", {test_server::add_lfs("big.bin", obj.sha256, obj.size)}, alice_token);
+    srv.post("/admin/faults",
+             R"({"rules":[{"listener":"storage","method":"GET","times":0,"stall_ms":10000,"stall_after_bytes":1048576}]})");
+    fs::path cache = work.path() / "cache";
+
+    auto t0 = std::chrono::steady_clock::now();
+    auto e = deadlines::in_coroutine(srv, cache, [](client& hub) -> asio::awaitable<void> {
+        co_await with_deadline(co_hf_hub_download(hub, "alice/held", "big.bin"), 500ms);
+    });
+    auto took = std::chrono::steady_clock::now() - t0;
+    BOOST_REQUIRE(e);
+    BOOST_TEST(deadlines::code_of(e) == make_error_code(client_errc::timeout));
+    BOOST_TEST_MESSAGE("deadline 500 ms: the call ended after " << deadlines::ms(took) << " ms");
+    BOOST_TEST(deadlines::ms(took) < 2500);
+    fs::path blobs = cache / "models--alice--held" / "blobs";
+    BOOST_TEST(!fs::exists(blobs / obj.sha256), "the blob was published after the deadline");
+
+    srv.send("DELETE", "/admin/faults", "");
+    fs::path got;
+    e = deadlines::in_coroutine(srv, cache, [&](client& hub) -> asio::awaitable<void> {
+        got = co_await with_deadline(co_hf_hub_download(hub, "alice/held", "big.bin"), 60s);
+    });
+    BOOST_REQUIRE(!e);
+    BOOST_TEST(test::sha256_of_file(got) == obj.sha256);
+}
+
+// A commit whose LFS upload is held: the deadline cancels it and nothing lands; a call that
+// fails on its own fails at once with its own error, not with the deadline's.
+BOOST_AUTO_TEST_CASE(a_deadline_leaves_no_commit_and_keeps_a_calls_own_error) {
+    test_server srv;
+    temp_dir work;
+    srv.create_repo("alice/slowup", alice_token);
+    srv.post("/admin/faults", R"({"rules":[{"listener":"storage","method":"PUT","times":0,"stall_ms":10000}]})");
+    auto e = deadlines::in_coroutine(srv, work.path() / "cache", [](client& hub) -> asio::awaitable<void> {
+        std::vector<commit_operation> ops;
+        ops.emplace_back(commit_add::bytes("w.bin", std::string(12u << 20, 'w')));
+        commit_options o;
+        o.commit_message = "held";
+        co_await with_deadline(co_create_commit(hub, "alice/slowup", std::move(ops), std::move(o)), 400ms);
+    });
+    BOOST_REQUIRE(e);
+    BOOST_TEST(deadlines::code_of(e) == make_error_code(client_errc::timeout));
+    srv.send("DELETE", "/admin/faults", "");
+    BOOST_TEST(srv.get("/api/models/alice/slowup/tree/main", alice_token).body.find("w.bin") == std::string::npos);
+
+    auto t0 = std::chrono::steady_clock::now();
+    e = deadlines::in_coroutine(srv, work.path() / "cache", [](client& hub) -> asio::awaitable<void> {
+        (void)co_await with_deadline(co_repo_info(hub, "alice/does-not-exist"), 30s);
+    });
+    BOOST_REQUIRE(e);
+    BOOST_TEST(deadlines::code_of(e) == make_error_code(hub_errc::repo_not_found));
+    BOOST_TEST(deadlines::ms(std::chrono::steady_clock::now() - t0) < 5000);  // not the 30 s deadline
+}
+
+// One client, two io_contexts on two threads, 100 interleaved requests: each context gets its
+// own connections, and every request completes.
+BOOST_AUTO_TEST_CASE(one_client_two_io_contexts_one_hundred_requests) {
+    test_server srv;
+    temp_dir work;
+    srv.create_repo("alice/shared", alice_token);
+    srv.commit("models/alice/shared", "main", {test_server::add_file("a.txt", "a")}, alice_token);
+    asio::io_context first, second;
+    client hub(first.get_executor(), deadlines::config_for(srv, work.path() / "cache"));
+    std::atomic<int> ok{0}, failed{0};
+    for (int i = 0; i < 100; ++i) {
+        auto& ctx = i % 2 ? second : first;
+        asio::co_spawn(
+            ctx, [&]() -> asio::awaitable<void> { co_await co_file_exists(hub, "alice/shared", "a.txt"); },
+            [&](std::exception_ptr e) { ++(e ? failed : ok); });
+    }
+    std::thread a([&] { first.run(); });
+    std::thread b([&] { second.run(); });
+    a.join();
+    b.join();
+    BOOST_TEST(ok.load() == 100);
+    BOOST_TEST(failed.load() == 0);
+    BOOST_TEST(hub.stats().reused > 0u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
