@@ -1,8 +1,6 @@
 // Uploads a file to the Hub at HF_ENDPOINT and reads it back through the cache: blocking from
 // main(), then the same from a coroutine on the program's own io_context.
-#include <hfhub/commit.hpp>
-#include <hfhub/download.hpp>
-#include <hfhub/repo_api.hpp>
+#include <hfhub/hfhub.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -21,7 +19,8 @@ static std::string slurp(const std::filesystem::path& p) {
 }
 
 static asio::awaitable<void> again(hfhub::client& hub) {
-    auto p = co_await hfhub::co_hf_hub_download(hub, "local/consumer", "hello.txt");
+    using namespace std::chrono_literals;
+    auto p = co_await hfhub::with_deadline(hfhub::co_hf_hub_download(hub, "local/consumer", "hello.txt"), 60s);
     std::cout << "co_await: " << slurp(p) << "\n";
 }
 
