@@ -4,6 +4,8 @@
 #include "http/connection.hpp"
 #include "util/sendfile.hpp"
 
+#include <hfhub/error.hpp>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -143,6 +145,14 @@ public:
     }
 
 private:
+    // The body file ended before the length the request announced: it changed after it was
+    // hashed, which the caller must hear as that, not as a failing disk.
+    [[noreturn]] static void shrank(const file_range& f) {
+        diagnostics d;
+        d.server_message = f.path.string() + " shrank while it was sent";
+        throw hfhub::error(client_errc::local_file_changed, std::move(d));
+    }
+
     asio::awaitable<void> send_file(const file_range& f, std::chrono::milliseconds timeout) {
         int fd = ::open(f.path.c_str(), O_RDONLY | O_CLOEXEC);
         if (fd < 0) throw std::system_error(errno, std::generic_category(), "open " + f.path.string());
@@ -156,16 +166,15 @@ private:
             auto ec = co_await util::co_sendfile(lowest().socket(), fd, off, left, timeout);
             if (!ec) co_return;
             if (ec == asio::error::timed_out) throw boost::system::system_error(beast::error::timeout);
-            if (ec == boost::system::errc::io_error)
-                throw std::system_error(EIO, std::generic_category(), "the file to send shrank");
+            if (ec == boost::system::errc::io_error) shrank(f);
             if (ec != boost::system::errc::operation_not_supported) throw boost::system::system_error(ec);
         }
         if (chunk_.empty()) chunk_.resize(1 << 20);
         while (left > 0) {
             std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(left, chunk_.size()));
             ssize_t got = ::pread(fd, chunk_.data(), want, static_cast<off_t>(off));
-            if (got <= 0) throw std::system_error(got < 0 ? errno : EIO, std::generic_category(),
-                                                  "read " + f.path.string());
+            if (got == 0) shrank(f);
+            if (got < 0) throw std::system_error(errno, std::generic_category(), "read " + f.path.string());
             lowest().expires_after(timeout);
             co_await asio::async_write(stream_, asio::buffer(chunk_.data(), static_cast<std::size_t>(got)),
                                        asio::use_awaitable);

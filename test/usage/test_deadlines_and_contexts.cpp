@@ -16,6 +16,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <fstream>
 #include <thread>
 
 using namespace hfhub;
@@ -148,6 +149,72 @@ BOOST_AUTO_TEST_CASE(one_client_two_io_contexts_one_hundred_requests) {
     BOOST_TEST(ok.load() == 100);
     BOOST_TEST(failed.load() == 0);
     BOOST_TEST(hub.stats().reused > 0u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// Local I/O failures are hfhub::errors with a typed code, from the blocking twins and the co_
+// calls alike: a missing file or folder to upload, a file that shrinks while it is uploaded, and
+// a cache folder that can't be written.
+BOOST_AUTO_TEST_SUITE(local_io_errors)
+
+BOOST_AUTO_TEST_CASE(missing_shrinking_and_unwritable_are_typed) {
+    test_server srv;
+    temp_dir work;
+    srv.create_repo("alice/io", alice_token);
+    srv.commit("models/alice/io", "main", {test_server::add_file("a.txt", "a")}, alice_token);
+    asio::io_context ioc;
+    client hub(ioc.get_executor(), deadlines::config_for(srv, work.path() / "cache"));
+    auto code_of = [](auto&& f) -> std::error_code {
+        try {
+            f();
+        } catch (const hfhub::error& e) {
+            BOOST_TEST_MESSAGE(error_name(e.code()) << ": " << e.what());
+            return e.code();
+        } catch (const std::exception& e) {
+            BOOST_ERROR("not an hfhub::error: " << e.what());
+            return {};
+        }
+        BOOST_ERROR("no error");
+        return {};
+    };
+    commit_options o;
+    o.commit_message = "m";
+
+    // A file to upload that isn't there.
+    auto missing = code_of([&] { upload_file(hub, "alice/io", commit_add::file("x.bin", work.path() / "nope.bin"), o); });
+    BOOST_TEST(missing == make_error_code(client_errc::io_error), missing.message());
+    // A folder to upload that isn't there.
+    auto no_dir = code_of([&] { upload_folder(hub, "alice/io", work.path() / "no-such-folder"); });
+    BOOST_TEST(no_dir == make_error_code(client_errc::io_error), no_dir.message());
+
+    // A cache folder that can't be written (a file where the folder should be).
+    {
+        std::ofstream(work.path() / "blocked") << "a file, not a folder";
+        client blocked(ioc.get_executor(), deadlines::config_for(srv, work.path() / "blocked" / "cache"));
+        auto ro = code_of([&] { hf_hub_download(blocked, "alice/io", "a.txt"); });
+        BOOST_TEST(ro == make_error_code(client_errc::io_error), ro.message());
+    }
+
+    // A file that shrinks after it was hashed, before its bytes are sent.
+    {
+        fs::path f = work.path() / "shrinks.bin";
+        std::ofstream(f) << std::string(1u << 20, 's');
+        std::vector<commit_operation> ops;
+        ops.emplace_back(commit_add::file("s.bin", f));
+        commit_options po = o;
+        bool shrunk = false;
+        po.progress = [&](const commit_progress& p) {
+            if (!shrunk && p.what != commit_progress::stage::hashing) {  // hashed, not yet sent
+                fs::resize_file(f, 10);
+                shrunk = true;
+            }
+        };
+        auto changed = code_of([&] { create_commit(hub, "alice/io", std::move(ops), po); });
+        BOOST_TEST(shrunk);
+        BOOST_TEST(changed == make_error_code(client_errc::local_file_changed), changed.message());
+        BOOST_TEST(srv.get("/api/models/alice/io/tree/main", alice_token).body.find("s.bin") == std::string::npos);
+    }
 }
 
 BOOST_AUTO_TEST_SUITE_END()
