@@ -4,6 +4,8 @@
 #include <hfhub/deadline.hpp>
 #include <hfhub/download.hpp>
 #include <hfhub/hub_api.hpp>
+#include <hfhub/mirror.hpp>
+#include <hfhub/mixin.hpp>
 
 #include "big_object.hpp"
 #include "client_util.hpp"
@@ -12,6 +14,8 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/describe/class.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include <atomic>
@@ -60,6 +64,33 @@ std::error_code code_of(std::exception_ptr e) {
         return make_error_code(std::errc::invalid_argument);  // not an hfhub::error
     }
 }
+
+struct weights_config {
+    std::uint64_t floats = 0;
+};
+BOOST_DESCRIBE_STRUCT(weights_config, (), (floats))
+
+// A model whose weights make an LFS upload.
+class weights : public safetensors_model_hub_mixin<weights> {
+public:
+    using config_type = weights_config;
+    weights() = default;
+    explicit weights(std::uint64_t bytes) : cfg_{bytes / 4}, w_(bytes / 4, 0.75f) {}
+    explicit weights(weights_config c) : cfg_(c), w_(c.floats, 0.f) {}
+    const weights_config& config() const { return cfg_; }
+    safetensors::tensor_list named_tensors() const {
+        return {{"w", safetensors::make_view(safetensors::dtype::F32, {w_.size()}, std::span<const float>(w_))}};
+    }
+    static weights from_config(weights_config c) { return weights(c); }
+    void load_tensors(const safetensors::checkpoint& ck) {
+        auto s = ck.at("w").as<float>();
+        w_.assign(s.begin(), s.end());
+    }
+
+private:
+    weights_config cfg_;
+    std::vector<float> w_;
+};
 
 }  // namespace deadlines
 
@@ -124,6 +155,65 @@ BOOST_AUTO_TEST_CASE(a_deadline_leaves_no_commit_and_keeps_a_calls_own_error) {
     BOOST_REQUIRE(e);
     BOOST_TEST(deadlines::code_of(e) == make_error_code(hub_errc::repo_not_found));
     BOOST_TEST(deadlines::ms(std::chrono::steady_clock::now() - t0) < 5000);  // not the 30 s deadline
+}
+
+// The other long calls under a deadline that passes mid-transfer: a snapshot, a mirror and a
+// mixin's push each end with `timeout` within 2 s of it, leave no blob or commit, and the same
+// call without the stall then completes.
+BOOST_AUTO_TEST_CASE(snapshot_mirror_and_mixin_push_stop_at_their_deadline) {
+    test_server srv;
+    temp_dir work;
+    srv.create_repo("alice/held", alice_token);
+    auto obj = test::put_big_object(srv.root(), 24u << 20, 6, "alice/held");
+    srv.commit("models/alice/held", "main", {test_server::add_lfs("big.bin", obj.sha256, obj.size)}, alice_token);
+    fs::path cache = work.path() / "cache";
+    const char* hold_gets =
+        R"({"rules":[{"listener":"storage","method":"GET","times":0,"stall_ms":10000,"stall_after_bytes":1048576}]})";
+    const char* hold_puts = R"({"rules":[{"listener":"storage","method":"PUT","times":0,"stall_ms":10000}]})";
+
+    auto timed_out = [&](const char* what, auto make_call) {
+        auto t0 = std::chrono::steady_clock::now();
+        auto e = deadlines::in_coroutine(srv, cache, [&](client& hub) -> asio::awaitable<void> {
+            co_await with_deadline(make_call(hub), 500ms);
+        });
+        auto took = deadlines::ms(std::chrono::steady_clock::now() - t0);
+        BOOST_TEST_MESSAGE(what << ": ended " << took << " ms after it began (deadline 500 ms)");
+        BOOST_TEST(deadlines::code_of(e) == make_error_code(client_errc::timeout), what);
+        BOOST_TEST(took < 2500, what);
+    };
+
+    srv.post("/admin/faults", hold_gets);
+    timed_out("co_snapshot_download", [](client& hub) -> asio::awaitable<void> {
+        (void)co_await co_snapshot_download(hub, "alice/held");
+    });
+    BOOST_TEST(!fs::exists(cache / "models--alice--held" / "blobs" / obj.sha256));
+
+    timed_out("co_mirror", [&](client& hub) -> asio::awaitable<void> {
+        client dst(co_await asio::this_coro::executor, deadlines::config_for(srv, cache));
+        (void)co_await co_mirror(hub, dst, "alice/held", "alice/held-copy");
+    });
+    srv.send("DELETE", "/admin/faults", "");
+    BOOST_TEST(srv.get("/api/models/alice/held-copy/tree/main", alice_token).body.find("big.bin") == std::string::npos);
+
+    srv.post("/admin/faults", hold_puts);
+    deadlines::weights model(6u << 20);
+    timed_out("mixin co_push_to_hub", [&](client& hub) -> asio::awaitable<void> {
+        (void)co_await model.co_push_to_hub(hub, "alice/held-model");
+    });
+    srv.send("DELETE", "/admin/faults", "");
+    BOOST_TEST(srv.get("/api/models/alice/held-model/tree/main", alice_token).body.find("safetensors") == std::string::npos);
+
+    // Without the stalls, the same calls complete.
+    auto e = deadlines::in_coroutine(srv, cache, [&](client& hub) -> asio::awaitable<void> {
+        fs::path snap = co_await co_snapshot_download(hub, "alice/held");
+        BOOST_TEST(test::sha256_of_file(snap / "big.bin") == obj.sha256);
+        client dst(co_await asio::this_coro::executor, deadlines::config_for(srv, cache));
+        auto m = co_await co_mirror(hub, dst, "alice/held", "alice/held-copy");
+        BOOST_TEST(m.commit.changed);
+        auto c = co_await model.co_push_to_hub(hub, "alice/held-model");
+        BOOST_TEST(c.changed);
+    });
+    BOOST_TEST(!e);
 }
 
 // One client, two io_contexts on two threads, 100 interleaved requests: each context gets its
