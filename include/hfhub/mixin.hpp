@@ -36,6 +36,7 @@
 
 #include <concepts>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -177,6 +178,11 @@ private:
 boost::asio::awaitable<commit_info> co_push_dir(client& c, std::string repo_id, std::filesystem::path dir,
                                                 mixin_push_options opts);
 
+// Runs `work` on the library's blocking pool, so that serialising and syncing the weights never
+// stalls the caller's I/O thread, and resumes the caller once it has finished: even a cancelled
+// caller waits, since `work` writes from the caller's objects.
+boost::asio::awaitable<void> co_off_io_thread(std::function<void()> work);
+
 // Files a new save replaces: a push deletes the remote ones it did not write (upload_folder's
 // delete_patterns), so weights never mix across versions or layouts.
 template <class D>
@@ -287,7 +293,9 @@ public:
                                                        template_vars card_vars = {}) const {
         check();
         mixin_detail::temp_dir tmp;
-        save_pretrained(tmp.path(), card_vars);
+        // Named: g++ 12 mishandles temporaries in a co_await expression.
+        std::function<void()> save = [&] { save_pretrained(tmp.path(), card_vars); };
+        co_await mixin_detail::co_off_io_thread(std::move(save));
         std::filesystem::path dir = tmp.path();
         mixin_detail::add_weight_patterns<Derived>(opts);
         commit_info info = co_await mixin_detail::co_push_dir(c, std::move(repo_id), std::move(dir), std::move(opts));
