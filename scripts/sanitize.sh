@@ -47,10 +47,12 @@ asan() {
 # locks, reading ahead of hashing.
 tsan_suites=multipart_assembly_units,util_read_ahead,client_http,client_tls,transport_keepalive,transport_limits,transport_shutdown,transport_cli,download_processes,download_parallel_verify,download_options_each,commit_ndjson,hub_api,tree,cache_lock
 
+tsan_usage=blocking_calls,deadlines_and_contexts/one_client_two_io_contexts_one_hundred_requests
+
 tsan() {
   local t0=$SECONDS logs=$PWD/build-tsan/sanitizer-logs
   cmake --preset tsan >/dev/null
-  cmake --build --preset tsan -j"$jobs" --target hfhub hfhub_concurrency_tests
+  cmake --build --preset tsan -j"$jobs" --target hfhub hfhub_concurrency_tests hfhub_usage_tests
   local t1=$SECONDS
   rm -rf "$logs" && mkdir -p "$logs"
   export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$supp/tsan.supp:log_path=$logs/report"
@@ -59,6 +61,12 @@ tsan() {
     --log_level=test_suite >build-tsan/concurrency.log 2>&1 || rc=$?
   tail -n 3 build-tsan/concurrency.log
   ((rc == 0)) || grep -E 'error|fail' build-tsan/concurrency.log | head -40 >&2
+  # The blocking twins' own thread, and one client on two io_contexts.
+  build-tsan/hfhub_usage_tests --run_test="$tsan_usage" --log_level=test_suite >build-tsan/usage.log 2>&1 || {
+    rc=1
+    grep -E 'error|fail' build-tsan/usage.log | head -40 >&2
+  }
+  tail -n 2 build-tsan/usage.log
   unset TSAN_OPTIONS
   check_reports "$logs" || rc=1
   echo "sanitize: tsan build $((t1 - t0)) s, tests $((SECONDS - t1)) s"
