@@ -163,6 +163,16 @@ struct client::impl {
         return buf;
     }
 
+    // Idle connections are kept only for the client's own executor and its blocking thread. Any
+    // other context (a second io_context, another client's blocking thread) may be destroyed
+    // before this client, and a kept socket would outlive it.
+    bool may_keep(const asio::any_io_executor& caller) {
+        auto* theirs = &asio::query(caller, asio::execution::context);
+        if (theirs == &asio::query(ex, asio::execution::context)) return true;
+        std::lock_guard lk(runner_mu);
+        return runner && theirs == static_cast<asio::execution_context*>(&runner->ioc);
+    }
+
     asio::awaitable<void> sleep(std::chrono::milliseconds d) {
         asio::steady_timer t(co_await asio::this_coro::executor);
         t.expires_after(d);
@@ -266,14 +276,19 @@ struct client::impl {
             if (proxy) hop = proxy_hop{proxy->host, proxy->port, proxy->authorization};
             std::string key = o.scheme + "://" + o.host + ":" + o.port;
             if (proxy) key += " via " + proxy->host + ":" + proxy->port;
-            key += context_suffix(co_await asio::this_coro::executor);
+            auto caller = co_await asio::this_coro::executor;
+            key += context_suffix(caller);
 
             pool::lease lease = co_await connections.acquire(key);
             struct releaser {
                 pool& p;
                 pool::lease& l;
-                ~releaser() { p.release(l); }
-            } give_back{connections, lease};
+                bool keep;
+                ~releaser() {
+                    if (!keep) l.conn.reset();
+                    p.release(l);
+                }
+            } give_back{connections, lease, may_keep(caller)};
 
             const bool fresh = !lease.conn;
             response_head head;
