@@ -50,7 +50,7 @@ asan() {
 # locks, reading ahead of hashing.
 tsan_suites=multipart_assembly_units,util_read_ahead,client_http,client_tls,transport_keepalive,transport_limits,transport_shutdown,transport_cli,download_processes,download_parallel_verify,download_options_each,commit_ndjson,hub_api,tree,cache_lock
 
-tsan_usage=blocking_calls,deadlines_and_contexts/one_client_two_io_contexts_one_hundred_requests
+tsan_usage=blocking_calls:deadlines_and_contexts/one_client_two_io_contexts_one_hundred_requests
 
 tsan() {
   local t0=$SECONDS logs=$PWD/build-tsan/sanitizer-logs
