@@ -1,6 +1,7 @@
 // Running client coroutines from tests, and helpers the client tests share.
 #pragma once
 
+#include <filesystem>
 #include <hfhub/client.hpp>
 #include <hfhub/error.hpp>
 
@@ -28,6 +29,14 @@ inline config quick_config(const std::string& endpoint) {
     c.retry.base_delay = std::chrono::milliseconds(10);
     c.retry.max_delay = std::chrono::milliseconds(50);
     c.timeouts.read = std::chrono::seconds(10);
+    return c;
+}
+
+// quick_config for one user with a cache of its own, as the usage tests' clients are made.
+inline config user_config(const std::string& endpoint, const std::string& token, const std::filesystem::path& cache) {
+    config c = quick_config(endpoint);
+    c.token = token;
+    c.hub_cache = cache;
     return c;
 }
 

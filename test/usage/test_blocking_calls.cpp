@@ -104,10 +104,7 @@ private:
 };
 
 config config_for(const test_server& srv, const fs::path& cache) {
-    config c = test::quick_config(srv.url());
-    c.token = alice_token;
-    c.hub_cache = cache;
-    return c;
+    return test::user_config(srv.url(), alice_token, cache);
 }
 
 commit_options message(std::string m) {

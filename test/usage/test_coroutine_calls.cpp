@@ -221,10 +221,7 @@ asio::awaitable<void> user_code(client& hub, client& other, fs::path work, seen&
 }
 
 config config_for(const test_server& srv, const fs::path& cache) {
-    config c = test::quick_config(srv.url());
-    c.token = alice_token;
-    c.hub_cache = cache;
-    return c;
+    return test::user_config(srv.url(), alice_token, cache);
 }
 
 }  // namespace cocalls

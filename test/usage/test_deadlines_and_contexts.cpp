@@ -35,10 +35,7 @@ using namespace std::chrono_literals;
 namespace deadlines {
 
 config config_for(const test_server& srv, const fs::path& cache) {
-    config c = test::quick_config(srv.url());
-    c.token = alice_token;
-    c.hub_cache = cache;
-    return c;
+    return test::user_config(srv.url(), alice_token, cache);
 }
 
 std::int64_t ms(std::chrono::steady_clock::duration d) {
