@@ -162,7 +162,8 @@ boost::asio::awaitable<std::filesystem::path> co_resolve_pretrained(client& c, s
                                                                     from_pretrained_options opts);
 std::filesystem::path resolve_pretrained(client& c, std::string repo_id_or_dir, from_pretrained_options opts);
 
-// A fresh directory under the system temp dir, removed with everything in it on destruction.
+// A fresh directory under the system temp dir, removed with everything in it after destruction
+// (on the blocking pool).
 class temp_dir {
 public:
     temp_dir();

@@ -90,9 +90,12 @@ temp_dir::temp_dir() {
     fs::create_directories(path_);
 }
 
+// Unlinking gigabytes of weights takes tens of milliseconds: not on the caller's I/O thread.
 temp_dir::~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
+    boost::asio::post(util::blocking_executor(), [p = std::move(path_)] {
+        std::error_code ec;
+        fs::remove_all(p, ec);
+    });
 }
 
 static boost::asio::awaitable<commit_info> co_push_dir_impl(client& c, std::string repo_id, fs::path dir, mixin_push_options opts);
