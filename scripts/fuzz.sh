@@ -13,7 +13,7 @@ command -v "$cxx" >/dev/null || { echo "fuzz: $cxx not found (scripts/setup.sh i
 mkdir -p "$out/obj"
 out=$(cd "$out" && pwd)
 flags=(-std=c++20 -O1 -g -fno-sanitize-recover=undefined -Iinclude -Isrc
-       -DBOOST_ASIO_NO_DEPRECATED -DBOOST_BEAST_USE_STD_STRING_VIEW)
+       -DBOOST_ASIO_NO_DEPRECATED)
 libs=(-lboost_json -lboost_url -lyaml-cpp -lssl -lcrypto -lpthread)
 launcher=()
 command -v ccache >/dev/null && launcher=(env CCACHE_BASEDIR="$PWD" ccache)

@@ -28,14 +28,14 @@ namespace hfhub::detail {
         throw;
     } catch (const boost::system::system_error& e) {
         if (e.code() == boost::asio::error::operation_aborted)
-            throw hfhub::error(client_errc::cancelled, {0, "", "", "", "cancelled"});
-        throw hfhub::error(client_errc::io_error, {0, "", "", "", e.what()});
+            throw hfhub::error(client_errc::cancelled, {.client_message = "cancelled"});
+        throw hfhub::error(client_errc::io_error, {.client_message = e.what()});
     } catch (const std::filesystem::filesystem_error& e) {
-        throw hfhub::error(client_errc::io_error, {0, "", "", "", e.what()});
+        throw hfhub::error(client_errc::io_error, {.client_message = e.what()});
     } catch (const std::system_error& e) {
         if (e.code() == std::errc::operation_canceled)
-            throw hfhub::error(client_errc::cancelled, {0, "", "", "", "cancelled"});
-        throw hfhub::error(client_errc::io_error, {0, "", "", "", e.what()});
+            throw hfhub::error(client_errc::cancelled, {.client_message = "cancelled"});
+        throw hfhub::error(client_errc::io_error, {.client_message = e.what()});
     }
 }
 

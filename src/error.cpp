@@ -118,6 +118,7 @@ std::string compose(const std::error_code& ec, const diagnostics& d) {
         ctx += d.request_id;
     }
     if (!ctx.empty()) out += " (" + ctx + ")";
+    if (!d.client_message.empty()) out += ": " + d.client_message;
     if (!d.server_message.empty()) out += ": " + d.server_message;
     return out;
 }

@@ -12,8 +12,6 @@
 
 namespace hfhub {
 
-using namespace std::chrono_literals;
-
 struct proxy_config {
     std::string http;      // proxy for http:// URLs, e.g. "http://user:pw@proxy:3128"; empty: direct
     std::string https;     // proxy for https:// URLs (tunnelled with CONNECT)
@@ -21,23 +19,23 @@ struct proxy_config {
 };
 
 struct timeout_config {
-    std::chrono::milliseconds connect = 10s;
-    std::chrono::milliseconds read = 10s;  // idle time allowed per read; a body must also bring 16 KiB per period
-    std::chrono::milliseconds etag = 10s;  // HF_HUB_ETAG_TIMEOUT: metadata HEADs
-    std::chrono::milliseconds download = 10s;  // HF_HUB_DOWNLOAD_TIMEOUT: per read on downloads
+    std::chrono::milliseconds connect = std::chrono::seconds(10);
+    std::chrono::milliseconds read = std::chrono::seconds(10);  // idle time allowed per read; a body must also bring 16 KiB per period
+    std::chrono::milliseconds etag = std::chrono::seconds(10);  // HF_HUB_ETAG_TIMEOUT: metadata HEADs
+    std::chrono::milliseconds download = std::chrono::seconds(10);  // HF_HUB_DOWNLOAD_TIMEOUT: per read on downloads
 };
 
 struct pool_config {
     std::size_t per_host = 8;
     std::size_t total = 64;
-    std::chrono::milliseconds idle_timeout = 30s;
+    std::chrono::milliseconds idle_timeout = std::chrono::seconds(30);
 };
 
 struct retry_config {
     unsigned max_retries = 5;  // per request
-    std::chrono::milliseconds base_delay = 1s;
-    std::chrono::milliseconds max_delay = 8s;
-    std::chrono::milliseconds request_budget = 60s;  // total waiting for one request
+    std::chrono::milliseconds base_delay = std::chrono::seconds(1);
+    std::chrono::milliseconds max_delay = std::chrono::seconds(8);
+    std::chrono::milliseconds request_budget = std::chrono::seconds(60);  // total waiting for one request
     std::uint64_t total_retries = 10000;              // for the client's lifetime
 };
 

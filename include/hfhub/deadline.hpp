@@ -61,7 +61,7 @@ boost::asio::awaitable<T> co_deadline(boost::asio::awaitable<T> op, std::chrono:
     // The call failed first, or both were cancelled from outside (the timer was aborted).
     if (order[0] == 0 || timer_ec) std::rethrow_exception(failure);
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(limit).count();
-    throw error(client_errc::timeout, {0, "", "", "", "the deadline of " + std::to_string(ms) + " ms passed"});
+    throw error(client_errc::timeout, {.client_message = "the deadline of " + std::to_string(ms) + " ms passed"});
 }
 
 }  // namespace detail

@@ -68,14 +68,15 @@ struct diagnostics {
     std::string method;
     std::string url;  // never with credentials
     std::string request_id;
-    std::string server_message;
+    std::string server_message;  // what the server said (X-Error-Message or its error body)
+    std::string client_message;  // what hfhub found wrong on its side
 };
 
 class error : public std::system_error {
 public:
     error(std::error_code ec, diagnostics d);
     const diagnostics& diag() const noexcept { return diag_; }
-    // "<name>: <message> (<status> <method> <url>, request id <id>): <server message>"
+    // "<name>: <message> (<status> <method> <url>, request id <id>): <client message>: <server message>"
     const char* what() const noexcept override;
 
 private:

@@ -15,7 +15,7 @@ namespace hfhub::cache {
 namespace {
 
 [[noreturn]] void bad_path(std::string_view what, std::string_view value) {
-    throw hfhub::error(client_errc::invalid_path, {0, "", "", "", std::string(what) + " '" + std::string(value) + "'"});
+    throw hfhub::error(client_errc::invalid_path, {.client_message = std::string(what) + " '" + std::string(value) + "'"});
 }
 
 // Appends '/'-separated `rel` to `base` one segment at a time: fs::path's operator/ would
@@ -117,7 +117,7 @@ std::optional<std::string> resolve_cached_revision(const repo_cache& c, std::str
 
 void write_ref(const repo_cache& c, std::string_view revision, std::string_view commit) {
     if (!is_commit_hash(commit))
-        throw hfhub::error(client_errc::invalid_path, {0, "", "", "", "not a commit hash: '" + std::string(commit) + "'"});
+        throw hfhub::error(client_errc::invalid_path, {.client_message = "not a commit hash: '" + std::string(commit) + "'"});
     if (revision == commit) return;
     fs::path p = c.ref(revision);
     // Unchanged refs are left alone: a read-only shared cache then still works.

@@ -89,14 +89,14 @@ asio::awaitable<file_lock> file_lock::co_acquire(std::filesystem::path path, std
     asio::steady_timer timer(co_await asio::this_coro::executor);
     auto cs = co_await asio::this_coro::cancellation_state;
     auto cancelled = [&] {
-        return hfhub::error(client_errc::cancelled, {0, "", "", "", "cancelled waiting for " + path.string()});
+        return hfhub::error(client_errc::cancelled, {.client_message = "cancelled waiting for " + path.string()});
     };
     auto delay = std::chrono::milliseconds(20);
     for (;;) {
         if (try_flock(fd, path)) co_return file_lock(fd.release());
         const auto now = clock::now();
         if (now >= deadline)
-            throw hfhub::error(client_errc::lock_timeout, {0, "", "", "", "waiting for " + path.string()});
+            throw hfhub::error(client_errc::lock_timeout, {.client_message = "waiting for " + path.string()});
         // A cancellation that landed between two waits: the next co_await would throw asio's error.
         if (cs.cancelled() != asio::cancellation_type::none) throw cancelled();
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now) + std::chrono::milliseconds(1);

@@ -54,12 +54,12 @@ offline_policy policy_of(const client& c, const download_options& o) {
 fs::path cache_root(const client& c, const download_options& o) {
     if (!o.cache_dir.empty()) return o.cache_dir;
     if (!c.settings().hub_cache.empty()) return c.settings().hub_cache;
-    throw hfhub::error(client_errc::invalid_path, {0, "", "", "", "no cache folder: set cache_dir or HF_HUB_CACHE"});
+    throw hfhub::error(client_errc::invalid_path, {.client_message = "no cache folder: set cache_dir or HF_HUB_CACHE"});
 }
 
 [[noreturn]] void not_cached(const std::string& repo_id, const std::string& file, const std::string& why) {
     throw hfhub::error(client_errc::local_entry_not_found,
-                       {0, "", "", "", repo_id + (file.empty() ? "" : "/" + file) + " is not in the cache (" + why + ")"});
+                       {.client_message = repo_id + (file.empty() ? "" : "/" + file) + " is not in the cache (" + why + ")"});
 }
 
 // Errors after which the cache may still answer (the Hub unreachable or confused).
@@ -190,7 +190,7 @@ static asio::awaitable<fs::path> co_download_file(client& c, std::string repo_id
         if (policy == offline_policy::offline) {
             if (hit.state == cache::cached_state::known_missing)
                 throw hfhub::error(hub_errc::entry_not_found,
-                                   {0, "", "", "", file + " is known to be missing at " + hit.commit + " (cache)"});
+                                   {.client_message = file + " is known to be missing at " + hit.commit + " (cache)"});
             not_cached(repo_id, file, "offline mode");
         }
     }
@@ -256,7 +256,7 @@ static asio::awaitable<fs::path> co_download_snapshot(client& c, std::string rep
         throw;
     }
     if (!cache::is_commit_hash(commit))
-        throw hfhub::error(client_errc::protocol_error, {0, "GET", "", "", "repo info lacks a commit sha"});
+        throw hfhub::error(client_errc::protocol_error, {.method = "GET", .client_message = "repo info lacks a commit sha"});
     if (rc && o.revision != commit) {
         auto write_ref = [r = *rc, rev = o.revision, commit] { cache::write_ref(r, rev, commit); };
         co_await util::co_blocking(std::move(write_ref));  // fsyncs
@@ -279,10 +279,10 @@ static asio::awaitable<fs::path> co_download_snapshot(client& c, std::string rep
         validate_repo_path(f.path);
         if (!o.local_dir && !util::is_hex(f.etag(), f.lfs ? 64 : 40))
             throw hfhub::error(client_errc::protocol_error,
-                               {0, "GET", "", "", "the listing gives " + f.path + " no usable oid"});
+                               {.method = "GET", .client_message = "the listing gives " + f.path + " no usable oid"});
         if ((f.lfs ? f.lfs->size : f.size) > download::max_file_size)
             throw hfhub::error(client_errc::protocol_error,
-                               {0, "GET", "", "", "the listing gives " + f.path + " a size no file can have"});
+                               {.method = "GET", .client_message = "the listing gives " + f.path + " a size no file can have"});
     }
 
     download_options per_file = o;

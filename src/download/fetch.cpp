@@ -52,7 +52,7 @@ std::string origin_of(std::string_view url) {
 }
 
 [[noreturn]] void fail(client_errc e, const std::string& url, std::string msg) {
-    throw hfhub::error(e, {0, "GET", url, "", std::move(msg)});
+    throw hfhub::error(e, {.method = "GET", .url = url, .client_message = std::move(msg)});
 }
 
 // The verifier the etag calls for: sha256 for 64 hex, git blob SHA-1 for 40 hex.
@@ -352,14 +352,14 @@ asio::awaitable<file_meta> co_probe(client& c, const download_options& o, const 
     if (!cache::is_commit_hash(m.commit) || m.etag.empty() || size.empty() ||
         size.find_first_not_of("0123456789") != std::string::npos || size.size() > 19)
         throw hfhub::error(client_errc::protocol_error,
-                           {resp.status, "HEAD", r.url, header("X-Request-Id"),
-                            "the Hub's answer lacks X-Repo-Commit, an ETag or a size"});
+                           {.status = resp.status, .method = "HEAD", .url = r.url, .request_id = header("X-Request-Id"),
+                            .client_message = "the Hub's answer lacks X-Repo-Commit, an ETag or a size"});
     // An etag names a cache file: refuse anything that could escape blobs/.
     if (m.etag.find_first_of("/\\") != std::string::npos || m.etag == "." || m.etag == ".." || m.etag.size() > 128)
-        throw hfhub::error(client_errc::protocol_error, {resp.status, "HEAD", r.url, "", "unusable ETag"});
+        throw hfhub::error(client_errc::protocol_error, {.status = resp.status, .method = "HEAD", .url = r.url, .client_message = "unusable ETag"});
     m.size = std::stoull(size);
     if (m.size > max_file_size)
-        throw hfhub::error(client_errc::protocol_error, {resp.status, "HEAD", r.url, "", "size " + size + " is no file's"});
+        throw hfhub::error(client_errc::protocol_error, {.status = resp.status, .method = "HEAD", .url = r.url, .client_message = "size " + size + " is no file's"});
     co_return m;
 }
 
@@ -685,7 +685,7 @@ asio::awaitable<void> co_fetch(client& c, const download_options& o, const std::
     } catch (const boost::system::system_error& e) {
         if (e.code() != asio::error::operation_aborted) throw;
     }
-    throw hfhub::error(client_errc::cancelled, {0, "GET", meta.url, "", "cancelled"});
+    throw hfhub::error(client_errc::cancelled, {.method = "GET", .url = meta.url, .client_message = "cancelled"});
 }
 
 }  // namespace hfhub::download

@@ -44,7 +44,7 @@ bool default_idempotent(std::string_view method) { return method != "POST" && me
 
 void check_header_text(std::string_view s) {
     if (s.find_first_of("\r\n") != std::string_view::npos)
-        throw hfhub::error(client_errc::invalid_argument, {0, "", "", "", "header text contains a line break"});
+        throw hfhub::error(client_errc::invalid_argument, {.client_message = "header text contains a line break"});
 }
 
 // "bytes=a-b" shifted by `n` bytes already received (the Python client's arithmetic).
@@ -80,7 +80,7 @@ attempt_failure classify(std::exception_ptr ep) {
     } catch (const hfhub::error& e) {
         bool retry = e.code() == make_error_code(client_errc::connection_failed) ||
                      e.code() == make_error_code(client_errc::timeout);
-        return {e.code(), e.diag().server_message, retry};
+        return {e.code(), e.diag().client_message, retry};
     } catch (const boost::system::system_error& e) {
         auto ec = e.code();
         if (ec == boost::beast::error::timeout) return {client_errc::timeout, "timed out", true};
@@ -142,7 +142,7 @@ struct client::impl {
             else ctx.set_default_verify_paths(ec);
             if (ec)
                 throw hfhub::error(client_errc::tls_error,
-                                   {0, "", "", "",
+                                   {.client_message =
                                     "cannot load the trust store" +
                                         (cfg.ca_bundle ? " " + cfg.ca_bundle->string() : std::string()) + ": " +
                                         ec.message()});
@@ -177,7 +177,7 @@ struct client::impl {
         asio::steady_timer t(co_await asio::this_coro::executor);
         t.expires_after(d);
         auto [ec] = co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
-        if (ec) throw hfhub::error(client_errc::cancelled, {0, "", "", "", "cancelled during a retry wait"});
+        if (ec) throw hfhub::error(client_errc::cancelled, {.client_message = "cancelled during a retry wait"});
     }
 
     std::string serialize(const http_request& req, const origin& o, const std::string& url, bool absolute_form,
@@ -213,13 +213,15 @@ struct client::impl {
         return h;
     }
 
+    // `message` is the client's own account; the server's words go in `server_said`.
     [[noreturn]] void fail(std::error_code ec, const http_request& req, const std::string& url, unsigned status,
-                           std::string message, const header_fields& headers = {}) {
+                           std::string message, const header_fields& headers = {}, std::string server_said = {}) {
         diagnostics d;
         d.status = status;
         d.method = req.method;
         d.url = url;
-        d.server_message = std::move(message);
+        d.client_message = std::move(message);
+        d.server_message = std::move(server_said);
         if (auto id = find_header(headers, "X-Request-Id")) d.request_id = std::string(*id);
         else if (auto tid = find_header(headers, "X-Amzn-Trace-Id")) d.request_id = std::string(*tid);
         throw hfhub::error(ec, std::move(d));
@@ -233,7 +235,7 @@ struct client::impl {
         } catch (const boost::system::system_error& e) {
             if (e.code() != asio::error::operation_aborted) throw;
         }
-        throw hfhub::error(client_errc::cancelled, {0, method, url, "", "cancelled"});
+        throw hfhub::error(client_errc::cancelled, {.method = method, .url = url, .client_message = "cancelled"});
     }
 
     asio::awaitable<http_response> attempt_all(http_request req, body_sink* sink, bool throw_on_error) {
@@ -394,10 +396,9 @@ struct client::impl {
                 if (!ok && head.status >= 400 && throw_on_error) {
                     auto ec = map_status(head.status, resp.header("X-Error-Code").value_or(""),
                                          resp.header("X-Error-Message").value_or(""));
-                    fail(ec, req, url, head.status,
+                    fail(ec, req, url, head.status, "", resp.headers,
                          server_message(resp.header("X-Error-Message").value_or(""),
-                                        resp.header("Content-Type").value_or(""), resp.body),
-                         resp.headers);
+                                        resp.header("Content-Type").value_or(""), resp.body));
                 }
                 co_return resp;
             }
@@ -496,7 +497,7 @@ bool runs_here(const asio::any_io_executor& ex) {
 
 [[noreturn]] void would_deadlock() {
     throw hfhub::error(client_errc::would_deadlock,
-                       {0, "", "", "",
+                       {.client_message =
                         "a blocking call made on a thread that runs the client's executor would wait on itself: "
                         "co_await the co_ call instead"});
 }

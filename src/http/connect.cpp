@@ -18,7 +18,7 @@ using tcp = asio::ip::tcp;
 
 origin parse_origin(std::string_view url) {
     auto u = boost::urls::parse_absolute_uri(url);
-    auto bad = [&] { return hfhub::error(client_errc::invalid_url, {0, "", std::string(url), "", "not an http(s) URL"}); };
+    auto bad = [&] { return hfhub::error(client_errc::invalid_url, {.url = std::string(url), .client_message = "not an http(s) URL"}); };
     if (!u || !u->has_authority() || u->host().empty()) throw bad();
     origin o;
     o.scheme = std::string(u->scheme());
@@ -44,7 +44,7 @@ asio::awaitable<std::unique_ptr<connection>> open_connection(const origin& o, co
     if (rec) {
         if (rec == asio::error::operation_aborted) throw boost::system::system_error(rec);
         throw hfhub::error(client_errc::connection_failed,
-                           {0, "", o.scheme + "://" + host + ":" + port, "", "cannot resolve " + host + ": " + rec.message()});
+                           {.url = o.scheme + "://" + host + ":" + port, .client_message = "cannot resolve " + host + ": " + rec.message()});
     }
     beast::tcp_stream stream(ex);
     stream.expires_after(connect_timeout);

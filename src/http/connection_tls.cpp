@@ -37,7 +37,7 @@ asio::awaitable<std::unique_ptr<connection>> make_tls_connection(beast::tcp_stre
         if (verify != X509_V_OK) why = X509_verify_cert_error_string(verify);
         if (hec == asio::error::operation_aborted || hec == beast::error::timeout) throw boost::system::system_error(hec);
         throw hfhub::error(client_errc::tls_error,
-                           {0, "", "https://" + host, "", "TLS handshake with " + host + " failed: " + why});
+                           {.url = "https://" + host, .client_message = "TLS handshake with " + host + " failed: " + why});
     }
     co_return std::make_unique<detail::stream_connection<tls_stream>>(std::move(s));
 }

@@ -422,7 +422,7 @@ std::optional<proxy_choice> select_proxy(const proxy_config& cfg, std::string_vi
     // The proxy URL may hold a password: diagnostics name the variable, never the value.
     auto bad = [&](const char* why) {
         return hfhub::error(make_error_code(client_errc::invalid_url),
-                            diagnostics{.server_message = std::string(why) + " (the proxy for " + s + " URLs)"});
+                            diagnostics{.client_message = std::string(why) + " (the proxy for " + s + " URLs)"});
     };
     std::string text(proxy);
     if (text.find("://") == std::string::npos) text = "http://" + text;  // "proxy:3128" means plain HTTP

@@ -79,7 +79,7 @@ asio::awaitable<pool::lease> pool::acquire(const std::string& key) {
         if (!w->woken) {
             // Cancelled while waiting: leave the queue.
             std::erase(waiters_, w);
-            throw hfhub::error(client_errc::cancelled, {0, "", "", "", "cancelled while waiting for a connection"});
+            throw hfhub::error(client_errc::cancelled, {.client_message = "cancelled while waiting for a connection"});
         }
     }
 }

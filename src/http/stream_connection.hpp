@@ -149,7 +149,7 @@ private:
     // hashed, which the caller must hear as that, not as a failing disk.
     [[noreturn]] static void shrank(const file_range& f) {
         diagnostics d;
-        d.server_message = f.path.string() + " shrank while it was sent";
+        d.client_message = f.path.string() + " shrank while it was sent";
         throw hfhub::error(client_errc::local_file_changed, std::move(d));
     }
 
@@ -194,7 +194,7 @@ private:
                 piece = co_await source(off);
                 if (piece.empty() || piece.size() > length - off)
                     throw hfhub::error(client_errc::protocol_error,
-                                       {0, "", "", "",
+                                       {.client_message =
                                         "the body source returned " + std::to_string(piece.size()) + " bytes at offset " +
                                             std::to_string(off) + " of " + std::to_string(length)});
             } catch (...) {

@@ -28,7 +28,7 @@ public:
 
     [[noreturn]] void fail(std::string message) const {
         diagnostics d = d_;
-        d.server_message = std::move(message);
+        d.client_message = std::move(message);
         throw error(client_errc::protocol_error, std::move(d));
     }
 

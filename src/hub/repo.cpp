@@ -46,7 +46,7 @@ void validate_repo_id(std::string_view repo_id) {
                         util::valid_repo_name_part(repo_id.substr(slash + 1));  // a second '/' fails here
     if (!ok)
         throw error(client_errc::invalid_repo_id,
-                    diagnostics{.server_message = "invalid repo id '" + std::string(repo_id) +
+                    diagnostics{.client_message = "invalid repo id '" + std::string(repo_id) +
                                                   "': expected 'name' or 'namespace/name' of [A-Za-z0-9._-], "
                                                   "no '--' or '..', at most 96 characters each"});
 }
@@ -74,7 +74,7 @@ void validate_repo_path(std::string_view path) {
     else if (util::normalize_repo_path(path, why))
         return;
     throw error(client_errc::invalid_path,
-                diagnostics{.server_message = "invalid path in repo '" + std::string(path) + "': " + why});
+                diagnostics{.client_message = "invalid path in repo '" + std::string(path) + "': " + why});
 }
 
 }  // namespace hfhub

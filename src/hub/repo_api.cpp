@@ -30,7 +30,7 @@ std::string enc_ref(const std::string& ref) { return util::percent_encode(ref.em
 void check_ref(std::string_view kind, const std::string& name) {
     if (util::valid_ref_name(name)) return;
     throw error(client_errc::invalid_argument,
-                diagnostics{.server_message = "invalid " + std::string(kind) + " name '" + name +
+                diagnostics{.client_message = "invalid " + std::string(kind) + " name '" + name +
                                               "': git's ref rules, without a 'refs/' prefix"});
 }
 
@@ -84,7 +84,7 @@ diagnostics diag_of(const http_request& req, const http_response& resp) {
 
 [[noreturn]] void bad_answer(const http_request& req, const http_response& resp, std::string why) {
     diagnostics d = diag_of(req, resp);
-    d.server_message = std::move(why);
+    d.client_message = std::move(why);
     throw error(client_errc::protocol_error, std::move(d));
 }
 

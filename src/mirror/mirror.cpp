@@ -41,7 +41,7 @@ using upload::lfs_json;
     diagnostics d;
     d.method = method;
     d.url = url;
-    d.server_message = std::move(why);
+    d.client_message = std::move(why);
     throw error(ec, std::move(d));
 }
 

@@ -16,7 +16,7 @@ namespace {
 
 [[noreturn]] void fail(std::string msg) {
     diagnostics d;
-    d.server_message = std::move(msg);
+    d.client_message = std::move(msg);
     throw error(make_error_code(client_errc::invalid_argument), std::move(d));
 }
 

@@ -17,7 +17,7 @@ namespace json = boost::json;
 
 void config_error(const std::string& field, const std::string& what) {
     diagnostics d;
-    d.server_message = field.empty() ? "config.json: " + what : "config.json: field '" + field + "': " + what;
+    d.client_message = field.empty() ? "config.json: " + what : "config.json: field '" + field + "': " + what;
     throw error(make_error_code(client_errc::invalid_argument), std::move(d));
 }
 

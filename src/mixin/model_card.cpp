@@ -33,7 +33,7 @@ namespace {
 
 [[noreturn]] void fail(std::string msg) {
     diagnostics d;
-    d.server_message = std::move(msg);
+    d.client_message = std::move(msg);
     throw error(make_error_code(client_errc::invalid_argument), std::move(d));
 }
 
@@ -254,7 +254,7 @@ model_card model_card::load(const fs::path& file) {
     if (!text) {
         diagnostics d;
         d.url = file.string();
-        d.server_message = "cannot read the model card";
+        d.client_message = "cannot read the model card";
         throw error(make_error_code(client_errc::invalid_path), std::move(d));
     }
     return parse(*text);

@@ -65,7 +65,7 @@ namespace {
 [[noreturn]] void fail(safetensors_errc e, std::string msg, const fs::path& where = {}) {
     diagnostics d;
     d.url = where.string();
-    d.server_message = std::move(msg);
+    d.client_message = std::move(msg);
     throw error(make_error_code(e), std::move(d));
 }
 
@@ -200,7 +200,7 @@ std::uint64_t tensor_view::element_count() const noexcept {
 void tensor_view::check_as(std::size_t size, std::size_t align) const {
     if (size != dtype_size(type) || reinterpret_cast<std::uintptr_t>(data.data()) % align != 0) {
         diagnostics d;
-        d.server_message = "tensor of " + std::string(to_string(type)) + " viewed as a " + std::to_string(size) +
+        d.client_message = "tensor of " + std::string(to_string(type)) + " viewed as a " + std::to_string(size) +
                            "-byte type, or misaligned";
         throw error(make_error_code(client_errc::invalid_argument), std::move(d));
     }
@@ -399,7 +399,7 @@ void remove_stale(const fs::path& dir, const std::string& prefix, const std::vec
 std::vector<fs::path> save_sharded(const tensor_list& tensors, const fs::path& dir, const shard_options& opts) {
     if (opts.max_shard_size == 0) {
         diagnostics d;
-        d.server_message = "max_shard_size must be positive";
+        d.client_message = "max_shard_size must be positive";
         throw error(make_error_code(client_errc::invalid_argument), std::move(d));
     }
     std::set<std::string_view> seen;

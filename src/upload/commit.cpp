@@ -50,7 +50,7 @@ constexpr std::chrono::milliseconds commit_timeout = std::chrono::minutes(10);
 
 [[noreturn]] void invalid(const std::string& why) {
     diagnostics d;
-    d.server_message = why;
+    d.client_message = why;
     throw error(client_errc::invalid_argument, std::move(d));
 }
 
@@ -83,7 +83,7 @@ struct local_copy {
 }
 
 // One read pass: sha256 always, git's blob SHA-1 when the file could be regular.
-[[noreturn]] void stopped() { throw error(client_errc::cancelled, {0, "", "", "", "cancelled while hashing"}); }
+[[noreturn]] void stopped() { throw error(client_errc::cancelled, {.client_message = "cancelled while hashing"}); }
 
 // `stop` (when given) is checked between reads: a cancelled commit stops hashing within one read.
 void hash_add(local_add& a, const std::atomic<bool>* stop = nullptr) {
@@ -145,7 +145,7 @@ void hash_add(local_add& a, const std::atomic<bool>* stop = nullptr) {
     }
     if (done != a.size) {
         diagnostics d;
-        d.server_message = p.string() + " changed size while it was hashed";
+        d.client_message = p.string() + " changed size while it was hashed";
         throw error(client_errc::local_file_changed, std::move(d));
     }
     a.sha256 = sha.hex_digest();
@@ -160,7 +160,7 @@ std::string regular_content(const local_add& a) {
     if (!data) file_error(*a.file(), errno ? errno : EIO, "cannot read a file to upload");
     if (util::git_blob_sha1(*data) != a.git_sha1) {
         diagnostics d;
-        d.server_message = a.file()->string() + " changed after it was hashed";
+        d.client_message = a.file()->string() + " changed after it was hashed";
         throw error(client_errc::local_file_changed, std::move(d));
     }
     return std::move(*data);
@@ -396,7 +396,7 @@ asio::awaitable<commit_info> upload::co_send_commit(client& c, const std::string
                     if (differ && which.find(p) == std::string::npos) which += (which.empty() ? "" : ", ") + p;
                 }
                 diagnostics d = e.diag();
-                d.server_message += (d.server_message.empty() ? "" : "; ") +
+                d.client_message += (d.client_message.empty() ? "" : "; ") +
                                     std::string("not rebased: changed since the parent commit: ") + which;
                 throw error(hub_errc::precondition_failed, std::move(d));
             }
@@ -524,7 +524,7 @@ static asio::awaitable<commit_info> co_create_commit_impl(client& c, std::string
             auto it = found.find({cp.src_revision, cp.src});
             if (it == found.end()) {
                 diagnostics d;
-                d.server_message = "cannot copy '" + cp.src + "': no such file at revision " + cp.src_revision;
+                d.client_message = "cannot copy '" + cp.src + "': no such file at revision " + cp.src_revision;
                 throw error(hub_errc::entry_not_found, std::move(d));
             }
             const repo_file& f = it->second;

@@ -19,7 +19,7 @@ void protocol_fail(const http_request& req, const http_response& resp, const std
     d.method = req.method;
     d.url = resp.url.empty() ? req.url : resp.url;
     if (auto id = resp.header("X-Request-Id")) d.request_id = std::string(*id);
-    d.server_message = why;
+    d.client_message = why;
     throw error(client_errc::protocol_error, std::move(d));
 }
 
@@ -84,7 +84,8 @@ void parse_lfs_batch(const std::string& endpoint, const http_request& rq, const 
                 if (auto* code = eo->if_contains("code"); code && code->is_number()) n = code->to_number<std::int64_t>(code_ec);
                 if (!code_ec && n >= 100 && n <= 599) d.status = static_cast<unsigned>(n);
             }
-            d.server_message = "LFS object " + it->second->path_in_repo + " (" + oid + "): " + msg;
+            d.client_message = "LFS object " + it->second->path_in_repo + " (" + oid + ")";
+            d.server_message = msg;
             throw error(d.status == 422 ? hub_errc::unprocessable : hub_errc::http_error, std::move(d));
         }
         auto* actions = ov->if_contains("actions");

@@ -19,7 +19,7 @@ namespace json = boost::json;
 namespace {
 [[noreturn]] void bad_path(std::string_view raw, const std::string& why) {
     diagnostics d;
-    d.server_message = "invalid path in repo '" + std::string(raw.substr(0, 200)) + "': " + why;
+    d.client_message = "invalid path in repo '" + std::string(raw.substr(0, 200)) + "': " + why;
     throw error(client_errc::invalid_path, std::move(d));
 }
 }  // namespace
@@ -43,7 +43,7 @@ std::string path_in_repo(std::string_view raw, bool folder) {
     try {
         validate_repo_path(p);
     } catch (const error& e) {
-        bad_path(raw, e.diag().server_message.empty() ? "not a valid path" : e.diag().server_message);
+        bad_path(raw, e.diag().client_message.empty() ? "not a valid path" : e.diag().client_message);
     }
     return p;
 }

@@ -1,5 +1,6 @@
 // Uploads a file to the Hub at HF_ENDPOINT and reads it back through the cache: blocking from
-// main(), then the same from a coroutine on the program's own io_context.
+// main(), then the same from a coroutine on the program's own io_context. Built with g++ and,
+// against the same g++-built library, with clang.
 #include <hfhub/hfhub.hpp>
 
 #include <boost/asio/co_spawn.hpp>
@@ -22,6 +23,10 @@ static asio::awaitable<void> again(hfhub::client& hub) {
     using namespace std::chrono_literals;
     auto p = co_await hfhub::with_deadline(hfhub::co_hf_hub_download(hub, "local/consumer", "hello.txt"), 60s);
     std::cout << "co_await: " << slurp(p) << "\n";
+    // Default (temporary) options inside the co_await expression, as users write them.
+    bool there = co_await hfhub::co_file_exists(hub, "local/consumer", "hello.txt");
+    hfhub::repo_metadata info = co_await hfhub::co_repo_info(hub, "local/consumer");
+    std::cout << "file_exists: " << there << ", sha: " << (info.sha.size() == 40 ? "40 hex" : info.sha) << "\n";
 }
 
 int main() try {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the build tree into a temporary prefix, builds test/consumer against it twice (with
-# find_package, and with pkg-config alone), and runs both against the installed `hfhub serve`.
+# find_package, and with pkg-config alone) and, when clang++ is installed, once more with clang
+# against the g++-built library; then runs each against the installed `hfhub serve`.
 #   run.sh <build dir>
 set -euo pipefail
 build=$(realpath "$1")
@@ -22,6 +23,12 @@ cmake --build "$work/cmake-build" >/dev/null
 export PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig"
 # shellcheck disable=SC2046
 ${CXX:-g++-12} -O1 "$here/main.cpp" -o "$work/pc-consumer" $(pkg-config --cflags --libs hfhub)
+builds=(cmake-build/consumer pc-consumer)
+if command -v clang++ >/dev/null; then
+  # shellcheck disable=SC2046
+  clang++ -O1 "$here/main.cpp" -o "$work/clang-consumer" $(pkg-config --cflags --libs hfhub)
+  builds+=(clang-consumer)
+fi
 
 "$work/prefix/bin/hfhub" serve --root "$work/hub" --port 0 >"$work/out" 2>"$work/err" &
 srv=$!
@@ -29,8 +36,8 @@ for _ in $(seq 200); do grep -q '^listening on ' "$work/out" && break; sleep 0.0
 export HF_ENDPOINT=$(sed -n 's/^listening on //p' "$work/out")
 [[ -n "$HF_ENDPOINT" ]] || { cat "$work/err" >&2; exit 1; }
 
-expect=$'blocking: hello from a consumer\nco_await: hello from a consumer'
-for build in cmake-build/consumer pc-consumer; do
+expect=$'blocking: hello from a consumer\nco_await: hello from a consumer\nfile_exists: 1, sha: 40 hex'
+for build in "${builds[@]}"; do
   got=$(HF_HUB_CACHE="$work/cache-${build%%/*}" "$work/$build")
   [[ "$got" == "$expect" ]] || { printf '%s printed:\n%s\n' "$build" "$got" >&2; exit 1; }
   echo "$build: ok"

@@ -329,6 +329,10 @@ BOOST_FIXTURE_TEST_CASE(errors_map_from_the_hub_codes, client_fixture) {
         } catch (const hfhub::error& e) {
             BOOST_TEST(e.code() == want, path << ": " << e.what());
             BOOST_TEST(std::string(e.what()).find(alice_token) == std::string::npos);
+            // The server's words, apart from anything the client adds.
+            BOOST_TEST(!e.diag().server_message.empty(), path);
+            BOOST_TEST(e.diag().client_message.empty(), path << ": " << e.diag().client_message);
+            BOOST_TEST(e.diag().status == 404u);
         }
     };
     expect("/alice/c/resolve/main/missing.txt", hub_errc::entry_not_found);

@@ -114,6 +114,12 @@ BOOST_AUTO_TEST_CASE(a_deadline_stops_a_held_download_and_the_next_call_succeeds
     auto took = std::chrono::steady_clock::now() - t0;
     BOOST_REQUIRE(e);
     BOOST_TEST(deadlines::code_of(e) == make_error_code(client_errc::timeout));
+    try {
+        std::rethrow_exception(e);
+    } catch (const hfhub::error& x) {  // the client's account; the server said nothing
+        BOOST_TEST(x.diag().client_message == "the deadline of 500 ms passed");
+        BOOST_TEST(x.diag().server_message.empty());
+    }
     BOOST_TEST_MESSAGE("deadline 500 ms: the call ended after " << deadlines::ms(took) << " ms");
     BOOST_TEST(deadlines::ms(took) < 2500);
     fs::path blobs = cache / "models--alice--held" / "blobs";
