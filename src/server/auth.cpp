@@ -66,4 +66,11 @@ bool authenticator::may_write(const identity& id, std::string_view ns) const {
     return false;
 }
 
+bool authenticator::has_user(std::string_view name) const {
+    if (open_) return name == local_.name;
+    for (auto& acc : accounts_)
+        if (acc.u.name == name) return true;
+    return false;
+}
+
 }  // namespace hfhub::server

@@ -32,6 +32,7 @@ public:
     identity identify(std::optional<std::string_view> authorization) const;
     bool may_write(const identity& id, std::string_view ns) const;
     bool may_read_private(const identity& id, std::string_view ns) const { return may_write(id, ns); }
+    bool has_user(std::string_view name) const;
 
 private:
     struct account {

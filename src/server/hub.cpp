@@ -56,6 +56,15 @@ std::size_t take_revision(const std::vector<std::string>& segs, std::size_t i, s
     return 1;
 }
 
+// What may follow /api/{type}s/{id}: tells "gpt2/revision/main" from a repo "ns/name".
+bool is_repo_route(std::string_view seg) {
+    for (std::string_view r : {"revision", "tree", "paths-info", "refs", "commits", "settings", "branch", "tag",
+                               "discussions", "preupload", "commit", "auth-check", "super-squash", "lfs-files",
+                               "user-access-request"})
+        if (seg == r) return true;
+    return false;
+}
+
 }  // namespace
 
 std::string checked_path(std::string_view raw) {
@@ -175,10 +184,41 @@ std::string hub::repo_url(repo_type t, const std::string& id) const {
     return cfg_.base_url + "/" + std::string(url_prefix(t)) + id;
 }
 
+void hub::redirect_if_moved(ctx& c, repo_type t, const std::string& id) {
+    auto to = store_.moved_to(t, id);
+    if (!to) return;
+    auto r = store_.find(t, *to);
+    if (!r || (r->state()->is_private && !auth_.may_read_private(c.who, r->ns()))) return;
+    // The same URL with the old id's two segments replaced, relative, as the Hub answers.
+    auto slash = id.find('/');
+    std::string ns = id.substr(0, slash), name = id.substr(slash + 1);
+    auto ieq = [](std::string_view a, std::string_view b) {
+        return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+                   return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+               });
+    };
+    auto segs = c.segs;
+    for (std::size_t j = 0; j + 1 < segs.size(); ++j) {
+        if (!ieq(decode(segs[j]), ns)) continue;
+        std::string next = decode(segs[j + 1]);
+        bool git = next.size() > 4 && next.ends_with(".git") && ieq(next.substr(0, next.size() - 4), name);
+        if (!git && !ieq(next, name)) continue;
+        segs[j] = r->ns();
+        segs[j + 1] = r->name() + (git ? ".git" : "");
+        std::string loc;
+        for (auto& seg : segs) loc += "/" + seg;
+        if (!c.req.query.empty()) loc += "?" + c.req.query;
+        http_error moved(307, "", "Repository moved to " + r->id);
+        moved.headers.add("Location", loc);
+        throw moved;
+    }
+}
+
 std::shared_ptr<repo> hub::readable(ctx& c, repo_type t, const std::string& id) {
     auto r = store_.find(t, id);
     bool visible = r && (!r->state()->is_private || auth_.may_read_private(c.who, r->ns()));
     if (!visible) {
+        if (!r) redirect_if_moved(c, t, id);
         // Private and missing look the same: 401 to anonymous callers, 404 to others.
         unsigned status = c.who.what == identity::kind::anonymous ? 401 : 404;
         throw http_error(status, "RepoNotFound", "Repository not found");
@@ -193,6 +233,42 @@ std::shared_ptr<repo> hub::writable(ctx& c, repo_type t, const std::string& id) 
     if (!auth_.may_write(c.who, r->ns()))
         throw http_error(403, "", "You don't have the rights to write to " + id);
     return r;
+}
+
+bool hub::past_gate(const ctx& c, const repo& r) const {
+    auto st = r.state();
+    if (st->gated.empty() || auth_.may_write(c.who, r.ns())) return true;
+    return c.who.what == identity::kind::user && c.who.who &&
+           std::find(st->gate_access.begin(), st->gate_access.end(), c.who.who->name) != st->gate_access.end();
+}
+
+std::shared_ptr<repo> hub::downloadable(ctx& c, repo_type t, const std::string& id) {
+    auto r = readable(c, t, id);
+    if (past_gate(c, *r)) return r;
+    std::string what = std::string(type_name(t)) + " " + r->id;
+    if (c.who.what != identity::kind::user)
+        throw http_error(401, "GatedRepo", "Access to " + what + " is restricted. You must have access to it and be "
+                                          "authenticated to access it. Please log in.");
+    throw http_error(403, "GatedRepo", "Access to " + what + " is restricted and you are not in the authorized "
+                                       "list. Ask its owner to grant you access.");
+}
+
+std::shared_ptr<repo> hub::contributable(ctx& c, repo_type t, const std::string& id, bool for_pr) {
+    if (!for_pr) return writable(c, t, id);
+    auto r = readable(c, t, id);
+    if (c.who.what != identity::kind::user)
+        throw http_error(401, "", "You must be authenticated to open a pull request on " + id);
+    return r;
+}
+
+bool hub::own_pr(ctx& c, repo_type t, const std::string& id, const std::string& rev) {
+    if (!rev.starts_with("refs/pr/") || c.who.what != identity::kind::user || !c.who.who) return false;
+    auto r = store_.find(t, id);
+    auto num = rev.substr(8);
+    if (!r || num.empty() || num.size() > 9 || num.find_first_not_of("0123456789") != std::string::npos) return false;
+    auto st = r->state();
+    auto* d = st->find_discussion(std::stoi(num));
+    return d && d->is_pr && d->author == c.who.who->name;
 }
 
 resolved_rev hub::must_resolve(repo& r, const std::string& rev) {
@@ -217,7 +293,9 @@ response hub::handle(request& req) {
                 return error_response(401, "", "Invalid credentials in Authorization header");
             return dispatch(c);
         } catch (const http_error& e) {
-            return error_response(e.status, e.code, e.what());
+            response er = error_response(e.status, e.code, e.what());
+            for (auto& [k, v] : e.headers.items) er.headers.add(k, v);
+            return er;
         } catch (const std::system_error& e) {
             return error_response(500, "", std::string("Storage error: ") + e.what());
         } catch (const std::exception& e) {
@@ -236,7 +314,7 @@ response hub::handle(request& req) {
 }
 
 response hub::dispatch(ctx& c) {
-    auto& s = c.segs;
+    auto s = c.segs;  // a copy: a legacy id gets an empty namespace segment below
     const std::string& m = c.req.method;
     auto is = [&](std::size_t i, std::string_view v) { return i < s.size() && s[i] == v; };
 
@@ -246,12 +324,15 @@ response hub::dispatch(ctx& c) {
         if (is(1, "validate-yaml") && s.size() == 2 && m == "POST") return validate_yaml(c);
         if (is(1, "repos") && is(2, "create") && s.size() == 3 && m == "POST") return create_repo(c);
         if (is(1, "repos") && is(2, "delete") && s.size() == 3 && m == "DELETE") return delete_repo(c);
-        if (s.size() >= 4) {
+        if (is(1, "repos") && is(2, "move") && s.size() == 3 && m == "POST") return move_repo(c);
+        if (s.size() >= 3) {
             if (auto t = parse_type_plural(s[1])) {
-                std::string id = decode(s[2]) + "/" + decode(s[3]);
-                if (id.find('/', id.find('/') + 1) != std::string::npos)
-                    throw http_error(400, "", "Invalid repo id");
-                return dispatch_api(c, *t, id, 4);
+                // A legacy id without a namespace ("gpt2"), unless ns/name names a repo here.
+                std::string first = decode(s[2]);
+                bool one = s.size() == 3 || (is_repo_route(s[3]) && !store_.find(*t, first + "/" + decode(s[3])));
+                std::string id = one ? first : first + "/" + decode(s[3]);
+                if (std::count(id.begin(), id.end(), '/') > 1) throw http_error(400, "", "Invalid repo id");
+                return dispatch_api(c, *t, id, one ? 3 : 4);
             }
         }
         throw http_error(404, "", "Not found: " + c.req.path);
@@ -260,16 +341,24 @@ response hub::dispatch(ctx& c) {
     // Git-style URLs: [datasets/|spaces/]ns/name/resolve/rev/path and ns/name.git/info/lfs/...
     repo_type t = repo_type::model;
     std::size_t i = 0;
-    if ((is(0, "datasets") || is(0, "spaces")) && s.size() >= 3) {
-        bool git_style = is(3, "resolve") || is(3, "raw") || s[2].ends_with(".git");
+    if ((is(0, "datasets") || is(0, "spaces")) && s.size() >= 2) {
+        bool git_style = is(3, "resolve") || is(3, "raw") || is(2, "resolve") || is(2, "raw") ||
+                         (s.size() >= 3 && s[2].ends_with(".git")) || s[1].ends_with(".git");
         if (git_style) {
             t = *parse_type_plural(s[0]);
             i = 1;
         }
     }
+    // "name.git/..." and "name/resolve/...": a legacy id without a namespace.
+    bool one = s.size() > i && (s[i].ends_with(".git") || ((is(i + 1, "resolve") || is(i + 1, "raw")) &&
+                                                               !(is(i + 2, "resolve") || is(i + 2, "raw"))));
+    if (one) s.insert(s.begin() + static_cast<std::ptrdiff_t>(i), "");
+    auto id_at = [&](std::size_t j, std::string name) {
+        return s[j].empty() ? decode(name) : decode(s[j]) + "/" + decode(name);
+    };
     if (s.size() >= i + 2 && s[i + 1].ends_with(".git")) {
         std::string name = s[i + 1].substr(0, s[i + 1].size() - 4);
-        std::string id = decode(s[i]) + "/" + decode(name);
+        std::string id = id_at(i, name);
         if (s.size() == i + 6 && s[i + 2] == "info" && s[i + 3] == "lfs" && s[i + 4] == "objects" && m == "POST") {
             if (s[i + 5] == "batch") return lfs_batch(c, t, id);
             if (s[i + 5] == "verify") return lfs_verify(c, t, id);
@@ -277,7 +366,7 @@ response hub::dispatch(ctx& c) {
         throw http_error(404, "", "Not found: " + c.req.path);
     }
     if (s.size() >= i + 5 && (s[i + 2] == "resolve" || s[i + 2] == "raw") && (m == "GET" || m == "HEAD")) {
-        std::string id = decode(s[i]) + "/" + decode(s[i + 1]);
+        std::string id = id_at(i, s[i + 1]);
         std::string rev;
         std::size_t used = take_revision(s, i + 3, rev);
         if (i + 3 + used >= s.size()) throw http_error(404, "EntryNotFound", "No file path in the URL");
@@ -309,13 +398,19 @@ response hub::dispatch_api(ctx& c, repo_type t, const std::string& id, std::size
     if (what == "tag" && (m == "POST" || m == "DELETE") && s.size() > k + 1) return tag(c, t, id, rest());
     if (what == "discussions") {
         if (s.size() == k + 1 && (m == "GET" || m == "POST")) return discussions(c, t, id, std::nullopt);
-        if (s.size() == k + 2 && m == "GET") {
+        if (s.size() == k + 2 || s.size() == k + 3) {
             std::string n = decode(s[k + 1]);
             if (n.empty() || n.size() > 9 || n.find_first_not_of("0123456789") != std::string::npos)
                 throw http_error(404, "", "Discussion not found");
-            return discussions(c, t, id, std::stoi(n));
+            if (s.size() == k + 2 && m == "GET") return discussions(c, t, id, std::stoi(n));
+            if (s.size() == k + 3 && m == "POST") return discussion_action(c, t, id, std::stoi(n), s[k + 2]);
         }
     }
+    if (what == "auth-check" && m == "GET" && s.size() == k + 1) return auth_check(c, t, id, false);
+    if (what == "auth-check" && m == "GET" && s.size() == k + 2 && s[k + 1] == "write") return auth_check(c, t, id, true);
+    if (what == "user-access-request" && m == "POST" && s.size() == k + 2 && s[k + 1] == "grant")
+        return access_grant(c, t, id);
+    if (what == "super-squash" && m == "POST" && s.size() > k + 1) return super_squash(c, t, id, rest());
     if (what == "preupload" && m == "POST" && s.size() > k + 1) return preupload(c, t, id, rest());
     if (what == "commit" && m == "POST" && s.size() > k + 1) return commit_ndjson(c, t, id, rest());
     throw http_error(404, "", "Not found: " + c.req.path);

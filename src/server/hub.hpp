@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -63,6 +64,15 @@ private:
 
     std::shared_ptr<repo> readable(ctx& c, repo_type t, const std::string& id);
     std::shared_ptr<repo> writable(ctx& c, repo_type t, const std::string& id);
+    // Readable, and past the gate of a gated repo: 401/403 GatedRepo otherwise.
+    std::shared_ptr<repo> downloadable(ctx& c, repo_type t, const std::string& id);
+    bool past_gate(const ctx& c, const repo& r) const;
+    // Writable, or, for a pull request, readable by any signed-in user (as on the Hub).
+    std::shared_ptr<repo> contributable(ctx& c, repo_type t, const std::string& id, bool for_pr);
+    // Whether `rev` is refs/pr/N of a PR the caller opened: its author may push to it.
+    bool own_pr(ctx& c, repo_type t, const std::string& id, const std::string& rev);
+    // A moved repo's old id: throws a 307 to the same URL under the new id, if the caller may see it.
+    void redirect_if_moved(ctx& c, repo_type t, const std::string& id);
     resolved_rev must_resolve(repo& r, const std::string& rev);
     std::shared_ptr<const commit> must_load(repo& r, const std::string& id);
     std::string repo_url(repo_type t, const std::string& id) const;
@@ -88,6 +98,13 @@ private:
     response branch(ctx& c, repo_type t, const std::string& id, const std::string& name);
     response tag(ctx& c, repo_type t, const std::string& id, const std::string& name);
     response discussions(ctx& c, repo_type t, const std::string& id, std::optional<int> num);
+    response discussion_list(ctx& c, repo& r,
+                             const std::function<boost::json::object(const discussion&, bool)>& describe);
+    response discussion_action(ctx& c, repo_type t, const std::string& id, int num, const std::string& action);
+    response auth_check(ctx& c, repo_type t, const std::string& id, bool write);
+    response access_grant(ctx& c, repo_type t, const std::string& id);
+    response move_repo(ctx& c);
+    response super_squash(ctx& c, repo_type t, const std::string& id, const std::string& branch);
 
     // uploads
     response validate_yaml(ctx& c);

@@ -55,6 +55,11 @@ std::vector<std::string> request::query_params(std::string_view name) const {
     return out;
 }
 
+bool request::query_flag(std::string_view name) const {
+    auto v = query_param(name);
+    return v && (*v == "true" || *v == "True" || *v == "TRUE" || *v == "1");
+}
+
 response json_response(unsigned status, std::string body) {
     response r;
     r.status = status;

@@ -50,6 +50,8 @@ struct request {
     // Decoded query value, the first of that name.
     std::optional<std::string> query_param(std::string_view name) const;
     std::vector<std::string> query_params(std::string_view name) const;
+    // A boolean query flag: "true", "True" and "1" (Python sends True, JS true) are true.
+    bool query_flag(std::string_view name) const;
 };
 
 struct file_slice {
@@ -73,7 +75,8 @@ struct http_error : std::runtime_error {
     http_error(unsigned status, std::string code, const std::string& message)
         : std::runtime_error(message), status(status), code(std::move(code)) {}
     unsigned status;
-    std::string code;  // X-Error-Code, may be empty
+    std::string code;     // X-Error-Code, may be empty
+    header_list headers;  // extra headers, e.g. the Location of a moved repo
 };
 
 response json_response(unsigned status, std::string body);

@@ -8,6 +8,7 @@
 #include <boost/json.hpp>
 
 #include <chrono>
+#include <limits>
 #include <set>
 #include <fcntl.h>
 
@@ -50,6 +51,10 @@ std::int64_t now_seconds() {
 std::string state_json(const repo_state& s) {
     json::object o;
     o["private"] = s.is_private;
+    o["gated"] = s.gated;
+    json::array access;
+    for (auto& u : s.gate_access) access.emplace_back(u);
+    o["gateAccess"] = std::move(access);
     json::object br;
     for (auto& [k, v] : s.branches) br[k] = v;
     o["branches"] = std::move(br);
@@ -57,7 +62,11 @@ std::string state_json(const repo_state& s) {
     for (auto& [k, v] : s.tags) tags[k] = json::object{{"commit", v.commit}, {"message", v.message}};
     o["tags"] = std::move(tags);
     json::array ds;
-    for (auto& d : s.discussions)
+    for (auto& d : s.discussions) {
+        json::array events;
+        for (auto& e : d.events)
+            events.push_back(json::object{{"id", e.id}, {"type", e.type}, {"author", e.author},
+                                          {"time", e.time}, {"text", e.text}, {"old", e.old}});
         ds.push_back(json::object{{"num", d.num},
                                   {"title", d.title},
                                   {"description", d.description},
@@ -65,15 +74,28 @@ std::string state_json(const repo_state& s) {
                                   {"isPullRequest", d.is_pr},
                                   {"status", d.status},
                                   {"created", d.created},
-                                  {"head", d.head}});
+                                  {"head", d.head},
+                                  {"base", d.base},
+                                  {"mergeCommit", d.merge_commit},
+                                  {"events", std::move(events)}});
+    }
     o["discussions"] = std::move(ds);
     return json::serialize(o);
+}
+
+// A string member that states written by older versions may lack.
+std::string opt_str(const json::object& o, std::string_view key) {
+    auto* x = o.if_contains(key);
+    return x && x->is_string() ? std::string(x->as_string()) : std::string();
 }
 
 repo_state parse_state(std::string_view text) {
     json::object o = json::parse(text).as_object();
     repo_state s;
     s.is_private = o.at("private").as_bool();
+    s.gated = opt_str(o, "gated");
+    if (auto* a = o.if_contains("gateAccess"); a && a->is_array())
+        for (auto& u : a->as_array()) s.gate_access.push_back(json::value_to<std::string>(u));
     for (auto& [k, v] : o.at("branches").as_object()) s.branches[k] = json::value_to<std::string>(v);
     for (auto& [k, v] : o.at("tags").as_object())
         s.tags[k] = {json::value_to<std::string>(v.at("commit")),
@@ -88,6 +110,13 @@ repo_state parse_state(std::string_view text) {
         d.status = json::value_to<std::string>(v.at("status"));
         d.created = v.at("created").to_number<std::int64_t>();
         d.head = json::value_to<std::string>(v.at("head"));
+        d.base = opt_str(v.as_object(), "base");
+        d.merge_commit = opt_str(v.as_object(), "mergeCommit");
+        if (auto* ev = v.as_object().if_contains("events"); ev && ev->is_array())
+            for (auto& e : ev->as_array())
+                d.events.push_back({opt_str(e.as_object(), "id"), opt_str(e.as_object(), "type"),
+                                    opt_str(e.as_object(), "author"), e.at("time").to_number<std::int64_t>(),
+                                    opt_str(e.as_object(), "text"), opt_str(e.as_object(), "old")});
         s.discussions.push_back(std::move(d));
     }
     return s;
@@ -276,10 +305,42 @@ repo_store::repo_store(fs::path root, lfs_storage& lfs, blob_store& blobs)
     : root_(std::move(root)), tmp_(root_ / "tmp"), lfs_(lfs), blobs_(blobs) {
     fs::create_directories(root_ / "repos");
     fs::create_directories(tmp_);
+    index_existing();
 }
 
 fs::path repo_store::repo_dir(repo_type t, std::string_view id) const {
     return root_ / "repos" / std::string(type_plural(t)) / std::string(id);
+}
+
+std::string repo_store::key_of(repo_type t, std::string_view id) {
+    // Repo ids are case-insensitive on the Hub: "Alice/Model" is "alice/model".
+    std::string key = std::string(type_plural(t)) + "/" + std::string(id);
+    for (char& ch : key) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    return key;
+}
+
+void repo_store::index_existing() {
+    std::error_code ec;
+    for (repo_type t : {repo_type::model, repo_type::dataset, repo_type::space}) {
+        fs::path top = root_ / "repos" / std::string(type_plural(t));
+        for (auto ns = fs::directory_iterator(top, ec); !ec && ns != fs::directory_iterator(); ns.increment(ec)) {
+            std::error_code ec2;
+            for (auto n = fs::directory_iterator(ns->path(), ec2); !ec2 && n != fs::directory_iterator();
+                 n.increment(ec2))
+                if (fs::exists(n->path() / "repo.json")) {
+                    std::string id = ns->path().filename().string() + "/" + n->path().filename().string();
+                    names_[key_of(t, id)] = id;
+                }
+        }
+        ec.clear();
+    }
+    if (auto text = util::read_file(root_ / "repos" / "moved.json")) {
+        boost::system::error_code jec;
+        json::value v = json::parse(*text, jec);
+        if (!jec && v.is_object())
+            for (auto& [k, to] : v.as_object())
+                if (to.is_string()) moved_[std::string(k)] = std::string(to.as_string());
+    }
 }
 
 std::shared_ptr<repo> repo_store::load(repo_type t, std::string_view id) {
@@ -307,7 +368,7 @@ std::shared_ptr<repo> repo_store::find(repo_type t, std::string_view id) {
     if (slash == std::string_view::npos || !util::valid_repo_name_part(id.substr(0, slash)) ||
         !util::valid_repo_name_part(id.substr(slash + 1)))
         return nullptr;
-    std::string key = std::string(type_plural(t)) + "/" + std::string(id);
+    std::string key = key_of(t, id);
     {
         std::shared_lock lk(map_mu_);
         auto it = repos_.find(key);
@@ -316,8 +377,13 @@ std::shared_ptr<repo> repo_store::find(repo_type t, std::string_view id) {
     std::unique_lock lk(map_mu_);
     auto it = repos_.find(key);
     if (it != repos_.end()) return it->second;
-    auto r = load(t, id);
-    if (r) repos_.emplace(key, r);
+    // Known spellings first; else a folder placed under the root since the index was built.
+    auto name = names_.find(key);
+    auto r = load(t, name == names_.end() ? id : std::string_view(name->second));
+    if (r) {
+        repos_.emplace(key, r);
+        names_.emplace(key, r->id);
+    }
     return r;
 }
 
@@ -380,7 +446,8 @@ std::shared_ptr<repo> repo_store::create(repo_type t, const std::string& id, boo
         r->dir = final_dir;
         r->state_ = std::make_shared<const repo_state>(std::move(s));
         std::unique_lock lk(map_mu_);
-        repos_[std::string(type_plural(t)) + "/" + id] = r;
+        repos_[key_of(t, id)] = r;
+        names_[key_of(t, id)] = id;
         return r;
     } catch (...) {
         std::error_code ec;
@@ -399,11 +466,55 @@ bool repo_store::remove(repo_type t, std::string_view id) {
     r->deleted_ = true;
     {
         std::unique_lock lk(map_mu_);
-        repos_.erase(std::string(type_plural(t)) + "/" + std::string(id));
+        repos_.erase(key_of(t, id));
+        names_.erase(key_of(t, id));
     }
     std::error_code ec;
     fs::remove_all(grave, ec);
     return true;
+}
+
+std::shared_ptr<repo> repo_store::move(repo& r, const std::string& to) {
+    std::lock_guard create_lk(create_mu_);
+    if (key_of(r.type, to) != key_of(r.type, r.id) && find(r.type, to))
+        throw http_error(409, "", "Repository " + to + " already exists");
+    {
+        std::lock_guard wl(r.write_mu_);
+        if (r.deleted_) throw http_error(404, "RepoNotFound", "Repository not found");
+        fs::path dest = repo_dir(r.type, to);
+        fs::create_directories(dest.parent_path());
+        // Through a temp name: "Alice/m" -> "alice/m" must also work on a case-folding disk.
+        fs::path via = tmp_ / ("moving." + util::unique_suffix());
+        util::rename_durable(r.dir, via);
+        auto meta = json::parse(util::read_file(via / "repo.json").value_or("{}")).as_object();
+        meta["id"] = to;
+        util::write_file_atomic(via / "repo.json", json::serialize(meta));
+        util::rename_durable(via, dest);
+        r.deleted_ = true;  // writers holding the old object fail instead of writing nowhere
+    }
+    std::unique_lock lk(map_mu_);
+    repos_.erase(key_of(r.type, r.id));
+    names_.erase(key_of(r.type, r.id));
+    names_[key_of(r.type, to)] = to;
+    moved_.erase(key_of(r.type, to));
+    if (key_of(r.type, to) != key_of(r.type, r.id)) moved_[key_of(r.type, r.id)] = to;
+    json::object all;
+    for (auto& [k, v] : moved_) all[k] = v;
+    util::write_file_atomic(root_ / "repos" / "moved.json", json::serialize(all));
+    lk.unlock();
+    return find(r.type, to);
+}
+
+std::optional<std::string> repo_store::moved_to(repo_type t, std::string_view id) {
+    std::shared_lock lk(map_mu_);
+    std::string key = key_of(t, id);
+    for (int hops = 0; hops < 16; ++hops) {
+        auto it = moved_.find(key);
+        if (it == moved_.end()) return std::nullopt;
+        key = key_of(t, it->second);
+        if (names_.count(key)) return it->second;
+    }
+    return std::nullopt;
 }
 
 std::shared_ptr<const commit> repo_store::load_commit(repo& r, std::string_view id) {
@@ -444,6 +555,19 @@ std::optional<resolved_rev> repo_store::resolve(repo& r, std::string_view rev) {
     if (auto it = st->tags.find(std::string(tag)); !tag.empty() && it != st->tags.end())
         return resolved_rev{it->second.commit, k::tag, it->first};
     if (util::is_hex(rev, 40) && load_commit(r, rev)) return resolved_rev{std::string(rev), k::commit, std::string(rev)};
+    // A short id, as git abbreviates them: 7+ hex characters naming exactly one commit.
+    if (rev.size() >= 7 && rev.size() < 40 && rev.find_first_not_of("0123456789abcdef") == std::string_view::npos) {
+        std::string found;
+        std::error_code ec;
+        for (auto it = fs::directory_iterator(r.dir / "commits", ec); !ec && it != fs::directory_iterator();
+             it.increment(ec)) {
+            std::string name = it->path().filename().string();
+            if (name.size() != 45 || !name.ends_with(".json") || !name.starts_with(rev)) continue;
+            if (!found.empty()) return std::nullopt;  // ambiguous
+            found = name.substr(0, 40);
+        }
+        if (!found.empty() && load_commit(r, found)) return resolved_rev{found, k::commit, found};
+    }
     return std::nullopt;
 }
 
@@ -484,7 +608,7 @@ commit_result repo_store::apply_commit(repo& r, const commit_request& req) {
         bool hex = p.size() >= 5 && p.size() <= 40 && p.find_first_not_of("0123456789abcdef") == std::string::npos;
         if (!hex) throw http_error(400, "", "Invalid parentCommit: " + *req.parent);
         if (!base.starts_with(p))
-            throw http_error(412, "", "The branch was updated since you opened this page. Please refresh and try again.");
+            throw http_error(412, "", "A commit has happened since. Please refresh and try again.");
     }
     auto parent = load_commit(r, base);
     if (!parent) throw http_error(500, "", "Head commit " + base + " is unreadable");
@@ -495,7 +619,7 @@ commit_result repo_store::apply_commit(repo& r, const commit_request& req) {
         using kind = commit_op::kind;
         std::string why;
         std::string_view raw = op.path;
-        if (op.what == kind::delete_folder)
+        if (op.what == kind::delete_folder || op.what == kind::delete_file)
             while (raw.size() > 1 && raw.back() == '/') raw.remove_suffix(1);
         auto path = util::normalize_repo_path(raw, why);
         if (!path) throw http_error(422, "", "Invalid path '" + op.path + "': " + why);
@@ -522,9 +646,13 @@ commit_result repo_store::apply_commit(repo& r, const commit_request& req) {
                 break;
             }
             case kind::delete_file:
-                if (files.erase(*path) == 0)
-                    throw http_error(404, "EntryNotFound", "A file with this name doesn't exist: " + *path);
-                break;
+                if (files.erase(*path) != 0) break;
+                // The Hub deletes a folder named by a deletedFile, as git rm -r would.
+                if (auto it = files.lower_bound(*path + "/"); it != files.end() && it->first.starts_with(*path + "/")) {
+                    while (it != files.end() && it->first.starts_with(*path + "/")) it = files.erase(it);
+                    break;
+                }
+                throw http_error(404, "EntryNotFound", "A file with this name doesn't exist: " + *path);
             case kind::delete_folder: {
                 std::string prefix = *path + "/";
                 auto it = files.lower_bound(prefix);
@@ -555,18 +683,131 @@ commit_result repo_store::apply_commit(repo& r, const commit_request& req) {
 
     repo_state next = *st;
     commit_result result{id, std::nullopt};
+    discussion_event pushed{util::random_hex(12), "commit", req.author, c.time, c.title, id};
     if (target_pr) {
         for (auto& d : next.discussions)
-            if (d.num == target_pr) d.head = id;
+            if (d.num == target_pr) {
+                d.head = id;
+                d.events.push_back(pushed);
+            }
         result.pr_num = target_pr;
     } else if (req.create_pr) {
         int num = 1;
         for (auto& d : next.discussions) num = std::max(num, d.num + 1);
-        next.discussions.push_back({num, c.title, req.description, req.author, true, "open", c.time, id});
+        discussion d{num, c.title, req.description, req.author, true, "open", c.time, id, base};
+        d.events.push_back(pushed);
+        next.discussions.push_back(std::move(d));
         result.pr_num = num;
     } else {
         next.branches[branch] = id;
     }
+    write_state(r, next);
+    std::lock_guard lk(r.state_mu_);
+    r.state_ = std::make_shared<const repo_state>(std::move(next));
+    return result;
+}
+
+std::string repo_store::super_squash(repo& r, const std::string& branch, const std::string& message,
+                                     const std::string& author) {
+    std::lock_guard wl(r.write_mu_);
+    if (r.deleted_) throw http_error(404, "RepoNotFound", "Repository not found");
+    auto st = r.state();
+    auto it = st->branches.find(branch);
+    if (it == st->branches.end()) throw http_error(404, "RevisionNotFound", "Invalid rev id: " + branch);
+    auto head = load_commit(r, it->second);
+    if (!head) throw http_error(500, "", "Head commit " + it->second + " is unreadable");
+    commit c;
+    c.title = message;
+    c.author = author;
+    c.time = now_seconds();
+    c.files = head->files;
+    std::string id = write_commit(r, c);
+    repo_state next = *st;
+    next.branches[branch] = id;
+    write_state(r, next);
+    std::lock_guard lk(r.state_mu_);
+    r.state_ = std::make_shared<const repo_state>(std::move(next));
+    return id;
+}
+
+namespace {
+
+// Three-way merge of path tables; the paths both sides changed differently go to `conflicts`.
+tree_map merge_trees(const tree_map& base, const tree_map& ours, const tree_map& theirs,
+                     std::vector<std::string>& conflicts) {
+    std::set<std::string> paths;
+    for (auto* m : {&base, &ours, &theirs})
+        for (auto& [p, _] : *m) paths.insert(p);
+    auto get = [](const tree_map& m, const std::string& p) -> const file_entry* {
+        auto it = m.find(p);
+        return it == m.end() ? nullptr : &it->second;
+    };
+    auto same = [](const file_entry* a, const file_entry* b) {
+        return a == b || (a && b && a->oid == b->oid && a->lfs_sha256 == b->lfs_sha256);
+    };
+    tree_map out;
+    for (auto& p : paths) {
+        const file_entry *b = get(base, p), *o = get(ours, p), *t = get(theirs, p);
+        const file_entry* pick = o;
+        if (same(o, b)) pick = t;
+        else if (!same(t, b) && !same(o, t)) conflicts.push_back(p);
+        if (pick) out[p] = *pick;
+    }
+    return out;
+}
+
+}  // namespace
+
+std::string repo_store::merge_pr(repo& r, int num, const std::string& author, const std::string& comment) {
+    std::lock_guard wl(r.write_mu_);
+    if (r.deleted_) throw http_error(404, "RepoNotFound", "Repository not found");
+    auto st = r.state();
+    auto* d = st->find_discussion(num);
+    if (!d) throw http_error(404, "", "Discussion not found");
+    if (!d->is_pr) throw http_error(400, "", "Discussion #" + std::to_string(num) + " is not a pull request");
+    if (d->status != "open" && d->status != "draft")
+        throw http_error(400, "", "Pull request #" + std::to_string(num) + " is " + d->status);
+    const std::string main = st->branches.at("main");
+    // The merge base: the newest commit of main's first-parent history that the PR holds.
+    std::set<std::string> pr_history;
+    for (auto& c : history(r, d->head, std::numeric_limits<std::size_t>::max())) pr_history.insert(c->id);
+    std::string result;
+    if (pr_history.count(main)) {
+        result = d->head;  // main hasn't moved: fast-forward
+    } else {
+        std::string base;
+        for (auto& c : history(r, main, std::numeric_limits<std::size_t>::max()))
+            if (pr_history.count(c->id)) {
+                base = c->id;
+                break;
+            }
+        auto ours = load_commit(r, main), theirs = load_commit(r, d->head);
+        auto common = base.empty() ? nullptr : load_commit(r, base);
+        if (!ours || !theirs) throw http_error(500, "", "A head commit is unreadable");
+        std::vector<std::string> conflicts;
+        tree_map files = merge_trees(common ? common->files : tree_map{}, ours->files, theirs->files, conflicts);
+        if (!conflicts.empty()) {
+            std::string list;
+            for (auto& p : conflicts) list += (list.empty() ? "" : ", ") + p;
+            throw http_error(409, "", "This pull request has conflicts with main in: " + list);
+        }
+        commit c;
+        c.parents = {main, d->head};
+        c.title = "Merge pull request #" + std::to_string(num) + ": " + d->title;
+        c.author = author;
+        c.time = now_seconds();
+        c.files = std::move(files);
+        result = write_commit(r, c);
+    }
+    repo_state next = *st;
+    next.branches["main"] = result;
+    for (auto& x : next.discussions)
+        if (x.num == num) {
+            x.status = "merged";
+            x.merge_commit = result;
+            if (!comment.empty()) x.events.push_back({util::random_hex(12), "comment", author, now_seconds(), comment, {}});
+            x.events.push_back({util::random_hex(12), "status-change", author, now_seconds(), "merged", {}});
+        }
     write_state(r, next);
     std::lock_guard lk(r.state_mu_);
     r.state_ = std::make_shared<const repo_state>(std::move(next));

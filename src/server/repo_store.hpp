@@ -59,6 +59,16 @@ struct tag_ref {
     std::string message;
 };
 
+// One entry of a discussion's timeline, as the Hub lists them in `events`.
+struct discussion_event {
+    std::string id;      // 24 hex
+    std::string type;    // comment, status-change, title-change, commit
+    std::string author;
+    std::int64_t time = 0;
+    std::string text;    // comment body, new status, new title, or commit subject
+    std::string old;     // title-change: the previous title; commit: the oid
+};
+
 struct discussion {
     int num = 0;
     std::string title;
@@ -68,10 +78,15 @@ struct discussion {
     std::string status = "open";
     std::int64_t created = 0;
     std::string head;  // refs/pr/N's commit, for pull requests
+    std::string base;          // main's head when the PR was opened; empty in older states
+    std::string merge_commit;  // set once merged
+    std::vector<discussion_event> events;
 };
 
 struct repo_state {
     bool is_private = false;
+    std::string gated;                     // "", "auto" or "manual"
+    std::vector<std::string> gate_access;  // users granted access to a gated repo
     std::map<std::string, std::string> branches;
     std::map<std::string, tag_ref> tags;
     std::vector<discussion> discussions;
@@ -89,6 +104,7 @@ public:
 
     std::shared_ptr<const repo_state> state() const;
     std::string ns() const { return id.substr(0, id.find('/')); }
+    std::string name() const { return id.substr(id.find('/') + 1); }
 
 private:
     friend class repo_store;
@@ -143,6 +159,11 @@ public:
     std::shared_ptr<repo> create(repo_type t, const std::string& id, bool is_private,
                                  const std::string& author, const std::vector<initial_file>& files);
     bool remove(repo_type t, std::string_view id);
+    // Renames `r` to `to` (another namespace or name) and remembers the old id, so old URLs
+    // keep working through `moved_to`. Throws http_error (409) when `to` exists.
+    std::shared_ptr<repo> move(repo& r, const std::string& to);
+    // The id a repo that was moved away from `id` has now, if any (followed through chains).
+    std::optional<std::string> moved_to(repo_type t, std::string_view id);
 
     std::shared_ptr<const commit> load_commit(repo& r, std::string_view id);
     std::optional<resolved_rev> resolve(repo& r, std::string_view rev);
@@ -153,6 +174,12 @@ public:
     // Runs `edit` on a copy of the state and publishes it durably; `edit` may throw http_error.
     void update_state(repo& r, const std::function<void(repo_state&)>& edit);
 
+    // Replaces `branch`'s history by one root commit holding its current files.
+    std::string super_squash(repo& r, const std::string& branch, const std::string& message,
+                             const std::string& author);
+    // Merges pull request `num` into main: a fast-forward when main hasn't moved since the PR's
+    // base, else a merge commit; throws http_error 409 naming the conflicting files.
+    std::string merge_pr(repo& r, int num, const std::string& author, const std::string& comment);
     // First-parent history from `commit_id`, newest first.
     std::vector<std::shared_ptr<const commit>> history(repo& r, std::string_view commit_id,
                                                        std::size_t max);
@@ -174,6 +201,8 @@ public:
 
 private:
     fs::path repo_dir(repo_type t, std::string_view id) const;
+    static std::string key_of(repo_type t, std::string_view id);  // case-insensitive map key
+    void index_existing();
     std::shared_ptr<repo> load(repo_type t, std::string_view id);
     std::string write_commit(repo& r, const commit& c);
     void write_state(repo& r, const repo_state& s);
@@ -183,7 +212,9 @@ private:
     lfs_storage& lfs_;
     blob_store& blobs_;
     std::shared_mutex map_mu_;
-    std::map<std::string, std::shared_ptr<repo>, std::less<>> repos_;
+    std::map<std::string, std::shared_ptr<repo>, std::less<>> repos_;  // by key_of
+    std::map<std::string, std::string, std::less<>> names_;             // key_of -> id on disk
+    std::map<std::string, std::string, std::less<>> moved_;             // key_of -> new id
     std::mutex create_mu_;
 };
 

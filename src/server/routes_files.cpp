@@ -15,7 +15,7 @@ namespace json = boost::json;
 
 response hub::resolve_file(ctx& c, repo_type t, const std::string& id, const std::string& rev,
                            const std::string& raw_path, bool raw) {
-    auto r = readable(c, t, id);
+    auto r = downloadable(c, t, id);
     auto res = must_resolve(*r, rev);
     auto cm = must_load(*r, res.commit);
     auto it = cm->files.find(checked_path(raw_path));
@@ -74,7 +74,11 @@ json::object hub::file_json(repo& r, const std::shared_ptr<const commit>& cm, co
     if (expand) {
         auto last = store_.last_change(r, cm, path);
         o["lastCommit"] = json::object{{"id", last->id}, {"title", last->title}, {"date", iso_time(last->time)}};
-        o["securityFileStatus"] = json::object{{"status", "safe"}};
+        // The shape the clients parse; nothing is scanned here, and the answer says so.
+        o["securityFileStatus"] = json::object{
+            {"status", "unscanned"},
+            {"avScan", json::object{{"status", "unscanned"}, {"virusNames", nullptr}}},
+            {"pickleImportScan", json::object{{"status", "unscanned"}, {"pickleImports", nullptr}}}};
     }
     return o;
 }
@@ -96,11 +100,7 @@ response hub::tree(ctx& c, repo_type t, const std::string& id, const std::string
     if (!trimmed.empty()) {
         path = checked_path(trimmed);
     }
-    auto flag = [&](const char* name) {
-        auto v = c.req.query_param(name);
-        return v && (*v == "true" || *v == "1" || *v == "True");
-    };
-    bool recursive = flag("recursive"), expand = flag("expand");
+    bool recursive = c.req.query_flag("recursive"), expand = c.req.query_flag("expand");
     std::size_t limit = expand ? 100 : 1000;
     if (auto l = c.req.query_param("limit"); l && !l->empty() && l->size() < 7 &&
                                              l->find_first_not_of("0123456789") == std::string::npos)

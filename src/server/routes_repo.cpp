@@ -2,10 +2,16 @@
 // branches, tags, discussions.
 #include "server/hub.hpp"
 
+#include "util/fs.hpp"
 #include "util/hash.hpp"
 #include "util/paths.hpp"
 
 #include <boost/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <functional>
+#include <set>
 
 namespace hfhub::server {
 
@@ -35,6 +41,59 @@ bool opt_bool(const json::object& o, std::string_view key) {
 
 response empty_ok() { return json_response(200, "{}"); }
 
+// A new Space starts with a README whose front matter names its SDK, as on the Hub.
+void add_space_readme(std::vector<initial_file>& files, const std::string& name, const std::string& sdk) {
+    for (std::string_view known : {"gradio", "streamlit", "docker", "static"})
+        if (sdk == known) {
+            for (auto& f : files)
+                if (f.path == "README.md") return;
+            files.push_back({"README.md", "---\ntitle: " + name +
+                                              "\nemoji: 🚀\ncolorFrom: blue\ncolorTo: green\nsdk: " + sdk +
+                                              "\npinned: false\n---\n\n# " + name + "\n"});
+            return;
+        }
+    throw http_error(400, "", "Invalid Space SDK '" + sdk + "': use gradio, streamlit, docker or static");
+}
+
+}  // namespace
+
+namespace {
+
+// What ?expand= may name, per type: the official client's lists, plus xetEnabled, which it asks
+// for before uploading.
+bool expandable(repo_type t, std::string_view p) {
+    static const std::set<std::string, std::less<>> common{
+        "author", "cardData", "createdAt", "disabled", "gated", "lastModified", "likes", "private",
+        "resourceGroup", "sha", "siblings", "tags", "trendingScore", "usedStorage", "xetEnabled"};
+    static const std::set<std::string, std::less<>> model{
+        "baseModels", "childrenModelCount", "config", "downloads", "downloadsAllTime", "evalResults", "gguf",
+        "inference", "inferenceProviderMapping", "library_name", "mask_token", "model-index", "pipeline_tag",
+        "safetensors", "spaces", "transformersInfo", "widgetData"};
+    static const std::set<std::string, std::less<>> dataset{
+        "citation", "description", "downloads", "downloadsAllTime", "mainSize", "paperswithcode_id"};
+    static const std::set<std::string, std::less<>> space{"datasets", "models", "region", "runtime", "sdk",
+                                                          "subdomain"};
+    if (common.count(p)) return true;
+    switch (t) {
+        case repo_type::model: return model.count(p) != 0;
+        case repo_type::dataset: return dataset.count(p) != 0;
+        default: return space.count(p) != 0;
+    }
+}
+
+// A Space's SDK, from its README's front matter; "static" when it names none.
+std::string space_sdk(const std::optional<std::string>& readme) {
+    if (!readme || !readme->starts_with("---")) return "static";
+    auto end = readme->find("\n---", 3);
+    std::string_view front = std::string_view(*readme).substr(0, end);
+    auto at = front.find("\nsdk:");
+    if (at == std::string_view::npos) return "static";
+    auto line = front.substr(at + 6, front.find('\n', at + 1) - at - 6);
+    while (!line.empty() && (line.front() == ' ' || line.front() == '"')) line.remove_prefix(1);
+    while (!line.empty() && (line.back() == ' ' || line.back() == '"' || line.back() == '\r')) line.remove_suffix(1);
+    return line.empty() ? "static" : std::string(line);
+}
+
 }  // namespace
 
 response hub::repo_info(ctx& c, repo_type t, const std::string& id, std::optional<std::string> rev) {
@@ -42,9 +101,13 @@ response hub::repo_info(ctx& c, repo_type t, const std::string& id, std::optiona
     auto res = must_resolve(*r, rev.value_or("main"));
     auto cm = must_load(*r, res.commit);
     auto st = r->state();
-    bool blobs = c.req.query_param("blobs") == std::optional<std::string>("true");
-    for (auto& e : c.req.query_params("expand"))
-        if (e == "siblings") blobs = true;
+    auto expand = c.req.query_params("expand");
+    for (auto& e : c.req.query_params("expand[]")) expand.push_back(e);
+    for (auto& e : expand)
+        if (!expandable(t, e))
+            throw http_error(400, "", "\"expand\" has an unknown property '" + e + "' for a " +
+                                          std::string(type_name(t)));
+    bool blobs = c.req.query_flag("blobs") || std::count(expand.begin(), expand.end(), "siblings");
     json::array siblings;
     std::uint64_t used = 0;
     for (auto& [path, f] : cm->files) {
@@ -67,16 +130,26 @@ response hub::repo_info(ctx& c, repo_type t, const std::string& id, std::optiona
                    {"lastModified", iso_time(cm->time)},
                    {"createdAt", iso_time(r->created)},
                    {"private", st->is_private},
-                   {"gated", false},
+                   {"gated", st->gated.empty() ? json::value(false) : json::value(st->gated)},
                    {"disabled", false},
                    {"downloads", 0},
                    {"likes", 0},
                    {"tags", json::array{}},
                    {"siblings", std::move(siblings)},
-                   {"usedStorage", used}};
+                   {"usedStorage", used},
+                   {"xetEnabled", false}};
     if (t == repo_type::model) o["modelId"] = r->id;
-    if (t == repo_type::space) o["sdk"] = "static";
-    return json_response(200, json::serialize(o));
+    if (t == repo_type::space) {
+        auto readme = cm->files.find("README.md");
+        o["sdk"] = space_sdk(readme == cm->files.end() ? std::nullopt : util::read_file(blobs_.path_of(readme->second.oid)));
+    }
+    if (expand.empty()) return json_response(200, json::serialize(o));
+    // Only what was asked for, beside the ids, as the Hub answers; properties this server has no
+    // value for are left out.
+    json::object only{{"_id", r->object_id}, {"id", r->id}};
+    for (auto& e : expand)
+        if (auto* v = o.if_contains(e)) only[e] = *v;
+    return json_response(200, json::serialize(only));
 }
 
 response hub::refs(ctx& c, repo_type t, const std::string& id) {
@@ -88,8 +161,7 @@ response hub::refs(ctx& c, repo_type t, const std::string& id) {
     for (auto& [name, tg] : st->tags)
         tags.push_back(json::object{{"name", name}, {"ref", "refs/tags/" + name}, {"targetCommit", tg.commit}});
     json::object o{{"branches", std::move(branches)}, {"converts", json::array{}}, {"tags", std::move(tags)}};
-    auto inc = c.req.query_param("include_prs");
-    if (inc && (*inc == "1" || *inc == "true" || *inc == "True")) {
+    if (c.req.query_flag("include_prs")) {
         for (auto& d : st->discussions)
             if (d.is_pr)
                 prs.push_back(json::object{{"name", std::to_string(d.num)},
@@ -203,6 +275,7 @@ response hub::create_repo(ctx& c) {
         }
     }
     std::string id = ns + "/" + short_name;
+    if (t == repo_type::space) add_space_readme(files, short_name, opt_string(body, "sdk").value_or("static"));
     try {
         auto r = store_.create(t, id, priv, c.who.who->name, files);
         return json_response(200, json::serialize(json::object{{"url", repo_url(t, id)}, {"name", id}, {"id", r->object_id}}));
@@ -244,7 +317,38 @@ response hub::settings(ctx& c, repo_type t, const std::string& id) {
     std::optional<bool> priv;
     if (auto* p = body.if_contains("private"); p && p->is_bool()) priv = p->as_bool();
     if (auto vis = opt_string(body, "visibility")) priv = *vis == "private" || *vis == "protected";
-    if (priv) store_.update_state(*r, [&](repo_state& s) { s.is_private = *priv; });
+    // "gated": "auto" | "manual" | false. Access is the owner's and its org members', plus the
+    // users the owner grants (user-access-request/grant): this server has no request form.
+    std::optional<std::string> gated;
+    if (auto* g = body.if_contains("gated")) {
+        if (g->is_bool() && !g->as_bool()) gated = "";
+        else if (g->is_string() && (g->as_string() == "auto" || g->as_string() == "manual")) gated = std::string(g->as_string());
+        else throw http_error(400, "", "\"gated\" must be \"auto\", \"manual\" or false");
+    }
+    if (priv || gated)
+        store_.update_state(*r, [&](repo_state& s) {
+            if (priv) s.is_private = *priv;
+            if (gated) s.gated = *gated;
+        });
+    return empty_ok();
+}
+
+response hub::auth_check(ctx& c, repo_type t, const std::string& id, bool write) {
+    if (write) writable(c, t, id);
+    else downloadable(c, t, id);
+    return empty_ok();
+}
+
+response hub::access_grant(ctx& c, repo_type t, const std::string& id) {
+    auto r = writable(c, t, id);
+    json::object body = parse_object(c.req.body, false);
+    auto name = opt_string(body, "user");
+    if (!name || name->empty()) throw http_error(400, "", "'user' is required");
+    if (!auth_.has_user(*name)) throw http_error(404, "", "User " + *name + " not found");
+    store_.update_state(*r, [&](repo_state& s) {
+        if (std::find(s.gate_access.begin(), s.gate_access.end(), *name) == s.gate_access.end())
+            s.gate_access.push_back(*name);
+    });
     return empty_ok();
 }
 
@@ -287,10 +391,11 @@ response hub::tag(ctx& c, repo_type t, const std::string& id, const std::string&
     }
     // POST .../tag/{revision} with {"tag": name}
     json::object body = parse_object(c.req.body, false);
+    // The revision first, as the Hub: a missing one is a 404 whatever the tag's name.
+    std::string target = must_resolve(*r, name).commit;
     auto tag_name = opt_string(body, "tag");
     if (!tag_name || !util::valid_ref_name(*tag_name) || *tag_name == "HEAD")
         throw http_error(400, "", "Invalid or missing tag name");
-    std::string target = must_resolve(*r, name).commit;
     std::string message = opt_string(body, "message").value_or("");
     store_.update_state(*r, [&](repo_state& s) {
         if (s.tags.count(*tag_name)) throw http_error(409, "", "Tag " + *tag_name + " already exists");
@@ -299,9 +404,33 @@ response hub::tag(ctx& c, repo_type t, const std::string& id, const std::string&
     return empty_ok();
 }
 
+namespace {
+
+json::object event_json(const discussion_event& e) {
+    json::object data;
+    if (e.type == "comment") data = {{"edited", false}, {"hidden", false}, {"latest", json::object{{"raw", e.text}}}};
+    else if (e.type == "status-change") data = {{"status", e.text}};
+    else if (e.type == "title-change") data = {{"from", e.old}, {"to", e.text}};
+    else if (e.type == "commit") data = {{"subject", e.text}, {"oid", e.old}};
+    return {{"id", e.id},
+            {"type", e.type},
+            {"createdAt", iso_time(e.time)},
+            {"author", json::object{{"name", e.author}}},
+            {"data", std::move(data)}};
+}
+
+std::int64_t now_s() {
+    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+}  // namespace
+
 response hub::discussions(ctx& c, repo_type t, const std::string& id, std::optional<int> num) {
     auto r = readable(c, t, id);
     auto describe = [&](const discussion& d, bool details) {
+        int comments = static_cast<int>(std::count_if(d.events.begin(), d.events.end(),
+                                                      [](auto& e) { return e.type == "comment"; }));
         json::object o{{"num", d.num},
                        {"title", d.title},
                        {"status", d.status},
@@ -309,12 +438,15 @@ response hub::discussions(ctx& c, repo_type t, const std::string& id, std::optio
                        {"createdAt", iso_time(d.created)},
                        {"isPullRequest", d.is_pr},
                        {"pinned", false},
-                       {"numComments", 0},
+                       {"numComments", comments},
                        {"repo", json::object{{"name", r->id}, {"type", type_name(t)}}}};
         if (details) {
-            o["events"] = json::array{};
+            json::array events;
+            for (auto& e : d.events) events.push_back(event_json(e));
+            o["events"] = std::move(events);
             if (d.is_pr) {
-                o["changes"] = json::object{{"base", "refs/heads/main"}, {"mergeCommitId", nullptr}};
+                json::value merged = d.merge_commit.empty() ? json::value(nullptr) : json::value(d.merge_commit);
+                o["changes"] = json::object{{"base", "refs/heads/main"}, {"mergeCommitId", merged}};
                 o["filesWithConflicts"] = json::array{};
             }
             o["diff"] = "";
@@ -327,37 +459,147 @@ response hub::discussions(ctx& c, repo_type t, const std::string& id, std::optio
         if (!d) throw http_error(404, "", "Discussion not found");
         return json_response(200, json::serialize(describe(*d, true)));
     }
-    if (c.req.method == "GET") {
-        auto st = r->state();
-        json::array list;
-        for (auto it = st->discussions.rbegin(); it != st->discussions.rend(); ++it) list.push_back(describe(*it, false));
-        json::object o{{"discussions", std::move(list)}, {"count", st->discussions.size()}, {"start", 0},
-                       {"numClosedDiscussions", 0}};
-        return json_response(200, json::serialize(o));
-    }
+    if (c.req.method == "GET") return discussion_list(c, *r, describe);
     if (c.who.what != identity::kind::user) throw http_error(401, "", "You must be authenticated to open a discussion");
     json::object body = parse_object(c.req.body, false);
     auto title = opt_string(body, "title");
     if (!title || title->empty()) throw http_error(400, "", "'title' is required");
+    // Anyone signed in may open a pull request on a repo they can read, as on the Hub.
     bool pr = opt_bool(body, "pullRequest");
-    if (pr && !auth_.may_write(c.who, r->ns()))
-        throw http_error(403, "", "You don't have the rights to open a pull request on " + id);
     std::string head = must_resolve(*r, "main").commit;
     int made = 0;
     store_.update_state(*r, [&](repo_state& s) {
         int n = 1;
         for (auto& d : s.discussions) n = std::max(n, d.num + 1);
-        s.discussions.push_back({n, *title, opt_string(body, "description").value_or(""), c.who.who->name, pr, "open",
-                                 std::chrono::duration_cast<std::chrono::seconds>(
-                                     std::chrono::system_clock::now().time_since_epoch())
-                                     .count(),
-                                 pr ? head : std::string()});
+        discussion d{n, *title, opt_string(body, "description").value_or(""), c.who.who->name, pr, "open", now_s(),
+                     pr ? head : std::string(), pr ? head : std::string()};
+        if (!d.description.empty())
+            d.events.push_back({util::random_hex(12), "comment", d.author, d.created, d.description, {}});
+        s.discussions.push_back(std::move(d));
         made = n;
     });
     return json_response(200, json::serialize(json::object{
                                   {"num", made},
                                   {"pullRequest", pr},
-                                  {"url", repo_url(t, id) + "/discussions/" + std::to_string(made)}}));
+                                  {"url", repo_url(t, r->id) + "/discussions/" + std::to_string(made)}}));
+}
+
+response hub::discussion_list(ctx& c, repo& r, const std::function<json::object(const discussion&, bool)>& describe) {
+    auto st = r.state();
+    // The filters the official clients send: type (all|discussion|pull_request), status
+    // (all|open|closed), author, and the page p (50 a page, newest first).
+    auto type = c.req.query_param("type").value_or("all");
+    auto status = c.req.query_param("status").value_or("all");
+    auto author = c.req.query_param("author");
+    if (type != "all" && type != "discussion" && type != "pull_request")
+        throw http_error(400, "", "Invalid type '" + type + "'");
+    if (status != "all" && status != "open" && status != "closed")
+        throw http_error(400, "", "Invalid status '" + status + "'");
+    std::vector<const discussion*> hits;
+    for (auto it = st->discussions.rbegin(); it != st->discussions.rend(); ++it) {
+        const discussion& d = *it;
+        if (type != "all" && d.is_pr != (type == "pull_request")) continue;
+        bool open = d.status == "open" || d.status == "draft";
+        if (status != "all" && open != (status == "open")) continue;
+        if (author && !author->empty() && d.author != *author) continue;
+        hits.push_back(&d);
+    }
+    std::size_t page = 0;
+    if (auto p = c.req.query_param("p"); p && !p->empty() && p->size() < 7 &&
+                                         p->find_first_not_of("0123456789") == std::string::npos)
+        page = std::stoul(*p);
+    constexpr std::size_t per_page = 50;
+    json::array list;
+    for (std::size_t i = page * per_page; i < hits.size() && i < (page + 1) * per_page; ++i)
+        list.push_back(describe(*hits[i], false));
+    std::size_t closed = std::count_if(st->discussions.begin(), st->discussions.end(),
+                                       [](auto& d) { return d.status != "open" && d.status != "draft"; });
+    json::object o{{"discussions", std::move(list)}, {"count", hits.size()}, {"start", page * per_page},
+                   {"numClosedDiscussions", closed}};
+    return json_response(200, json::serialize(o));
+}
+
+response hub::discussion_action(ctx& c, repo_type t, const std::string& id, int num, const std::string& action) {
+    auto r = readable(c, t, id);
+    if (c.who.what != identity::kind::user || !c.who.who)
+        throw http_error(401, "", "You must be authenticated to take part in a discussion");
+    const std::string me = c.who.who->name;
+    json::object body = parse_object(c.req.body);
+    auto comment = opt_string(body, "comment").value_or("");
+    bool writer = auth_.may_write(c.who, r->ns());
+    if (action == "merge") {
+        if (!writer) throw http_error(403, "", "You don't have the rights to merge into " + r->id);
+        std::string merged = store_.merge_pr(*r, num, me, comment);
+        return json_response(200, json::serialize(json::object{{"mergeCommitId", merged}}));
+    }
+    discussion_event ev{util::random_hex(12), "", me, now_s(), "", ""};
+    if (action == "comment") {
+        if (comment.empty()) throw http_error(400, "", "'comment' is required");
+        ev.type = "comment";
+        ev.text = comment;
+    } else if (action == "status") {
+        auto st = opt_string(body, "status").value_or("");
+        if (st != "open" && st != "closed") throw http_error(400, "", "'status' must be open or closed");
+        ev.type = "status-change";
+        ev.text = st;
+    } else if (action == "title") {
+        auto title = opt_string(body, "title").value_or("");
+        if (title.empty()) throw http_error(400, "", "'title' is required");
+        ev.type = "title-change";
+        ev.text = title;
+    } else {
+        throw http_error(404, "", "Not found: " + c.req.path);
+    }
+    store_.update_state(*r, [&](repo_state& s) {
+        discussion* d = nullptr;
+        for (auto& x : s.discussions)
+            if (x.num == num) d = &x;
+        if (!d) throw http_error(404, "", "Discussion not found");
+        // Its author or a writer of the repo may rename, close or reopen it.
+        if (ev.type != "comment" && d->author != me && !writer)
+            throw http_error(403, "", "Only the author or a writer of " + r->id + " may change this discussion");
+        if (ev.type == "status-change" && d->status == "merged")
+            throw http_error(400, "", "A merged pull request can't be reopened or closed");
+        if (ev.type == "status-change") d->status = ev.text;
+        if (ev.type == "title-change") {
+            ev.old = d->title;
+            d->title = ev.text;
+        }
+        if (!comment.empty() && ev.type != "comment")
+            d->events.push_back({util::random_hex(12), "comment", me, ev.time, comment, {}});
+        d->events.push_back(ev);
+    });
+    const char* key = ev.type == "comment" ? "newMessage" : ev.type == "status-change" ? "newStatus" : "newTitle";
+    return json_response(200, json::serialize(json::object{{key, event_json(ev)}}));
+}
+
+response hub::move_repo(ctx& c) {
+    json::object body = parse_object(c.req.body, false);
+    auto from = opt_string(body, "fromRepo"), to = opt_string(body, "toRepo");
+    if (!from || !to) throw http_error(400, "", "'fromRepo' and 'toRepo' are required");
+    repo_type t = repo_type::model;
+    if (auto ts = opt_string(body, "type")) {
+        auto p = parse_type(*ts);
+        if (!p) throw http_error(400, "", "Invalid repo type '" + *ts + "'");
+        t = *p;
+    }
+    auto slash = to->find('/');
+    if (slash == std::string::npos || !util::valid_repo_name_part(to->substr(0, slash)) ||
+        !util::valid_repo_name_part(to->substr(slash + 1)))
+        throw http_error(400, "", "Invalid repo id '" + *to + "': use namespace/name");
+    auto r = writable(c, t, *from);
+    if (!auth_.may_write(c.who, to->substr(0, slash)))
+        throw http_error(403, "", "You don't have the rights to move a repo to \"" + to->substr(0, slash) + "\"");
+    store_.move(*r, *to);
+    return empty_ok();
+}
+
+response hub::super_squash(ctx& c, repo_type t, const std::string& id, const std::string& branch) {
+    auto r = writable(c, t, id);
+    json::object body = parse_object(c.req.body);
+    auto message = opt_string(body, "message").value_or("Super-squash branch '" + branch + "'");
+    std::string commit = store_.super_squash(*r, branch, message, c.who.who ? c.who.who->name : "local");
+    return json_response(200, json::serialize(json::object{{"commitId", commit}}));
 }
 
 }  // namespace hfhub::server

@@ -48,11 +48,86 @@ bool matches_attr(const std::vector<std::string>& patterns, const std::string& p
     return false;
 }
 
+// A gitignore glob: '*' and '?' stay within a segment, "**" spans segments.
+bool glob(std::string_view p, std::string_view s) {
+    if (p.empty()) return s.empty();
+    if (p.starts_with("**")) {
+        p.remove_prefix(p.starts_with("**/") ? 3 : 2);
+        for (std::size_t i = 0; i <= s.size(); ++i)
+            if ((i == 0 || s[i - 1] == '/') && glob(p, s.substr(i))) return true;
+        return false;
+    }
+    if (p.front() == '*') {
+        for (std::size_t i = 0; i <= s.size(); ++i) {
+            if (glob(p.substr(1), s.substr(i))) return true;
+            if (i < s.size() && s[i] == '/') break;
+        }
+        return false;
+    }
+    if (s.empty() || (s.front() == '/' && p.front() != '/')) return false;
+    if (p.front() != '?' && p.front() != s.front()) return false;
+    return glob(p.substr(1), s.substr(1));
+}
+
+// Whether .gitignore text ignores `path` (a file): the last matching line wins, '!' re-includes,
+// a trailing '/' matches folders only, a '/' before the end anchors the pattern at the root.
+bool git_ignored(std::string_view rules, const std::string& path) {
+    bool ignored = false;
+    while (!rules.empty()) {
+        auto nl = rules.find('\n');
+        std::string_view line = rules.substr(0, nl);
+        rules = nl == std::string_view::npos ? std::string_view{} : rules.substr(nl + 1);
+        while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.remove_suffix(1);
+        if (line.empty() || line.front() == '#') continue;
+        bool negate = line.front() == '!';
+        if (negate) line.remove_prefix(1);
+        bool dir_only = line.ends_with('/');
+        if (dir_only) line.remove_suffix(1);
+        bool anchored = line.find('/') != std::string_view::npos;
+        if (line.starts_with('/')) line.remove_prefix(1);
+        // The path itself, and each folder above it.
+        for (std::size_t end = path.find('/'); ; end = path.find('/', end + 1)) {
+            bool is_file = end == std::string::npos;
+            std::string_view prefix = std::string_view(path).substr(0, is_file ? path.size() : end);
+            std::string_view base = prefix.substr(prefix.rfind('/') == std::string_view::npos ? 0 : prefix.rfind('/') + 1);
+            if (!(dir_only && is_file) && glob(line, anchored ? prefix : base)) {
+                ignored = !negate;
+                break;
+            }
+            if (is_file) break;
+        }
+    }
+    return ignored;
+}
+
 json::object parse_body(const std::string& body) {
     boost::system::error_code ec;
     json::value v = json::parse(body, ec);
     if (ec || !v.is_object()) throw http_error(400, "", "Expected a JSON object body");
     return std::move(v.as_object());
+}
+
+// The schema checks the Hub makes beyond YAML syntax: model-index is a list of
+// {name, results: [...]} entries.
+json::array metadata_errors(const YAML::Node& meta) {
+    json::array errors;
+    auto err = [&](const std::string& m) { errors.push_back(json::object{{"message", m}}); };
+    YAML::Node mi = meta["model-index"];
+    if (!mi) return errors;
+    if (!mi.IsSequence()) {
+        err("\"model-index\" must be an array");
+        return errors;
+    }
+    for (std::size_t i = 0; i < mi.size(); ++i) {
+        std::string at = "\"model-index[" + std::to_string(i) + "]\"";
+        if (!mi[i].IsMap()) {
+            err(at + " must be an object");
+            continue;
+        }
+        if (!mi[i]["name"] || !mi[i]["name"].IsScalar()) err(at + ".name is required");
+        if (!mi[i]["results"] || !mi[i]["results"].IsSequence()) err(at + ".results must be an array");
+    }
+    return errors;
 }
 
 std::uint64_t query_size(const request& req) {
@@ -95,11 +170,22 @@ void discard(const request& req) {
 }  // namespace
 
 response hub::validate_yaml(ctx& c) {
-    json::object body = parse_body(c.req.body);
-    auto* content = body.if_contains("content");
-    if (!content || !content->is_string()) throw http_error(400, "", "'content' is required");
-    std::string_view text = content->as_string();
+    // JSON, or a form with the same fields, as the Hub takes both.
+    std::optional<std::string> content;
+    auto ct = c.req.headers.get("Content-Type").value_or("");
+    if (ct.starts_with("application/x-www-form-urlencoded") || (!ct.starts_with("application/json") &&
+                                                                 !c.req.body.starts_with("{"))) {
+        for (auto& [k, v] : parse_query(c.req.body))
+            if (k == "content") content = v;
+    } else {
+        json::object body = parse_body(c.req.body);
+        if (auto* cv = body.if_contains("content"); cv && cv->is_string()) content = std::string(cv->as_string());
+    }
+    if (!content) throw http_error(400, "", "'content' is required");
+    std::string_view text = *content;
     json::array warnings;
+    auto no_metadata = [&] { warnings.push_back(json::object{{"message", "empty or missing yaml metadata in repo card"}}); };
+    if (!text.starts_with("---")) no_metadata();
     if (text.starts_with("---")) {
         auto end = text.find("\n---", 3);
         if (end == std::string_view::npos) {
@@ -109,6 +195,9 @@ response hub::validate_yaml(ctx& c) {
         try {
             YAML::Node n = YAML::Load(std::string(text.substr(3, end - 3)));
             if (n && !n.IsNull() && !n.IsMap()) throw YAML::Exception(YAML::Mark(), "metadata must be a mapping");
+            if (!n || n.IsNull() || n.size() == 0) no_metadata();
+            else if (auto errors = metadata_errors(n); !errors.empty())
+                return json_response(400, json::serialize(json::object{{"errors", std::move(errors)}}));
         } catch (const YAML::Exception& e) {
             json::array errors{json::object{{"message", std::string("Invalid YAML in the model card: ") + e.what()}}};
             return json_response(400, json::serialize(json::object{{"errors", std::move(errors)}}));
@@ -118,7 +207,7 @@ response hub::validate_yaml(ctx& c) {
 }
 
 response hub::preupload(ctx& c, repo_type t, const std::string& id, const std::string& rev) {
-    auto r = writable(c, t, id);
+    auto r = contributable(c, t, id, c.req.query_flag("create_pr") || own_pr(c, t, id, rev));
     auto res = must_resolve(*r, rev);
     auto cm = must_load(*r, res.commit);
     json::object body = parse_body(c.req.body);
@@ -131,6 +220,10 @@ response hub::preupload(ctx& c, repo_type t, const std::string& id, const std::s
     else if (auto it = cm->files.find(".gitattributes"); it != cm->files.end())
         attrs = util::read_file(blobs_.path_of(it->second.oid)).value_or("");
     auto patterns = lfs_patterns(attrs);
+    std::string ignore;
+    if (auto* gi = body.if_contains("gitIgnore"); gi && gi->is_string()) ignore = json::value_to<std::string>(*gi);
+    else if (auto it = cm->files.find(".gitignore"); it != cm->files.end())
+        ignore = util::read_file(blobs_.path_of(it->second.oid)).value_or("");
 
     json::array out;
     for (auto& fv : files->as_array()) {
@@ -149,7 +242,7 @@ response hub::preupload(ctx& c, repo_type t, const std::string& id, const std::s
             util::base64_decode(sv->as_string(), sample);
         bool lfs = size > 0 && (size >= lfs_size_threshold || sample.find('\0') != std::string::npos ||
                                 matches_attr(patterns, *path));
-        json::object o{{"path", raw}, {"uploadMode", lfs ? "lfs" : "regular"}, {"shouldIgnore", false}};
+        json::object o{{"path", raw}, {"uploadMode", lfs ? "lfs" : "regular"}, {"shouldIgnore", git_ignored(ignore, *path)}};
         if (auto it = cm->files.find(*path); it != cm->files.end())
             o["oid"] = it->second.is_lfs() ? it->second.lfs_sha256 : it->second.oid;
         out.push_back(std::move(o));
@@ -163,7 +256,14 @@ response hub::lfs_batch(ctx& c, repo_type t, const std::string& id) {
                          ? json::value_to<std::string>(body.at("operation"))
                          : "";
     if (op != "upload" && op != "download") throw http_error(422, "", "operation must be upload or download");
-    auto target = op == "upload" ? writable(c, t, id) : readable(c, t, id);
+    // An upload for a pull request names no ref (Python) or a refs/pr/ one: any signed-in
+    // reader may send those, as anyone may open a PR on a public repo.
+    std::string ref;
+    if (auto* rv = body.if_contains("ref"); rv && rv->is_object())
+        if (auto* n = rv->as_object().if_contains("name"); n && n->is_string()) ref = std::string(n->as_string());
+    bool for_pr = ref.empty() || ref.starts_with("refs/pr/") || ref.starts_with("refs%2Fpr%2F");
+    auto target = op == "upload" ? contributable(c, t, id, for_pr) : downloadable(c, t, id);
+    const bool writer = auth_.may_write(c.who, target->ns());
     if (auto* algo = body.if_contains("hash_algo"); algo && !(*algo == "sha256" || *algo == "sha_256"))
         throw http_error(422, "", "Unsupported hash_algo");
     bool multipart_ok = false;
@@ -205,8 +305,14 @@ response hub::lfs_batch(ctx& c, repo_type t, const std::string& id) {
             continue;
         }
         std::string sz = std::to_string(usize);
-        // On the API origin, as on the Hub: clients send their token with verify.
+        // On the API origin, as on the Hub: clients send their token with verify. Only writers
+        // may verify (it tells what the repo holds): a PR author's batch has no verify action,
+        // so the clients skip the call.
         json::object verify{{"href", repo_url(t, id) + ".git/info/lfs/objects/verify"}};
+        auto with_verify = [&](json::object actions) {
+            if (writer) actions["verify"] = verify;
+            return actions;
+        };
         if (multipart_ok && usize >= cfg_.multipart_threshold) {
             any_multipart = true;
             std::string upload = util::random_hex(8);
@@ -221,12 +327,10 @@ response hub::lfs_batch(ctx& c, repo_type t, const std::string& id) {
             }
             std::string done = sign_storage_url("/multipart/" + oid + "/" + upload + "/complete?size=" + sz +
                                                 "&chunk=" + std::to_string(chunk) + upload_repo_param(t, id));
-            o["actions"] = json::object{{"upload", json::object{{"href", done}, {"header", std::move(header)}}},
-                                        {"verify", std::move(verify)}};
+            o["actions"] = with_verify({{"upload", json::object{{"href", done}, {"header", std::move(header)}}}});
         } else {
-            o["actions"] = json::object{
-                {"upload", json::object{{"href", sign_storage_url("/upload/" + oid + "?size=" + sz + upload_repo_param(t, id))}}},
-                {"verify", std::move(verify)}};
+            o["actions"] = with_verify({{"upload", json::object{{"href", sign_storage_url(
+                                                                    "/upload/" + oid + "?size=" + sz + upload_repo_param(t, id))}}}});
         }
         out.push_back(std::move(o));
     }
@@ -379,12 +483,11 @@ response hub::lfs_verify(ctx& c, repo_type t, const std::string& id) {
 }
 
 response hub::commit_ndjson(ctx& c, repo_type t, const std::string& id, const std::string& rev) {
-    auto r = writable(c, t, id);
     commit_request req;
     req.revision = rev;
     req.author = c.who.who ? c.who.who->name : "local";
-    auto cp = c.req.query_param("create_pr");
-    req.create_pr = cp && (*cp == "1" || *cp == "true" || *cp == "True");
+    req.create_pr = c.req.query_flag("create_pr");
+    auto r = contributable(c, t, id, req.create_pr || own_pr(c, t, id, rev));
 
     parse_commit_payload(c.req.body, req);
 

@@ -422,8 +422,11 @@ BOOST_AUTO_TEST_CASE(tokens_for_the_wrong_namespace) {
     auto set = w.s.send("PUT", "/api/models/alice/pub/settings", R"({"private":true})", bob_token,
                         {{"Content-Type", "application/json"}});
     BOOST_TEST(set.status == 403u);
-    auto up = w.s.post("/alice/pub.git/info/lfs/objects/batch", batch_body("upload", std::string(64, 'd'), 10),
-                       bob_token, "application/vnd.git-lfs+json");
+    // A batch for main (a PR's names no ref, and anyone may open a PR: test_hub_workflows).
+    auto for_main = json::parse(batch_body("upload", std::string(64, 'd'), 10)).as_object();
+    for_main["ref"] = json::object{{"name", "main"}};
+    auto up = w.s.post("/alice/pub.git/info/lfs/objects/batch", json::serialize(for_main), bob_token,
+                       "application/vnd.git-lfs+json");
     BOOST_TEST(up.status == 403u);
     auto pre = w.s.post("/api/models/alice/pub/preupload/main",
                         R"({"files":[{"path":"x.txt","size":1,"sample":"eA=="}]})", bob_token);

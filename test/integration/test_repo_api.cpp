@@ -349,10 +349,12 @@ BOOST_FIXTURE_TEST_CASE(create_pull_request_opens_refs_pr, repo_fixture) {
     BOOST_TEST(d2.num == 2u);
     BOOST_TEST(d2.git_ref == "refs/pr/2");
     BOOST_TEST(refs().pull_requests.size() == 2u);
-    BOOST_TEST(error_of([&] { go(co_create_pull_request(as_bob, "alice/r", o)); }) == ec(hub_errc::forbidden));
+    // Anyone signed in may open one on a public repo, as on the Hub.
+    BOOST_TEST(go(co_create_pull_request(as_bob, "alice/r", o)).num == 3u);
+    BOOST_TEST(error_of([&] { go(co_create_pull_request(anonymous, "alice/r", o)); }) == ec(hub_errc::unauthorized));
     o.title.clear();
     BOOST_TEST(error_of([&] { go(co_create_pull_request(c, "alice/r", o)); }) == ec(hub_errc::bad_request));
-    BOOST_TEST(refs().pull_requests.size() == 2u);
+    BOOST_TEST(refs().pull_requests.size() == 3u);
 }
 
 BOOST_FIXTURE_TEST_CASE(mutations_are_not_retried, repo_fixture) {
