@@ -64,6 +64,20 @@ std::error_code code_of(std::exception_ptr e) {
     }
 }
 
+// Runs the call made by `make_call(hub)` under a 500 ms deadline while the server holds it:
+// it must end with `timeout` within 2.5 s.
+template <class MakeCall>
+void expect_timeout(const test_server& srv, const fs::path& cache, const char* what, MakeCall make_call) {
+    auto t0 = std::chrono::steady_clock::now();
+    auto e = in_coroutine(srv, cache, [&](client& hub) -> asio::awaitable<void> {
+        co_await with_deadline(make_call(hub), 500ms);
+    });
+    auto took = ms(std::chrono::steady_clock::now() - t0);
+    BOOST_TEST_MESSAGE(what << ": ended " << took << " ms after it began (deadline 500 ms)");
+    BOOST_TEST(code_of(e) == make_error_code(client_errc::timeout), what);
+    BOOST_TEST(took < 2500, what);
+}
+
 struct weights_config {
     std::uint64_t floats = 0;
 };
@@ -176,16 +190,7 @@ BOOST_AUTO_TEST_CASE(snapshot_mirror_and_mixin_push_stop_at_their_deadline) {
         R"({"rules":[{"listener":"storage","method":"GET","times":0,"stall_ms":10000,"stall_after_bytes":1048576}]})";
     const char* hold_puts = R"({"rules":[{"listener":"storage","method":"PUT","times":0,"stall_ms":10000}]})";
 
-    auto timed_out = [&](const char* what, auto make_call) {
-        auto t0 = std::chrono::steady_clock::now();
-        auto e = deadlines::in_coroutine(srv, cache, [&](client& hub) -> asio::awaitable<void> {
-            co_await with_deadline(make_call(hub), 500ms);
-        });
-        auto took = deadlines::ms(std::chrono::steady_clock::now() - t0);
-        BOOST_TEST_MESSAGE(what << ": ended " << took << " ms after it began (deadline 500 ms)");
-        BOOST_TEST(deadlines::code_of(e) == make_error_code(client_errc::timeout), what);
-        BOOST_TEST(took < 2500, what);
-    };
+    auto timed_out = [&](const char* what, auto make_call) { deadlines::expect_timeout(srv, cache, what, make_call); };
 
     srv.post("/admin/faults", hold_gets);
     timed_out("co_snapshot_download", [](client& hub) -> asio::awaitable<void> {
@@ -237,16 +242,7 @@ BOOST_AUTO_TEST_CASE(folder_upload_folder_push_and_from_pretrained_stop_at_their
     const char* hold_gets =
         R"({"rules":[{"listener":"storage","method":"GET","times":0,"stall_ms":10000,"stall_after_bytes":1048576}]})";
 
-    auto timed_out = [&](const char* what, auto make_call) {
-        auto t0 = std::chrono::steady_clock::now();
-        auto e = deadlines::in_coroutine(srv, cache, [&](client& hub) -> asio::awaitable<void> {
-            co_await with_deadline(make_call(hub), 500ms);
-        });
-        auto took = deadlines::ms(std::chrono::steady_clock::now() - t0);
-        BOOST_TEST_MESSAGE(what << ": ended " << took << " ms after it began (deadline 500 ms)");
-        BOOST_TEST(deadlines::code_of(e) == make_error_code(client_errc::timeout), what);
-        BOOST_TEST(took < 2500, what);
-    };
+    auto timed_out = [&](const char* what, auto make_call) { deadlines::expect_timeout(srv, cache, what, make_call); };
     auto tree = [&](const char* repo) { return srv.get(std::string("/api/models/") + repo + "/tree/main", alice_token).body; };
 
     srv.post("/admin/faults", hold_puts);
