@@ -211,10 +211,13 @@ static asio::awaitable<fs::path> co_download_file(client& c, std::string repo_id
     }
 
     fs::path pointer = rc.snapshot_file(meta.commit, file);
-    if (o.revision != meta.commit) {
-        auto write_ref = [rc, rev = o.revision, commit = meta.commit] { cache::write_ref(rc, rev, commit); };
-        co_await util::co_blocking(std::move(write_ref));  // fsyncs
-    }
+    // The snapshot folder comes first, as Python makes it: a repo folder without one is a
+    // corrupted cache to the other clients' scanners, even if this download is cancelled.
+    auto prepare = [rc, rev = o.revision, commit = meta.commit, folder = pointer.parent_path()] {
+        fs::create_directories(folder);
+        if (rev != commit) cache::write_ref(rc, rev, commit);  // fsyncs
+    };
+    co_await util::co_blocking(std::move(prepare));
     if (!o.force_download && fs::exists(pointer)) co_return pointer;
     co_return co_await co_into_cache(c, o, rc, file, meta);
 }
