@@ -68,6 +68,9 @@ std::filesystem::path hf_hub_download(client& c, std::string repo_id, std::strin
 struct snapshot_options : download_options {
     std::vector<std::string> allow_patterns;   // Python fnmatch: '*' spans '/', trailing '/' → '/*'
     std::vector<std::string> ignore_patterns;
+    // Files downloaded at once. While at least this many big files (parallel_threshold) are
+    // left, each streams in one piece and is hashed as it arrives; fewer, and they come as
+    // parallel ranges.
     unsigned max_workers = 8;
 };
 

@@ -17,9 +17,11 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <fstream>
+#include <limits>
 
 namespace hfhub {
 
@@ -292,10 +294,23 @@ static asio::awaitable<fs::path> co_download_snapshot(client& c, std::string rep
     per_file.revision = commit;
     per_file.subfolder.clear();
     unsigned workers = static_cast<unsigned>(std::min<std::size_t>(std::max(1u, o.max_workers), std::max<std::size_t>(1, files.size())));
+    auto size_of = [](const repo_file& f) { return f.lfs ? f.lfs->size : f.size; };
+    // While at least as many big files wait as there are workers, file-level parallelism keeps
+    // every worker busy: each big file then streams in one piece and is hashed as it arrives,
+    // with no parts to read back. Ranges are for the tail, once fewer big files remain.
+    std::size_t big_left = static_cast<std::size_t>(
+        std::count_if(files.begin(), files.end(), [&](const repo_file& f) { return size_of(f) >= o.parallel_threshold; }));
+    download_options streamed = per_file;
+    streamed.parallel_threshold = std::numeric_limits<std::uint64_t>::max();
     co_await util::co_for_each(files.size(), workers, [&](std::size_t i) -> asio::awaitable<void> {
         const repo_file& f = files[i];
+        // The workers share one strand: this count needs no lock.
+        const bool big = size_of(f) >= o.parallel_threshold;
+        const bool stream = big && big_left >= workers;
+        big_left -= big;
+        const download_options& fo = stream ? streamed : per_file;
         if (o.local_dir) {
-            co_await co_to_local_dir(c, per_file, repo_id, f.path);
+            co_await co_to_local_dir(c, fo, repo_id, f.path);
             co_return;
         }
         if (!o.force_download && fs::exists(rc->snapshot_file(commit, f.path))) co_return;
@@ -303,9 +318,9 @@ static asio::awaitable<fs::path> co_download_snapshot(client& c, std::string rep
         file_meta meta;
         meta.commit = commit;
         meta.etag = f.etag();
-        meta.size = f.lfs ? f.lfs->size : f.size;
+        meta.size = size_of(f);
         meta.url = download::resolve_url(c.settings().endpoint, o.type, repo_id, commit, f.path);
-        co_await co_into_cache(c, per_file, *rc, f.path, meta);
+        co_await co_into_cache(c, fo, *rc, f.path, meta);
     });
     if (o.local_dir) co_return *o.local_dir;
     fs::create_directories(rc->snapshot(commit));  // an empty selection still has its folder

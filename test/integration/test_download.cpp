@@ -225,6 +225,39 @@ BOOST_FIXTURE_TEST_CASE(big_files_come_as_parallel_ranges, dl_fixture) {
     BOOST_TEST(partials == 12);  // 3 MiB in 256 KiB parts
 }
 
+// Three big files and two workers: the first two stream in one piece each (file-level
+// parallelism already fills the workers), the last, alone, comes as parallel ranges.
+BOOST_FIXTURE_TEST_CASE(a_snapshot_streams_big_files_while_they_fill_the_workers, dl_fixture) {
+    srv.create_repo("alice/many", alice_token);
+    std::vector<std::string> ops;
+    std::vector<std::string> blobs;
+    for (unsigned i = 0; i < 3; ++i) {
+        blobs.push_back(random_bytes(3 << 19, 10 + i));  // 1.5 MiB
+        auto sha = srv.upload_lfs("alice/many", blobs.back(), alice_token);
+        ops.push_back(test_server::add_lfs("w" + std::to_string(i) + ".bin", sha, blobs.back().size()));
+    }
+    BOOST_REQUIRE_EQUAL(srv.commit("models/alice/many", "main", ops, alice_token).status, 200u);
+    auto before = requests();
+    snapshot_options o;
+    o.cache_dir = cache.path();
+    o.max_workers = 2;
+    o.parallel_threshold = 1 << 20;
+    o.chunk_size = 256 << 10;
+    o.max_parallel = 4;
+    auto dir = run(ioc, co_snapshot_download(*c, "alice/many", o));
+    for (unsigned i = 0; i < 3; ++i) BOOST_TEST((slurp(dir / ("w" + std::to_string(i) + ".bin")) == blobs[i]));
+    int whole = 0, parts = 0;
+    auto lines = srv.log_lines();
+    for (std::size_t i = before; i < lines.size(); ++i) {
+        auto e = json::parse(lines[i]).as_object();
+        if (e.at("listener") != "storage") continue;
+        whole += e.at("status") == 200;
+        parts += e.at("status") == 206;
+    }
+    BOOST_TEST(whole == 2);
+    BOOST_TEST(parts == 6);  // 1.5 MiB in 256 KiB parts
+}
+
 BOOST_FIXTURE_TEST_CASE(local_dir_mode, dl_fixture) {
     temp_dir dir;
     auto o = opts();
