@@ -140,14 +140,8 @@ void check_local_dir(const fs::path& dir, const std::map<std::string, std::strin
     }
 }
 
-// Runs `aw` on a fresh io_context with a hang guard; rethrows what it threw.
-void run_bounded(asio::io_context& ioc, asio::awaitable<void> aw) {
-    auto fut = asio::co_spawn(ioc, std::move(aw), asio::use_future);
-    ioc.restart();
-    ioc.run_for(30s);
-    if (fut.wait_for(0s) != std::future_status::ready) throw std::runtime_error("the operation hung");
-    fut.get();
-}
+// Runs `aw` with a hang guard; rethrows what it threw.
+void run_bounded(asio::io_context& ioc, asio::awaitable<void> aw) { test::run(ioc, std::move(aw), 30s); }
 
 // One operation under test. `prepare` makes fresh state for a run id; `act` runs the
 // operation; `verify_done` checks a successful outcome; `verify_clean` a failed one and
