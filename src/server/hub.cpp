@@ -411,6 +411,8 @@ response hub::dispatch_api(ctx& c, repo_type t, const std::string& id, std::size
     if (what == "user-access-request" && m == "POST" && s.size() == k + 2 && s[k + 1] == "grant")
         return access_grant(c, t, id);
     if (what == "super-squash" && m == "POST" && s.size() > k + 1) return super_squash(c, t, id, rest());
+    if (what == "lfs-files" && m == "GET" && s.size() == k + 1) return lfs_files(c, t, id);
+    if (what == "lfs-files" && m == "POST" && s.size() == k + 2 && s[k + 1] == "batch") return lfs_files_batch(c, t, id);
     if (what == "preupload" && m == "POST" && s.size() > k + 1) return preupload(c, t, id, rest());
     if (what == "commit" && m == "POST" && s.size() > k + 1) return commit_ndjson(c, t, id, rest());
     throw http_error(404, "", "Not found: " + c.req.path);

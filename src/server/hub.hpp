@@ -105,6 +105,8 @@ private:
     response access_grant(ctx& c, repo_type t, const std::string& id);
     response move_repo(ctx& c);
     response super_squash(ctx& c, repo_type t, const std::string& id, const std::string& branch);
+    response lfs_files(ctx& c, repo_type t, const std::string& id);
+    response lfs_files_batch(ctx& c, repo_type t, const std::string& id);
 
     // uploads
     response validate_yaml(ctx& c);

@@ -42,6 +42,13 @@ std::optional<fs::path> disk_lfs_storage::local_path(std::string_view sha) {
     return path_of(sha);
 }
 
+void disk_lfs_storage::remove(std::string_view sha) {
+    if (!util::is_hex(sha, 64)) return;
+    std::error_code ec;
+    fs::remove(path_of(sha), ec);
+    if (ec) throw std::system_error(ec, "remove " + path_of(sha).string());
+}
+
 blob_store::blob_store(fs::path dir, fs::path tmp_dir) : dir_(std::move(dir)), tmp_(std::move(tmp_dir)) {
     fs::create_directories(dir_);
     fs::create_directories(tmp_);

@@ -23,6 +23,8 @@ public:
     virtual void put_verified(std::string_view sha256, const fs::path& file) = 0;
     // A local path to read the object from, for backends that have one.
     virtual std::optional<fs::path> local_path(std::string_view sha256) = 0;
+    // Drops the object's bytes (a permanent deletion); no error if it is absent.
+    virtual void remove(std::string_view sha256) = 0;
 };
 
 class disk_lfs_storage final : public lfs_storage {
@@ -31,6 +33,7 @@ public:
     std::optional<std::uint64_t> stat(std::string_view sha256) override;
     void put_verified(std::string_view sha256, const fs::path& file) override;
     std::optional<fs::path> local_path(std::string_view sha256) override;
+    void remove(std::string_view sha256) override;
 
 private:
     fs::path path_of(std::string_view sha256) const;

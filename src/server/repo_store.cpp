@@ -122,8 +122,6 @@ repo_state parse_state(std::string_view text) {
     return s;
 }
 
-fs::path grants_file(const fs::path& repo_dir) { return repo_dir / "lfs-grants"; }
-
 // A repo from before grants has LFS files in its commits and no grants file. It is granted,
 // once, every object any of its commits references: what it could always serve, nothing more.
 void grant_committed_lfs(const fs::path& dir) {
@@ -146,7 +144,7 @@ void grant_committed_lfs(const fs::path& dir) {
     }
     std::string lines;
     for (auto& oid : oids) lines += oid + "\n";
-    util::write_file_atomic(grants_file(dir), lines);
+    util::write_file_atomic(lfs_grants_path(dir), lines);
 }
 
 // Removes temp files a killed process left beside their targets.
@@ -351,7 +349,7 @@ std::shared_ptr<repo> repo_store::load(repo_type t, std::string_view id) {
     remove_stale_temps(dir);
     remove_stale_temps(dir / "commits");
     // Once per repo (new repos start with an empty file), before any request can grant.
-    if (!fs::exists(grants_file(dir))) grant_committed_lfs(dir);
+    if (!fs::exists(lfs_grants_path(dir))) grant_committed_lfs(dir);
     auto r = std::make_shared<repo>();
     json::object m = json::parse(*meta).as_object();
     r->type = t;
@@ -435,7 +433,7 @@ std::shared_ptr<repo> repo_store::create(repo_type t, const std::string& id, boo
         s.is_private = is_private;
         s.branches["main"] = head;
         write_state(*r, s);
-        util::write_file_atomic(grants_file(dir), "");  // present: nothing to migrate at load
+        util::write_file_atomic(lfs_grants_path(dir), "");  // present: nothing to migrate at load
         util::write_file_atomic(dir / "repo.json",
                                 json::serialize(json::object{{"type", type_name(t)},
                                                              {"id", id},
@@ -812,27 +810,6 @@ std::string repo_store::merge_pr(repo& r, int num, const std::string& author, co
     std::lock_guard lk(r.state_mu_);
     r.state_ = std::make_shared<const repo_state>(std::move(next));
     return result;
-}
-
-std::unordered_set<std::string> repo_store::lfs_grants(const repo& r) const {
-    std::unordered_set<std::string> out;
-    auto text = util::read_file(grants_file(r.dir));
-    if (!text) return out;
-    for (std::size_t pos = 0, nl; (nl = text->find('\n', pos)) != std::string::npos; pos = nl + 1)
-        out.emplace(text->substr(pos, nl - pos));
-    return out;
-}
-
-void repo_store::grant_lfs(const repo& r, const std::vector<std::string>& oids,
-                           std::unordered_set<std::string>& granted) {
-    std::string lines;
-    for (auto& oid : oids)
-        if (granted.insert(oid).second) lines += oid + "\n";
-    if (lines.empty()) return;
-    fs::path f = grants_file(r.dir);
-    util::unique_fd fd(::open(f.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
-    if (!fd) util::throw_errno("open", f);
-    util::write_all(fd.get(), lines.data(), lines.size(), f);
 }
 
 std::vector<std::shared_ptr<const commit>> repo_store::history(repo& r, std::string_view id, std::size_t max) {

@@ -151,6 +151,23 @@ struct initial_file {
     std::string content;
 };
 
+// One LFS object of a repo, as the lfs-files listing gives it.
+struct lfs_file {
+    std::string oid;  // sha256
+    std::uint64_t size = 0;
+    std::int64_t pushed = 0;  // when the repo was granted it
+    std::string ref;          // a ref whose history names it ("refs/heads/main"), empty if none
+    std::string filename;     // a path naming it there, empty if no commit does
+};
+
+struct lfs_grant_log {
+    std::unordered_map<std::string, std::int64_t> granted;  // oid -> time granted, 0 if unknown
+    std::unordered_set<std::string> revoked;
+};
+
+// The repo's grants file, in its folder.
+fs::path lfs_grants_path(const fs::path& repo_dir);
+
 class repo_store {
 public:
     repo_store(fs::path root, lfs_storage& lfs, blob_store& blobs);
@@ -192,9 +209,23 @@ public:
     // so without this an oid alone would open another repo's private object. Read once per
     // request: a batch or a commit naming thousands of objects must not read it per object.
     std::unordered_set<std::string> lfs_grants(const repo& r) const;
-    // Appends the oids not in `granted` yet (and adds them there), in one O_APPEND write: whole
-    // lines even beside another request's append.
+    // The grants with the time each was given (0 if unknown), and the oids permanently deleted
+    // from the repo since (and not granted again).
+    lfs_grant_log lfs_grant_history(const repo& r) const;
+    // Appends the stored oids not in `granted` yet (and adds them there), in one O_APPEND
+    // write: whole lines even beside another request's append.
     void grant_lfs(const repo& r, const std::vector<std::string>& oids, std::unordered_set<std::string>& granted);
+    // Stores `file` (verified bytes of `sha256`) unless the store has the object, and grants it
+    // to `r` if given, in one step against a purge. Returns false when `file` was not taken.
+    bool put_lfs(const repo* r, const std::string& sha256, const fs::path& file);
+
+    // The repo's LFS objects, newest grant first, with a path and ref that name each.
+    std::vector<lfs_file> lfs_files(repo& r);
+    // Permanently deletes `oids` from `r` (all granted to it, or a 404 and nothing changes):
+    // drops its grants and, with `rewrite_history`, rewrites every ref's history without the
+    // files that point at them. Bytes no other repo holds a grant for leave the store; returns
+    // how many did.
+    std::size_t purge_lfs(repo& r, const std::vector<std::string>& oids, bool rewrite_history);
 
     lfs_storage& lfs() { return lfs_; }
     blob_store& blobs() { return blobs_; }
@@ -216,6 +247,9 @@ private:
     std::map<std::string, std::string, std::less<>> names_;             // key_of -> id on disk
     std::map<std::string, std::string, std::less<>> moved_;             // key_of -> new id
     std::mutex create_mu_;
+    // Held across "is the object stored" and "grant it", and across a purge's "does any repo
+    // hold it" and "remove it", so no grant is ever left without its bytes.
+    std::mutex lfs_mu_;
 };
 
 // Canonical JSON of a commit's content (its id is this text's SHA-1), and the parser back.

@@ -28,6 +28,14 @@ response hub::resolve_file(ctx& c, repo_type t, const std::string& id, const std
     const file_entry& f = it->second;
     header_list h;
     h.add("X-Repo-Commit", cm->id);
+    // Its object was permanently deleted from this repo (lfs-files/batch): the pointer stays
+    // in the commits it was not rewritten out of, the bytes are gone for this repo.
+    if (f.is_lfs() && !raw && !store_.lfs_grants(*r).contains(f.lfs_sha256)) {
+        response e = error_response(404, "EntryNotFound", "The LFS object of " + it->first + " was permanently deleted");
+        e.headers.add("X-Repo-Commit", cm->id);
+        e.head = c.req.method == "HEAD";
+        return e;
+    }
     if (f.is_lfs() && raw) {
         response ptr;
         ptr.headers = std::move(h);

@@ -137,12 +137,6 @@ std::uint64_t query_size(const request& req) {
     return std::stoull(*s);
 }
 
-// One grant, after an upload whose bytes hashed to `oid`.
-void grant_lfs(repo_store& store, const repo& r, const std::string& oid) {
-    auto granted = store.lfs_grants(r);
-    store.grant_lfs(r, {oid}, granted);
-}
-
 // The repo a signed upload URL was issued for, as "<type>~<ns>~<name>": '~' is in no repo
 // name and needs no percent-encoding, so no client rewrites it and breaks the signature.
 std::string upload_repo_param(repo_type t, const std::string& id) {
@@ -351,9 +345,8 @@ response hub::storage_put(ctx& c, const std::string& sha) {
                                       ", " + std::to_string(up.size) + " bytes)");
     }
     // The bytes are the object's: a stored object is granted just the same.
-    if (lfs_.stat(sha)) discard(c.req);
-    else lfs_.put_verified(sha, up.file);
-    if (auto r = upload_target(store_, c.req)) grant_lfs(store_, *r, sha);
+    auto target = upload_target(store_, c.req);
+    if (!store_.put_lfs(target.get(), sha, up.file)) discard(c.req);
     return json_response(200, "{}");
 }
 
@@ -454,15 +447,12 @@ response hub::storage_complete(ctx& c, const std::string& sha, const std::string
         fs::remove_all(dir, ec);  // the parts can never form this object
         throw http_error(400, "", "Assembled object does not match its oid and size (got sha256 " + j.sha256 + ")");
     }
-    if (!lfs_.stat(sha)) {
-        try {
-            lfs_.put_verified(sha, j.file);
-        } catch (...) {
-            fs::remove_all(dir, ec);
-            throw;
-        }
+    try {
+        store_.put_lfs(target.get(), sha, j.file);
+    } catch (...) {
+        fs::remove_all(dir, ec);
+        throw;
     }
-    if (target) grant_lfs(store_, *target, sha);
     fs::remove_all(dir, ec);  // the parts, and the joined copy if the store had the object
     return json_response(200, "{}");
 }
@@ -492,12 +482,17 @@ response hub::commit_ndjson(ctx& c, repo_type t, const std::string& id, const st
     parse_commit_payload(c.req.body, req);
 
     // An LFS object must have been uploaded through this repo, or be in the revision already
-    // (a copy); the same message either way, so this can't probe for objects elsewhere.
+    // (a copy) and not deleted from the repo since; the same message either way, so this can't
+    // probe for objects elsewhere.
     std::shared_ptr<const commit> head;
     bool head_loaded = false;
-    auto granted = store_.lfs_grants(*r);
+    auto log = store_.lfs_grant_history(*r);
+    std::unordered_set<std::string> granted;
+    for (auto& [oid, _] : log.granted) granted.insert(oid);
     for (auto& op : req.ops) {
         if (op.what != commit_op::kind::add_lfs || granted.contains(op.sha256)) continue;
+        if (log.revoked.contains(op.sha256))
+            throw http_error(422, "", "LFS object " + op.sha256 + " for " + op.path + " has not been uploaded");
         if (!head_loaded) {
             head_loaded = true;
             if (auto res = store_.resolve(*r, rev)) head = store_.load_commit(*r, res->commit);
