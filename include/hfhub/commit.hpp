@@ -62,6 +62,9 @@ struct commit_progress {
     std::uint64_t files_total = 0;
     std::uint64_t bytes_done = 0;  // hashed or uploaded, by stage
     std::uint64_t bytes_total = 0;
+    // uploading: LFS objects the Hub already stores, so not sent; not in the totals above.
+    std::uint64_t files_skipped = 0;
+    std::uint64_t bytes_skipped = 0;
 };
 using commit_progress_handler = std::function<void(const commit_progress&)>;
 

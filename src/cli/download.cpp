@@ -1,7 +1,8 @@
 // hfhub download REPO [FILES...]: files or a snapshot into the shared cache (or a folder).
 #include "cli/commands.hpp"
 #include "cli/format.hpp"
-#include "cli/progress.hpp"
+#include "cli/interrupt.hpp"
+#include "cli/phases.hpp"
 
 #include <hfhub/download.hpp>
 
@@ -85,7 +86,7 @@ int download(int argc, char** argv) {
     config cfg = config::from_env();
     if (!endpoint.empty()) cfg.endpoint = endpoint;
     if (!token.empty()) cfg.token = token;
-    bool quiet = vm.count("quiet") || !::isatty(STDERR_FILENO);
+    bool bars_on = terminal::bars_allowed(vm.count("quiet") > 0);
 
     snapshot_options o;
     o.type = *type;
@@ -98,9 +99,11 @@ int download(int argc, char** argv) {
     o.ignore_patterns = exclude;
     o.max_workers = max_workers;
     o.verify = vm.count("no-verify") == 0;
-    progress_bar bar(quiet);
-    o.progress = [&](const download_progress& p) { bar.update(p.file, p.done, p.total); };
+    phase_progress bar(bars_on);
+    auto phases = std::make_shared<download_phases>(bar, o.verify);
+    o.progress = [phases](const download_progress& p) { (*phases)(p); };
 
+    interrupt::arm("interrupted: partial downloads are kept; run the same command to resume");
     asio::io_context ioc;
     client hub(ioc.get_executor(), cfg);
     try {
@@ -115,7 +118,7 @@ int download(int argc, char** argv) {
         // little, and the pool loses wake-ups when its waiters run on several threads.
         ioc.run();
         auto path = result.get();
-        bar.finish();
+        phases->complete();
         if (*format == output_format::json) {
             boost::json::object o;
             o["path"] = path.string();

@@ -1,7 +1,7 @@
 // hfhub mirror SRC_REPO DST_REPO: copy a repo (or the files that match) between two Hubs.
 #include "cli/commands.hpp"
 #include "cli/format.hpp"
-#include "cli/progress.hpp"
+#include "cli/phases.hpp"
 
 #include <hfhub/mirror.hpp>
 
@@ -112,11 +112,8 @@ int mirror(int argc, char** argv) {
     o.is_private = vm.count("private") > 0;
     o.max_workers = max_workers;
     o.part_size = part_mib << 20;
-    progress_bar bar(quiet);
-    o.progress = [&](const commit_progress& p) {
-        if (p.what == commit_progress::stage::uploading)
-            bar.update_totals(p.bytes_done, p.bytes_total, p.files_done, p.files_total);
-    };
+    phase_progress bar(terminal::bars_allowed(quiet));
+    o.progress = commit_phases(bar, "file");
 
     asio::io_context ioc;
     client src(ioc.get_executor(), side(src_endpoint, src_token));

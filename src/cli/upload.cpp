@@ -2,7 +2,8 @@
 // --watch DIR, each complete checkpoint folder in DIR as one commit, for as long as it runs.
 #include "cli/commands.hpp"
 #include "cli/format.hpp"
-#include "cli/progress.hpp"
+#include "cli/interrupt.hpp"
+#include "cli/phases.hpp"
 #include "cli/watch.hpp"
 
 #include <hfhub/commit.hpp>
@@ -149,7 +150,7 @@ int upload(int argc, char** argv) {
     while (cfg.endpoint.ends_with('/')) cfg.endpoint.pop_back();
     if (!token.empty()) cfg.token = token;
     bool quiet = vm.count("quiet") > 0;
-    bool bars_on = !quiet && ::isatty(STDERR_FILENO);
+    bool bars_on = terminal::bars_allowed(quiet);
     bool json_out = format == "json";
 
     push_options o;
@@ -211,11 +212,13 @@ int upload(int argc, char** argv) {
     bool is_file = fs::is_regular_file(status);
     if (is_file && (!include.empty() || !exclude.empty() || !del.empty()))
         return usage("--include, --exclude and --delete apply to folders only");
-    progress_bar bar(!bars_on);
-    o.progress = [&](const commit_progress& p) {
-        const char* what = p.what == commit_progress::stage::hashing ? "hashing" : "uploading";
-        if (p.what == commit_progress::stage::hashing || p.what == commit_progress::stage::uploading)
-            bar.update(what, p.bytes_done, p.bytes_total);
+    phase_progress bar(bars_on);
+    // Until the commit is sent, Ctrl-C loses nothing on the Hub: stored LFS objects stay there.
+    interrupt::arm("interrupted: nothing was committed; LFS files already sent stay on the Hub");
+    o.progress = [phases = commit_phases(bar, "LFS file")](const commit_progress& p) mutable {
+        if (p.what == commit_progress::stage::committing)
+            interrupt::message = "interrupted while committing: the commit may have landed; check the repo";
+        phases(p);
     };
 
     asio::io_context ioc;
@@ -243,7 +246,7 @@ int upload(int argc, char** argv) {
         for (auto& t : threads) t.join();
         commit_info info = result.get();
         bar.finish();
-        if (bars_on && !info.changed) std::cerr << "nothing changed: no commit was made\n";
+        if (!info.changed) bar.say("nothing changed: no commit was made");
         if (json_out)
             print_json(commit_json(id, info));
         else

@@ -302,6 +302,21 @@ static asio::awaitable<fs::path> co_download_snapshot(client& c, std::string rep
         std::count_if(files.begin(), files.end(), [&](const repo_file& f) { return size_of(f) >= o.parallel_threshold; }));
     download_options streamed = per_file;
     streamed.parallel_threshold = std::numeric_limits<std::uint64_t>::max();
+    // What the cache already has, so progress can count it as done before any transfer.
+    std::vector<char> cached(files.size(), 0);
+    download_progress listed{{}, 0, 0, download_progress::kind::listed, files.size(), 0};
+    for (std::size_t i = 0; i < files.size(); ++i) {
+        listed.total += size_of(files[i]);
+        if (!o.local_dir && !o.force_download && fs::exists(rc->snapshot_file(commit, files[i].path))) {
+            cached[i] = 1;
+            ++listed.files_cached;
+            listed.done += size_of(files[i]);
+        }
+    }
+    if (o.progress) o.progress(listed);
+    auto finished = [&](const repo_file& f) {
+        if (o.progress) o.progress({f.path, size_of(f), size_of(f), download_progress::kind::finished});
+    };
     co_await util::co_for_each(files.size(), workers, [&](std::size_t i) -> asio::awaitable<void> {
         const repo_file& f = files[i];
         // The workers share one strand: this count needs no lock.
@@ -311,9 +326,10 @@ static asio::awaitable<fs::path> co_download_snapshot(client& c, std::string rep
         const download_options& fo = stream ? streamed : per_file;
         if (o.local_dir) {
             co_await co_to_local_dir(c, fo, repo_id, f.path);
+            finished(f);
             co_return;
         }
-        if (!o.force_download && fs::exists(rc->snapshot_file(commit, f.path))) co_return;
+        if (cached[i]) co_return;
         // The listing already says what the file is: no metadata probe per file.
         file_meta meta;
         meta.commit = commit;
@@ -321,6 +337,7 @@ static asio::awaitable<fs::path> co_download_snapshot(client& c, std::string rep
         meta.size = size_of(f);
         meta.url = download::resolve_url(c.settings().endpoint, o.type, repo_id, commit, f.path);
         co_await co_into_cache(c, fo, *rc, f.path, meta);
+        finished(f);
     });
     if (o.local_dir) co_return *o.local_dir;
     fs::create_directories(rc->snapshot(commit));  // an empty selection still has its folder

@@ -23,13 +23,16 @@ namespace hfhub::upload {
 namespace asio = boost::asio;
 namespace json = boost::json;
 
-void progress_reporter::begin(commit_progress::stage s, std::uint64_t files_total, std::uint64_t bytes_total) {
+void progress_reporter::begin(commit_progress::stage s, std::uint64_t files_total, std::uint64_t bytes_total,
+                              std::uint64_t files_skipped, std::uint64_t bytes_skipped) {
     if (!h_) return;
     std::lock_guard lk(mu_);
     p_ = {};
     p_.what = s;
     p_.files_total = files_total;
     p_.bytes_total = bytes_total;
+    p_.files_skipped = files_skipped;
+    p_.bytes_skipped = bytes_skipped;
     h_(p_);
 }
 
@@ -153,7 +156,10 @@ asio::awaitable<lfs_totals> co_upload_lfs(client& c, const std::string& repo_id,
         else
             units.push_back({t.get(), 0});
     }
-    progress.begin(commit_progress::stage::uploading, transfers.size(), bytes_total);
+    std::uint64_t bytes_all = 0;
+    for (auto& obj : objects) bytes_all += obj.size;
+    progress.begin(commit_progress::stage::uploading, transfers.size(), bytes_total, objects.size() - transfers.size(),
+                   bytes_all - bytes_total);
     if (units.empty()) co_return totals;
 
     co_await util::co_for_each(units.size(), o.max_workers, [&](std::size_t i) -> asio::awaitable<void> {

@@ -39,7 +39,8 @@ boost::json::object parse_object(const http_request& req, const http_response& r
 class progress_reporter {
 public:
     explicit progress_reporter(commit_progress_handler h) : h_(std::move(h)) {}
-    void begin(commit_progress::stage s, std::uint64_t files_total, std::uint64_t bytes_total);
+    void begin(commit_progress::stage s, std::uint64_t files_total, std::uint64_t bytes_total,
+               std::uint64_t files_skipped = 0, std::uint64_t bytes_skipped = 0);
     void step(const std::string& file, std::uint64_t bytes);
     void stage_only(commit_progress::stage s);
 
