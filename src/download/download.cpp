@@ -295,13 +295,6 @@ static asio::awaitable<fs::path> co_download_snapshot(client& c, std::string rep
     per_file.subfolder.clear();
     unsigned workers = static_cast<unsigned>(std::min<std::size_t>(std::max(1u, o.max_workers), std::max<std::size_t>(1, files.size())));
     auto size_of = [](const repo_file& f) { return f.lfs ? f.lfs->size : f.size; };
-    // While at least as many big files wait as there are workers, file-level parallelism keeps
-    // every worker busy: each big file then streams in one piece and is hashed as it arrives,
-    // with no parts to read back. Ranges are for the tail, once fewer big files remain.
-    std::size_t big_left = static_cast<std::size_t>(
-        std::count_if(files.begin(), files.end(), [&](const repo_file& f) { return size_of(f) >= o.parallel_threshold; }));
-    download_options streamed = per_file;
-    streamed.parallel_threshold = std::numeric_limits<std::uint64_t>::max();
     // What the cache already has, so progress can count it as done before any transfer.
     std::vector<char> cached(files.size(), 0);
     download_progress listed{{}, 0, 0, download_progress::kind::listed, files.size(), 0};
@@ -314,15 +307,22 @@ static asio::awaitable<fs::path> co_download_snapshot(client& c, std::string rep
         }
     }
     if (o.progress) o.progress(listed);
+    // While at least as many big files wait as there are workers, file-level parallelism keeps
+    // every worker busy: each big file then streams in one piece and is hashed as it arrives,
+    // with no parts to read back. Ranges are for the tail, once fewer big files remain.
+    auto big = [&](std::size_t i) { return !cached[i] && size_of(files[i]) >= o.parallel_threshold; };
+    std::size_t big_left = 0;
+    for (std::size_t i = 0; i < files.size(); ++i) big_left += big(i);
+    download_options streamed = per_file;
+    streamed.parallel_threshold = std::numeric_limits<std::uint64_t>::max();
     auto finished = [&](const repo_file& f) {
         if (o.progress) o.progress({f.path, size_of(f), size_of(f), download_progress::kind::finished});
     };
     co_await util::co_for_each(files.size(), workers, [&](std::size_t i) -> asio::awaitable<void> {
         const repo_file& f = files[i];
         // The workers share one strand: this count needs no lock.
-        const bool big = size_of(f) >= o.parallel_threshold;
-        const bool stream = big && big_left >= workers;
-        big_left -= big;
+        const bool stream = big(i) && big_left >= workers;
+        big_left -= big(i);
         const download_options& fo = stream ? streamed : per_file;
         if (o.local_dir) {
             co_await co_to_local_dir(c, fo, repo_id, f.path);
