@@ -1,6 +1,7 @@
 #include "download/fetch.hpp"
 
 #include "download/parts_map.hpp"
+#include "blocking_call.hpp"
 #include "http/policy.hpp"
 #include "util/blocking.hpp"
 #include "util/for_each.hpp"
@@ -18,11 +19,9 @@
 #include <charconv>
 #include <condition_variable>
 #include <exception>
+#include <functional>
 #include <mutex>
-#include <thread>
 #include <fcntl.h>
-#include <pthread.h>
-#include <sched.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -104,127 +103,170 @@ void hash_prefix(int fd, std::uint64_t n, verifier& v, const fs::path& path) {
     hash_file_range(fd, 0, n, v, buf, path);
 }
 
-// Hashes the parts of a parallel download in file order while they arrive, on a thread of its
-// own: the I/O side only records how far each part has got, and the hasher reads bytes back
-// (from the page cache) as soon as they are contiguous from its cursor. Verifying then costs one
-// SHA-256 pass overlapped with the transfer instead of a second pass after it, and never holds
-// up the connections, even when the client runs on a single thread. Parts an earlier run left
-// are read back the same way. Only `wrote`, `all_in` and `abort` may be called from an I/O
-// thread; `finish` and the destructor wait for the thread, so they run on the blocking pool.
-class ordered_hash {
+// Hashes the parts of a parallel download in file order while they arrive, on the client's
+// blocking pool: the I/O side only records how far each part has got, and a job on the pool
+// reads the bytes back (from the page cache) as soon as they are contiguous from the cursor, then
+// ends when it has caught up; the next write that extends the contiguous bytes posts another.
+// Verifying then costs one SHA-256 pass overlapped with the transfer instead of a second pass
+// after it, never holds up the connections, and never holds a pool thread while it waits for
+// bytes (with a pool of one thread, the other disk jobs would wait for the whole download).
+// Parts an earlier run left are read back the same way. `wrote`, `abort` may be called from an
+// I/O thread; `finish` waits for a running job, so it runs on the pool itself.
+class ordered_hash : public std::enable_shared_from_this<ordered_hash> {
 public:
-    ordered_hash(verifier v, std::shared_ptr<const util::pool_fd> fd, fs::path path, std::uint64_t size,
-                 std::uint64_t chunk, const std::vector<bool>& done)
-        : v_(std::move(v)), fd_(std::move(fd)), path_(std::move(path)), size_(size), chunk_(chunk),
-          reached_(done.size()) {
+    ordered_hash(asio::any_io_executor pool, verifier v, std::shared_ptr<const util::pool_fd> fd, fs::path path,
+                 std::uint64_t size, std::uint64_t chunk, const std::vector<bool>& done)
+        : pool_(std::move(pool)), v_(std::move(v)), fd_(std::move(fd)), path_(std::move(path)), size_(size),
+          chunk_(chunk), reached_(done.size()) {
         for (std::size_t i = 0; i < reached_.size(); ++i)
             reached_[i] = done[i] ? std::min<std::uint64_t>(size, (i + 1) * chunk) : i * chunk;
-        thread_ = std::thread([this] { run(); });
     }
     ordered_hash(const ordered_hash&) = delete;
     ordered_hash& operator=(const ordered_hash&) = delete;
-    ~ordered_hash() {
-        abort();
-        if (thread_.joinable()) thread_.join();
+
+    // Starts hashing what earlier runs left.
+    void start() {
+        std::lock_guard lk(mu_);
+        schedule();
     }
 
     // Part `part` now has its bytes up to `end` on disk.
     void wrote(std::uint64_t part, std::uint64_t end) {
-        {
-            std::lock_guard lk(mu_);
-            reached_[part] = end;
-        }
-        cv_.notify_one();
+        std::lock_guard lk(mu_);
+        reached_[part] = end;
+        schedule();
     }
 
-    // Every part is in.
-    void all_in() {
-        {
-            std::lock_guard lk(mu_);
-            all_in_ = true;
-        }
-        cv_.notify_one();
-    }
+    // Stops the hashing soon, without waiting for it.
+    void abort() { abort_ = true; }
 
-    // Stops the hasher soon, without waiting for it.
-    void abort() {
-        {
-            std::lock_guard lk(mu_);
-            abort_ = true;
-        }
-        cv_.notify_one();
-    }
-
-    // After all_in: waits for the hasher to reach the end; the digest, or its read error.
+    // Once every part is in: hashes what is left (waiting for a job that is hashing, never for
+    // one that is queued) and returns the digest, or the read error.
     std::optional<std::string> finish() {
-        all_in();
-        thread_.join();
+        std::unique_lock lk(mu_);
+        all_in_ = true;
+        cv_.wait(lk, [&] { return !draining_; });
+        if (!error_ && hashed_ < size_) {
+            draining_ = true;  // jobs that start from now on find nothing to do
+            std::uint64_t from = hashed_;
+            lk.unlock();
+            std::exception_ptr e;
+            try {
+                hash_range(from, size_);
+            } catch (...) {
+                e = std::current_exception();
+            }
+            lk.lock();
+            draining_ = false;
+            if (e) error_ = e;
+            else hashed_ = size_;
+        }
         if (error_) std::rethrow_exception(error_);
         return v_.digest();
     }
 
 private:
-    void run() {
-        // Throughput work: it (and the reader it starts, which inherits this) must not preempt
-        // the I/O threads when they wake up on a busy machine.
-        sched_param none{};
-        ::pthread_setschedparam(::pthread_self(), SCHED_BATCH, &none);
-        // Two threads: a helper reads what has arrived while this one hashes what it read
-        // before, so the page-cache copy is off the hashing path (the longest one here).
-        std::uint64_t read_pos = 0;
-        auto read = [&](char* p, std::size_t n) -> ssize_t {
-            if (read_pos >= size_) return 0;
-            std::uint64_t to;
-            {
-                std::unique_lock lk(mu_);
-                cv_.wait(lk, [&] { return abort_ || all_in_ || reached_[read_pos / chunk_] > read_pos; });
-                if (abort_) {
-                    errno = ECANCELED;
-                    return -1;
-                }
-                to = all_in_ ? size_ : reached_[read_pos / chunk_];
+    // Under mu_: the end of the bytes on disk that are contiguous from the cursor.
+    std::uint64_t frontier() const {
+        std::uint64_t pos = hashed_;
+        while (pos < size_) {
+            std::uint64_t part = pos / chunk_;
+            if (reached_[part] <= pos) break;
+            pos = reached_[part];
+            if (pos < std::min(size_, (part + 1) * chunk_)) break;  // the part is still coming
+        }
+        return pos;
+    }
+
+    // Under mu_.
+    void schedule() {
+        if (draining_ || posted_ || all_in_ || abort_ || error_ || frontier() <= hashed_) return;
+        posted_ = true;
+        asio::post(pool_, [self = shared_from_this()] { self->drain(); });
+    }
+
+    void drain() {
+        std::unique_lock lk(mu_);
+        posted_ = false;
+        if (draining_) return;
+        draining_ = true;
+        for (;;) {
+            std::uint64_t from = hashed_, to = frontier();
+            if (abort_ || all_in_ || error_ || to <= from) break;
+            lk.unlock();
+            try {
+                hash_range(from, to);
+                lk.lock();
+                hashed_ = to;
+            } catch (...) {
+                lk.lock();
+                error_ = std::current_exception();
             }
-            auto want = static_cast<std::size_t>(std::min<std::uint64_t>(n, to - read_pos));
+        }
+        draining_ = false;
+        cv_.notify_all();
+    }
+
+    // Bytes [from, to), which are all on disk; big ranges with a read-ahead helper on the pool.
+    void hash_range(std::uint64_t from, std::uint64_t to) {
+        std::uint64_t pos = from;
+        std::function<ssize_t(char*, std::size_t)> read = [&](char* p, std::size_t n) -> ssize_t {
+            if (pos >= to) return 0;
+            if (abort_) {
+                errno = ECANCELED;
+                return -1;
+            }
+            auto want = static_cast<std::size_t>(std::min<std::uint64_t>(n, to - pos));
             ssize_t r;
-            do r = ::pread(fd_->get(), p, want, static_cast<off_t>(read_pos));
+            do r = ::pread(fd_->get(), p, want, static_cast<off_t>(pos));
             while (r < 0 && errno == EINTR);
             if (r == 0) errno = EIO;  // the file is shorter than what was written to it
             if (r <= 0) return -1;
-            read_pos += static_cast<std::uint64_t>(r);
+            pos += static_cast<std::uint64_t>(r);
             return r;
         };
-        try {
-            auto r = util::read_ahead(read, 1u << 20, size_, [&](const char* p, std::size_t n) { v_.update(p, n); });
-            if (r.bytes != size_) {
-                std::lock_guard lk(mu_);
-                if (!abort_)
-                    throw std::system_error(r.error ? r.error : EIO, std::generic_category(), "read " + path_.string());
+        auto consume = [&](const char* p, std::size_t n) { v_.update(p, n); };
+        util::read_result r;
+        if (to - from >= (4u << 20)) {
+            r = util::read_ahead(pool_, read, 1u << 20, to - from, consume);
+        } else {
+            std::vector<char> buf(static_cast<std::size_t>(std::min<std::uint64_t>(to - from, 1u << 20)));
+            for (;;) {
+                ssize_t n = read(buf.data(), buf.size());
+                if (n <= 0) {
+                    r.error = n < 0 ? errno : 0;
+                    break;
+                }
+                consume(buf.data(), static_cast<std::size_t>(n));
+                r.bytes += static_cast<std::uint64_t>(n);
             }
-        } catch (...) {
-            error_ = std::current_exception();
         }
+        if (r.bytes != to - from && !abort_)
+            throw std::system_error(r.error ? r.error : EIO, std::generic_category(), "read " + path_.string());
+        if (abort_) throw std::system_error(ECANCELED, std::generic_category(), "hashing " + path_.string());
     }
 
-    verifier v_;
-    std::shared_ptr<const util::pool_fd> fd_;  // held until the thread is done with it
+    asio::any_io_executor pool_;
+    verifier v_;                               // used by one job at a time (`draining_`)
+    std::shared_ptr<const util::pool_fd> fd_;  // held until the last job is done with it
     fs::path path_;
     std::uint64_t size_, chunk_;
+    std::atomic<bool> abort_{false};
     std::mutex mu_;
     std::condition_variable cv_;
     std::vector<std::uint64_t> reached_;  // per part: the end of its bytes on disk
-    bool all_in_ = false, abort_ = false;
+    std::uint64_t hashed_ = 0;            // the cursor: bytes before it are in `v_`
+    bool all_in_ = false, draining_ = false, posted_ = false;
     std::exception_ptr error_;
-    std::thread thread_;  // last: started once the rest is ready
 };
 
-// Whoever drops the last reference, the hasher is stopped at once and joined on the pool.
-std::shared_ptr<ordered_hash> make_ordered_hash(verifier v, std::shared_ptr<const util::pool_fd> fd, fs::path path,
+// The hasher starts at once on what earlier runs left.
+std::shared_ptr<ordered_hash> make_ordered_hash(asio::any_io_executor pool, verifier v,
+                                                std::shared_ptr<const util::pool_fd> fd, fs::path path,
                                                 std::uint64_t size, std::uint64_t chunk, const std::vector<bool>& done) {
-    return std::shared_ptr<ordered_hash>(
-        new ordered_hash(std::move(v), std::move(fd), std::move(path), size, chunk, done), [](ordered_hash* h) {
-            h->abort();
-            asio::post(util::blocking_executor(), [h] { delete h; });
-        });
+    auto h = std::make_shared<ordered_hash>(std::move(pool), std::move(v), std::move(fd), std::move(path), size, chunk, done);
+    h->start();
+    return h;
 }
 
 // Appends a record to the parts map for each part the I/O side finished, after syncing the
@@ -233,9 +275,9 @@ std::shared_ptr<ordered_hash> make_ordered_hash(verifier v, std::shared_ptr<cons
 // until its last batch is written, so that a call right after a cancellation sees every part.
 class parts_recorder : public std::enable_shared_from_this<parts_recorder> {
 public:
-    parts_recorder(std::shared_ptr<const util::pool_fd> data, util::unique_fd map, parts_header header,
-                   std::shared_ptr<cache::file_lock> lock)
-        : data_(std::move(data)), map_(std::move(map)), header_(std::move(header)), lock_(std::move(lock)) {}
+    parts_recorder(asio::any_io_executor pool, std::shared_ptr<const util::pool_fd> data, util::unique_fd map,
+                   parts_header header, std::shared_ptr<cache::file_lock> lock)
+        : pool_(std::move(pool)), data_(std::move(data)), map_(std::move(map)), header_(std::move(header)), lock_(std::move(lock)) {}
 
     void add(std::uint64_t part) {
         std::lock_guard lk(mu_);
@@ -243,7 +285,7 @@ public:
         pending_.push_back(part);
         if (running_) return;
         running_ = true;
-        asio::post(util::blocking_executor(), [self = shared_from_this()] { self->drain(); });
+        asio::post(pool_, [self = shared_from_this()] { self->drain(); });
     }
 
 private:
@@ -271,6 +313,7 @@ private:
         }
     }
 
+    asio::any_io_executor pool_;
     std::shared_ptr<const util::pool_fd> data_;
     util::unique_fd map_;  // O_APPEND
     parts_header header_;
@@ -428,8 +471,8 @@ std::optional<parts_map> load_parts(const fetch_paths& p, const file_meta& meta,
 
 // Looks at what earlier runs left and decides how to go on (runs on the pool: it may hash a
 // prefix, delete or create big files, and sync the map). `fresh` drops all of it.
-start_point prepare(const fetch_paths& p, const file_meta& meta, bool want_parallel, bool fresh, bool verify,
-                    std::uint64_t chunk) {
+start_point prepare(const asio::any_io_executor& pool, const fetch_paths& p, const file_meta& meta,
+                    bool want_parallel, bool fresh, bool verify, std::uint64_t chunk) {
     fs::create_directories(p.partial.parent_path());
     if (fresh)
         for (auto* f : {&p.partial, &p.map, &p.parts}) unlink_if_there(*f);
@@ -467,7 +510,7 @@ start_point prepare(const fetch_paths& p, const file_meta& meta, bool want_paral
             util::write_file_atomic(p.map, format_header(s.header));
         }
         s.map = util::unique_fd(::open(p.map.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));  // none: no records
-        s.file = std::make_shared<util::pool_fd>(parts_fd.release());
+        s.file = std::make_shared<util::pool_fd>(parts_fd.release(), pool);
         return s;
     }
     auto fd = open_or_throw(p.partial, O_RDWR | O_CREAT);
@@ -475,15 +518,15 @@ start_point prepare(const fetch_paths& p, const file_meta& meta, bool want_paral
     if (prefix) hash_prefix(fd.get(), prefix, *s.v, p.partial);
     s.have = prefix;
     s.resumed = prefix > 0;
-    s.file = std::make_shared<util::pool_fd>(fd.release());
+    s.file = std::make_shared<util::pool_fd>(fd.release(), pool);
     return s;
 }
 
 // Replaces `path` with an empty file, without waiting on the disk: the old one is unlinked (its
 // blocks are freed when its descriptor is closed, on the pool) rather than truncated.
-std::shared_ptr<util::pool_fd> replace_with_empty(const fs::path& path) {
+std::shared_ptr<util::pool_fd> replace_with_empty(const asio::any_io_executor& pool, const fs::path& path) {
     unlink_if_there(path);
-    return std::make_shared<util::pool_fd>(open_or_throw(path, O_RDWR | O_CREAT | O_EXCL).release());
+    return std::make_shared<util::pool_fd>(open_or_throw(path, O_RDWR | O_CREAT | O_EXCL).release(), pool);
 }
 
 // A fetch's result: the digest of the bytes (when verifying), or the news that ranges don't work.
@@ -504,7 +547,7 @@ asio::awaitable<fetched> co_sequential(client& c, const download_options& o, con
         if (pos) r.headers.emplace_back("Range", "bytes=" + std::to_string(pos) + "-");
         // The server sends the whole body again: what we had goes, and a fresh prefix starts.
         auto start_over = [&] {
-            s.file = replace_with_empty(p.partial);
+            s.file = replace_with_empty(detail::blocking_executor(c), p.partial);
             v.reset(meta, o.verify);
             reset_progress();
             pos = 0;
@@ -547,9 +590,9 @@ asio::awaitable<fetched> co_parallel(client& c, const download_options& o, const
     std::shared_ptr<const util::pool_fd> file = s.file;
     std::shared_ptr<ordered_hash> hash;
     if (verifier v(meta, o.verify); v.active())
-        hash = make_ordered_hash(std::move(v), file, p.parts, meta.size, chunk, s.done);
+        hash = make_ordered_hash(detail::blocking_executor(c), std::move(v), file, p.parts, meta.size, chunk, s.done);
     std::shared_ptr<parts_recorder> recorder;
-    if (s.map) recorder = std::make_shared<parts_recorder>(file, std::move(s.map), s.header, lock);
+    if (s.map) recorder = std::make_shared<parts_recorder>(detail::blocking_executor(c), file, std::move(s.map), s.header, lock);
     std::vector<std::uint64_t> missing;
     for (std::size_t i = 0; i < s.done.size(); ++i)
         if (!s.done[i]) missing.push_back(i);
@@ -598,7 +641,8 @@ asio::awaitable<fetched> co_parallel(client& c, const download_options& o, const
     if (hash) {
         // The hasher may still be catching up: wait for it on the pool, not here.
         auto finish = [hash] { return hash->finish(); };
-        out.digest = co_await util::co_blocking(std::move(finish));
+        auto pool = detail::blocking_executor(c);
+        out.digest = co_await util::co_blocking(pool, std::move(finish));
     }
     co_return out;
 }
@@ -606,6 +650,7 @@ asio::awaitable<fetched> co_parallel(client& c, const download_options& o, const
 asio::awaitable<void> co_fetch_rounds(client& c, const download_options& o, const std::string& endpoint,
                                       const std::string& file, const file_meta& meta, const fetch_paths& p,
                                       std::shared_ptr<cache::file_lock> lock) {
+    const asio::any_io_executor pool = detail::blocking_executor(c);
     bool want_parallel = meta.size >= o.parallel_threshold && o.max_parallel > 1 && o.chunk_size > 0;
     bool fresh = o.force_download;
     std::atomic<std::uint64_t> done{0};
@@ -619,12 +664,12 @@ asio::awaitable<void> co_fetch_rounds(client& c, const download_options& o, cons
         start_point s;
         // Nothing on disk yet for a small file: no need to hop to the pool.
         if (!want_parallel && !fresh && size_or_zero(p.partial) == 0) {
-            s = prepare(p, meta, false, false, o.verify, o.chunk_size);
+            s = prepare(pool, p, meta, false, false, o.verify, o.chunk_size);
         } else {
-            auto job = [p, meta, want_parallel, fresh, verify = o.verify, chunk = o.chunk_size, lock] {
-                return prepare(p, meta, want_parallel, fresh, verify, chunk);
+            auto job = [pool, p, meta, want_parallel, fresh, verify = o.verify, chunk = o.chunk_size, lock] {
+                return prepare(pool, p, meta, want_parallel, fresh, verify, chunk);
             };
-            s = co_await util::co_blocking(std::move(job));
+            s = co_await util::co_blocking(pool, std::move(job));
         }
         if (!s.parallel && s.have) report(s.have);
         // Not one conditional expression over two co_awaits: g++ 12 destroys its result twice.
@@ -637,7 +682,7 @@ asio::awaitable<void> co_fetch_rounds(client& c, const download_options& o, cons
             auto job = [which, lock] {
                 for (auto& f : which) unlink_if_there(f);
             };
-            co_await util::co_blocking(std::move(job));
+            co_await util::co_blocking(pool, std::move(job));
         };
         if (got.ranges_ignored) {
             // The server (or a proxy) answers ranges with the whole file: take it once, in one stream.
@@ -667,7 +712,7 @@ asio::awaitable<void> co_fetch_rounds(client& c, const download_options& o, cons
             for (auto* f : {&p.map, &p.parts, &p.partial})
                 if (*f != from) unlink_if_there(*f);
         };
-        if (util::may_block_on_sync(s.file->get())) co_await util::co_blocking(std::move(publish));
+        if (util::may_block_on_sync(s.file->get())) co_await util::co_blocking(pool, std::move(publish));
         else publish();
         co_return;
     }
