@@ -291,15 +291,27 @@ public:
         co_return load(dir);
     }
 
-    // save_pretrained into a temp dir, then one commit of it (creating the repo if needed).
+    // save_pretrained on the client's blocking pool: serialising and syncing the weights never
+    // stall the awaiting I/O thread, which keeps serving its other work meanwhile. It writes the
+    // same files as save_pretrained. The model must outlive the operation, and is not to be
+    // changed meanwhile: a cancelled caller resumes once the save has ended (it reads from the
+    // model), with client_errc::cancelled only if something after it noticed. Errors: what
+    // save_pretrained throws, file system errors as hfhub::error(io_error).
+    boost::asio::awaitable<void> co_save_pretrained(client& c, std::filesystem::path dir, template_vars card_vars = {}) const {
+        check();
+        std::function<void()> save = [this, dir = std::move(dir), vars = std::move(card_vars)] { save_pretrained(dir, vars); };
+        return mixin_detail::co_off_io_thread(c, std::move(save));
+    }
+
+    // co_save_pretrained into a temp dir, then one commit of it (creating the repo if needed).
     // The model must outlive the operation.
     boost::asio::awaitable<commit_info> co_push_to_hub(client& c, std::string repo_id, mixin_push_options opts = mixin_push_options(),
                                                        template_vars card_vars = {}) const {
         check();
         mixin_detail::temp_dir tmp(c);
         // Named: g++ 12 mishandles temporaries in a co_await expression.
-        std::function<void()> save = [&] { save_pretrained(tmp.path(), card_vars); };
-        co_await mixin_detail::co_off_io_thread(c, std::move(save));
+        auto save = co_save_pretrained(c, tmp.path(), std::move(card_vars));
+        co_await std::move(save);
         std::filesystem::path dir = tmp.path();
         mixin_detail::add_weight_patterns<Derived>(opts);
         commit_info info = co_await mixin_detail::co_push_dir(c, std::move(repo_id), std::move(dir), std::move(opts));
