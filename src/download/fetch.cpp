@@ -1,5 +1,6 @@
 #include "download/fetch.hpp"
 
+#include "download/ordered_hash.hpp"
 #include "download/parts_map.hpp"
 #include "blocking_call.hpp"
 #include "http/policy.hpp"
@@ -8,7 +9,6 @@
 #include "util/fs.hpp"
 #include "util/hash.hpp"
 #include "util/paths.hpp"
-#include "util/read_ahead.hpp"
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -17,7 +17,6 @@
 
 #include <atomic>
 #include <charconv>
-#include <condition_variable>
 #include <exception>
 #include <functional>
 #include <mutex>
@@ -54,37 +53,6 @@ std::string origin_of(std::string_view url) {
     throw hfhub::error(e, {.method = "GET", .url = url, .client_message = std::move(msg)});
 }
 
-// The verifier the etag calls for: sha256 for 64 hex, git blob SHA-1 for 40 hex.
-std::optional<std::string> expected_kind(const std::string& etag) {
-    if (util::is_hex(etag, 64)) return "sha256";
-    if (util::is_hex(etag, 40)) return "sha1";
-    return std::nullopt;
-}
-
-struct verifier {
-    std::optional<util::hasher> sha256;
-    std::optional<util::git_blob_hasher> sha1;
-    verifier(const file_meta& m, bool on) { reset(m, on); }
-    void reset(const file_meta& m, bool on) {
-        sha256.reset();
-        sha1.reset();
-        if (!on) return;
-        auto k = expected_kind(m.etag);
-        if (k == "sha256") sha256.emplace(util::hash_algo::sha256);
-        if (k == "sha1") sha1.emplace(m.size);
-    }
-    void update(const char* p, std::size_t n) {
-        if (sha256) sha256->update(p, n);
-        if (sha1) sha1->update(p, n);
-    }
-    bool active() const { return sha256 || sha1; }
-    std::optional<std::string> digest() {
-        if (sha256) return sha256->hex_digest();
-        if (sha1) return sha1->hex_digest();
-        return std::nullopt;
-    }
-};
-
 // Hashes bytes [from, to) of a file already on disk.
 void hash_file_range(int fd, std::uint64_t from, std::uint64_t to, verifier& v, std::vector<char>& buf,
                      const fs::path& path) {
@@ -101,172 +69,6 @@ void hash_file_range(int fd, std::uint64_t from, std::uint64_t to, verifier& v, 
 void hash_prefix(int fd, std::uint64_t n, verifier& v, const fs::path& path) {
     std::vector<char> buf(1 << 20);
     hash_file_range(fd, 0, n, v, buf, path);
-}
-
-// Hashes the parts of a parallel download in file order while they arrive, on the client's
-// blocking pool: the I/O side only records how far each part has got, and a job on the pool
-// reads the bytes back (from the page cache) as soon as they are contiguous from the cursor, then
-// ends when it has caught up; the next write that extends the contiguous bytes posts another.
-// Verifying then costs one SHA-256 pass overlapped with the transfer instead of a second pass
-// after it, never holds up the connections, and never holds a pool thread while it waits for
-// bytes (with a pool of one thread, the other disk jobs would wait for the whole download).
-// Parts an earlier run left are read back the same way. `wrote`, `abort` may be called from an
-// I/O thread; `finish` waits for a running job, so it runs on the pool itself.
-class ordered_hash : public std::enable_shared_from_this<ordered_hash> {
-public:
-    ordered_hash(asio::any_io_executor pool, verifier v, std::shared_ptr<const util::pool_fd> fd, fs::path path,
-                 std::uint64_t size, std::uint64_t chunk, const std::vector<bool>& done)
-        : pool_(std::move(pool)), v_(std::move(v)), fd_(std::move(fd)), path_(std::move(path)), size_(size),
-          chunk_(chunk), reached_(done.size()) {
-        for (std::size_t i = 0; i < reached_.size(); ++i)
-            reached_[i] = done[i] ? std::min<std::uint64_t>(size, (i + 1) * chunk) : i * chunk;
-    }
-    ordered_hash(const ordered_hash&) = delete;
-    ordered_hash& operator=(const ordered_hash&) = delete;
-
-    // Starts hashing what earlier runs left.
-    void start() {
-        std::lock_guard lk(mu_);
-        schedule();
-    }
-
-    // Part `part` now has its bytes up to `end` on disk.
-    void wrote(std::uint64_t part, std::uint64_t end) {
-        std::lock_guard lk(mu_);
-        reached_[part] = end;
-        schedule();
-    }
-
-    // Stops the hashing soon, without waiting for it.
-    void abort() { abort_ = true; }
-
-    // Once every part is in: hashes what is left (waiting for a job that is hashing, never for
-    // one that is queued) and returns the digest, or the read error.
-    std::optional<std::string> finish() {
-        std::unique_lock lk(mu_);
-        all_in_ = true;
-        cv_.wait(lk, [&] { return !draining_; });
-        if (!error_ && hashed_ < size_) {
-            draining_ = true;  // jobs that start from now on find nothing to do
-            std::uint64_t from = hashed_;
-            lk.unlock();
-            std::exception_ptr e;
-            try {
-                hash_range(from, size_);
-            } catch (...) {
-                e = std::current_exception();
-            }
-            lk.lock();
-            draining_ = false;
-            if (e) error_ = e;
-            else hashed_ = size_;
-        }
-        if (error_) std::rethrow_exception(error_);
-        return v_.digest();
-    }
-
-private:
-    // Under mu_: the end of the bytes on disk that are contiguous from the cursor.
-    std::uint64_t frontier() const {
-        std::uint64_t pos = hashed_;
-        while (pos < size_) {
-            std::uint64_t part = pos / chunk_;
-            if (reached_[part] <= pos) break;
-            pos = reached_[part];
-            if (pos < std::min(size_, (part + 1) * chunk_)) break;  // the part is still coming
-        }
-        return pos;
-    }
-
-    // Under mu_.
-    void schedule() {
-        if (draining_ || posted_ || all_in_ || abort_ || error_ || frontier() <= hashed_) return;
-        posted_ = true;
-        asio::post(pool_, [self = shared_from_this()] { self->drain(); });
-    }
-
-    void drain() {
-        std::unique_lock lk(mu_);
-        posted_ = false;
-        if (draining_) return;
-        draining_ = true;
-        for (;;) {
-            std::uint64_t from = hashed_, to = frontier();
-            if (abort_ || all_in_ || error_ || to <= from) break;
-            lk.unlock();
-            try {
-                hash_range(from, to);
-                lk.lock();
-                hashed_ = to;
-            } catch (...) {
-                lk.lock();
-                error_ = std::current_exception();
-            }
-        }
-        draining_ = false;
-        cv_.notify_all();
-    }
-
-    // Bytes [from, to), which are all on disk; big ranges with a read-ahead helper on the pool.
-    void hash_range(std::uint64_t from, std::uint64_t to) {
-        std::uint64_t pos = from;
-        std::function<ssize_t(char*, std::size_t)> read = [&](char* p, std::size_t n) -> ssize_t {
-            if (pos >= to) return 0;
-            if (abort_) {
-                errno = ECANCELED;
-                return -1;
-            }
-            auto want = static_cast<std::size_t>(std::min<std::uint64_t>(n, to - pos));
-            ssize_t r;
-            do r = ::pread(fd_->get(), p, want, static_cast<off_t>(pos));
-            while (r < 0 && errno == EINTR);
-            if (r == 0) errno = EIO;  // the file is shorter than what was written to it
-            if (r <= 0) return -1;
-            pos += static_cast<std::uint64_t>(r);
-            return r;
-        };
-        auto consume = [&](const char* p, std::size_t n) { v_.update(p, n); };
-        util::read_result r;
-        if (to - from >= (4u << 20)) {
-            r = util::read_ahead(pool_, read, 1u << 20, to - from, consume);
-        } else {
-            std::vector<char> buf(static_cast<std::size_t>(std::min<std::uint64_t>(to - from, 1u << 20)));
-            for (;;) {
-                ssize_t n = read(buf.data(), buf.size());
-                if (n <= 0) {
-                    r.error = n < 0 ? errno : 0;
-                    break;
-                }
-                consume(buf.data(), static_cast<std::size_t>(n));
-                r.bytes += static_cast<std::uint64_t>(n);
-            }
-        }
-        if (r.bytes != to - from && !abort_)
-            throw std::system_error(r.error ? r.error : EIO, std::generic_category(), "read " + path_.string());
-        if (abort_) throw std::system_error(ECANCELED, std::generic_category(), "hashing " + path_.string());
-    }
-
-    asio::any_io_executor pool_;
-    verifier v_;                               // used by one job at a time (`draining_`)
-    std::shared_ptr<const util::pool_fd> fd_;  // held until the last job is done with it
-    fs::path path_;
-    std::uint64_t size_, chunk_;
-    std::atomic<bool> abort_{false};
-    std::mutex mu_;
-    std::condition_variable cv_;
-    std::vector<std::uint64_t> reached_;  // per part: the end of its bytes on disk
-    std::uint64_t hashed_ = 0;            // the cursor: bytes before it are in `v_`
-    bool all_in_ = false, draining_ = false, posted_ = false;
-    std::exception_ptr error_;
-};
-
-// The hasher starts at once on what earlier runs left.
-std::shared_ptr<ordered_hash> make_ordered_hash(asio::any_io_executor pool, verifier v,
-                                                std::shared_ptr<const util::pool_fd> fd, fs::path path,
-                                                std::uint64_t size, std::uint64_t chunk, const std::vector<bool>& done) {
-    auto h = std::make_shared<ordered_hash>(std::move(pool), std::move(v), std::move(fd), std::move(path), size, chunk, done);
-    h->start();
-    return h;
 }
 
 // Appends a record to the parts map for each part the I/O side finished, after syncing the
