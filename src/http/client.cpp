@@ -108,7 +108,10 @@ attempt_failure classify(std::exception_ptr ep) {
 struct blocking_runner {
     asio::io_context ioc{1};
     asio::executor_work_guard<asio::io_context::executor_type> guard{ioc.get_executor()};
-    std::thread thread{[this] { ioc.run(); }};
+    std::thread thread{[this] {
+        ioc.run();
+        OPENSSL_thread_stop();  // its TLS state, freed when joined rather than at exit
+    }};
     ~blocking_runner() {
         guard.reset();  // what is queued still runs: a disk job a cancelled call left behind
         thread.join();
