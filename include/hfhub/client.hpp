@@ -2,9 +2,12 @@
 //
 // Every operation is a coroutine (`co_*`, returning boost::asio::awaitable) that honours the
 // awaiting coroutine's cancellation: a cancelled request ends with client_errc::cancelled and
-// its connection is closed, leaving the pool consistent. The client never starts threads; state
-// shared between coroutines is guarded, so the io_context may run on several threads. The
-// client must outlive the operations it started.
+// its connection is closed, leaving the pool consistent. I/O runs on the caller's executor only;
+// state shared between coroutines is guarded, so the io_context may run on several threads.
+// Work that would block an I/O thread (hashing local files, serialising a model, fsync, renames,
+// unlinking big files) runs on the client's blocking pool: config::blocking_threads threads,
+// started on first use. The client must outlive the operations it started; its destructor lets
+// the pool finish the jobs it holds (those a cancelled call left running), then joins it.
 #pragma once
 
 #include <hfhub/config.hpp>

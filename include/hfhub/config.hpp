@@ -54,6 +54,9 @@ struct config {
     pool_config pool;
     retry_config retry;
     unsigned max_redirects = 10;
+    // Threads of the client's blocking pool, where hashing local files, serialising a model,
+    // fsync, renames and unlinks of big files run, off the caller's I/O threads (0 counts as 1).
+    unsigned blocking_threads = 4;
     std::string library_name;  // for the User-Agent
     std::string library_version;
 

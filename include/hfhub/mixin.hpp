@@ -26,6 +26,7 @@
 #include <hfhub/model_card.hpp>
 #include <hfhub/safetensors.hpp>
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/describe/members.hpp>
 #include <boost/describe/modifiers.hpp>
@@ -163,10 +164,10 @@ boost::asio::awaitable<std::filesystem::path> co_resolve_pretrained(client& c, s
 std::filesystem::path resolve_pretrained(client& c, std::string repo_id_or_dir, from_pretrained_options opts);
 
 // A fresh directory under the system temp dir, removed with everything in it after destruction
-// (on the blocking pool).
+// (on the client's blocking pool; the client must outlive it).
 class temp_dir {
 public:
-    temp_dir();
+    explicit temp_dir(client& c);
     ~temp_dir();
     temp_dir(const temp_dir&) = delete;
     temp_dir& operator=(const temp_dir&) = delete;
@@ -174,15 +175,17 @@ public:
 
 private:
     std::filesystem::path path_;
+    boost::asio::any_io_executor pool_;
 };
 
 boost::asio::awaitable<commit_info> co_push_dir(client& c, std::string repo_id, std::filesystem::path dir,
                                                 mixin_push_options opts);
 
-// Runs `work` on the library's blocking pool, so that serialising and syncing the weights never
+// Runs `work` on the client's blocking pool, so that serialising and syncing the weights never
 // stalls the caller's I/O thread, and resumes the caller once it has finished: even a cancelled
-// caller waits, since `work` writes from the caller's objects.
-boost::asio::awaitable<void> co_off_io_thread(std::function<void()> work);
+// caller waits, since `work` writes from the caller's objects. What it throws comes back typed
+// (an hfhub::error for file system errors, a user's own exception as it is).
+boost::asio::awaitable<void> co_off_io_thread(client& c, std::function<void()> work);
 
 // Files a new save replaces: a push deletes the remote ones it did not write (upload_folder's
 // delete_patterns), so weights never mix across versions or layouts.
@@ -288,15 +291,27 @@ public:
         co_return load(dir);
     }
 
-    // save_pretrained into a temp dir, then one commit of it (creating the repo if needed).
+    // save_pretrained on the client's blocking pool: serialising and syncing the weights never
+    // stall the awaiting I/O thread, which keeps serving its other work meanwhile. It writes the
+    // same files as save_pretrained. The model must outlive the operation, and is not to be
+    // changed meanwhile: a cancelled caller resumes once the save has ended (it reads from the
+    // model), with client_errc::cancelled only if something after it noticed. Errors: what
+    // save_pretrained throws, file system errors as hfhub::error(io_error).
+    boost::asio::awaitable<void> co_save_pretrained(client& c, std::filesystem::path dir, template_vars card_vars = {}) const {
+        check();
+        std::function<void()> save = [this, dir = std::move(dir), vars = std::move(card_vars)] { save_pretrained(dir, vars); };
+        return mixin_detail::co_off_io_thread(c, std::move(save));
+    }
+
+    // co_save_pretrained into a temp dir, then one commit of it (creating the repo if needed).
     // The model must outlive the operation.
     boost::asio::awaitable<commit_info> co_push_to_hub(client& c, std::string repo_id, mixin_push_options opts = mixin_push_options(),
                                                        template_vars card_vars = {}) const {
         check();
-        mixin_detail::temp_dir tmp;
+        mixin_detail::temp_dir tmp(c);
         // Named: g++ 12 mishandles temporaries in a co_await expression.
-        std::function<void()> save = [&] { save_pretrained(tmp.path(), card_vars); };
-        co_await mixin_detail::co_off_io_thread(std::move(save));
+        auto save = co_save_pretrained(c, tmp.path(), std::move(card_vars));
+        co_await std::move(save);
         std::filesystem::path dir = tmp.path();
         mixin_detail::add_weight_patterns<Derived>(opts);
         commit_info info = co_await mixin_detail::co_push_dir(c, std::move(repo_id), std::move(dir), std::move(opts));
@@ -306,7 +321,7 @@ public:
     commit_info push_to_hub(client& c, std::string repo_id, mixin_push_options opts = mixin_push_options(),
                             const template_vars& card_vars = {}) const {
         check();
-        mixin_detail::temp_dir tmp;
+        mixin_detail::temp_dir tmp(c);
         save_pretrained(tmp.path(), card_vars);
         mixin_detail::add_weight_patterns<Derived>(opts);
         if (opts.commit_message.empty()) opts.commit_message = "Push model using hfhub";

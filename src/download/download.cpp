@@ -92,15 +92,16 @@ asio::awaitable<fs::path> co_into_cache(client& c, const download_options& o, co
         cache::ensure_cachedir_tag(rc.root());
         cache::link_snapshot_file(rc, commit, file, blob, sym);
     };
+    const auto pool = detail::blocking_executor(c);
     if (!o.force_download && fs::exists(blob)) {
-        co_await util::co_blocking(std::move(link));
+        co_await util::co_blocking(pool, std::move(link));
         co_return pointer;
     }
     // One partial file per blob, under the blob's lock: a run killed mid-way is resumed by the next.
     fs::path partial = blob;
     partial += ".incomplete";
     co_await download::co_fetch(c, o, c.settings().endpoint, file, meta, partial, blob, lock);
-    co_await util::co_blocking(std::move(link));
+    co_await util::co_blocking(pool, std::move(link));
     co_return pointer;
 }
 
@@ -219,7 +220,8 @@ static asio::awaitable<fs::path> co_download_file(client& c, std::string repo_id
         fs::create_directories(folder);
         if (rev != commit) cache::write_ref(rc, rev, commit);  // fsyncs
     };
-    co_await util::co_blocking(std::move(prepare));
+    auto pool = detail::blocking_executor(c);
+    co_await util::co_blocking(pool, std::move(prepare));
     if (!o.force_download && fs::exists(pointer)) co_return pointer;
     co_return co_await co_into_cache(c, o, rc, file, meta);
 }
@@ -264,7 +266,8 @@ static asio::awaitable<fs::path> co_download_snapshot(client& c, std::string rep
         throw hfhub::error(client_errc::protocol_error, {.method = "GET", .client_message = "repo info lacks a commit sha"});
     if (rc && o.revision != commit) {
         auto write_ref = [r = *rc, rev = o.revision, commit] { cache::write_ref(r, rev, commit); };
-        co_await util::co_blocking(std::move(write_ref));  // fsyncs
+        auto pool = detail::blocking_executor(c);
+        co_await util::co_blocking(pool, std::move(write_ref));  // fsyncs
     }
 
     tree_query tq;

@@ -1,13 +1,14 @@
 #include "download/fetch.hpp"
 
+#include "download/ordered_hash.hpp"
 #include "download/parts_map.hpp"
+#include "blocking_call.hpp"
 #include "http/policy.hpp"
 #include "util/blocking.hpp"
 #include "util/for_each.hpp"
 #include "util/fs.hpp"
 #include "util/hash.hpp"
 #include "util/paths.hpp"
-#include "util/read_ahead.hpp"
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -16,13 +17,10 @@
 
 #include <atomic>
 #include <charconv>
-#include <condition_variable>
 #include <exception>
+#include <functional>
 #include <mutex>
-#include <thread>
 #include <fcntl.h>
-#include <pthread.h>
-#include <sched.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -55,37 +53,6 @@ std::string origin_of(std::string_view url) {
     throw hfhub::error(e, {.method = "GET", .url = url, .client_message = std::move(msg)});
 }
 
-// The verifier the etag calls for: sha256 for 64 hex, git blob SHA-1 for 40 hex.
-std::optional<std::string> expected_kind(const std::string& etag) {
-    if (util::is_hex(etag, 64)) return "sha256";
-    if (util::is_hex(etag, 40)) return "sha1";
-    return std::nullopt;
-}
-
-struct verifier {
-    std::optional<util::hasher> sha256;
-    std::optional<util::git_blob_hasher> sha1;
-    verifier(const file_meta& m, bool on) { reset(m, on); }
-    void reset(const file_meta& m, bool on) {
-        sha256.reset();
-        sha1.reset();
-        if (!on) return;
-        auto k = expected_kind(m.etag);
-        if (k == "sha256") sha256.emplace(util::hash_algo::sha256);
-        if (k == "sha1") sha1.emplace(m.size);
-    }
-    void update(const char* p, std::size_t n) {
-        if (sha256) sha256->update(p, n);
-        if (sha1) sha1->update(p, n);
-    }
-    bool active() const { return sha256 || sha1; }
-    std::optional<std::string> digest() {
-        if (sha256) return sha256->hex_digest();
-        if (sha1) return sha1->hex_digest();
-        return std::nullopt;
-    }
-};
-
 // Hashes bytes [from, to) of a file already on disk.
 void hash_file_range(int fd, std::uint64_t from, std::uint64_t to, verifier& v, std::vector<char>& buf,
                      const fs::path& path) {
@@ -104,138 +71,15 @@ void hash_prefix(int fd, std::uint64_t n, verifier& v, const fs::path& path) {
     hash_file_range(fd, 0, n, v, buf, path);
 }
 
-// Hashes the parts of a parallel download in file order while they arrive, on a thread of its
-// own: the I/O side only records how far each part has got, and the hasher reads bytes back
-// (from the page cache) as soon as they are contiguous from its cursor. Verifying then costs one
-// SHA-256 pass overlapped with the transfer instead of a second pass after it, and never holds
-// up the connections, even when the client runs on a single thread. Parts an earlier run left
-// are read back the same way. Only `wrote`, `all_in` and `abort` may be called from an I/O
-// thread; `finish` and the destructor wait for the thread, so they run on the blocking pool.
-class ordered_hash {
-public:
-    ordered_hash(verifier v, std::shared_ptr<const util::pool_fd> fd, fs::path path, std::uint64_t size,
-                 std::uint64_t chunk, const std::vector<bool>& done)
-        : v_(std::move(v)), fd_(std::move(fd)), path_(std::move(path)), size_(size), chunk_(chunk),
-          reached_(done.size()) {
-        for (std::size_t i = 0; i < reached_.size(); ++i)
-            reached_[i] = done[i] ? std::min<std::uint64_t>(size, (i + 1) * chunk) : i * chunk;
-        thread_ = std::thread([this] { run(); });
-    }
-    ordered_hash(const ordered_hash&) = delete;
-    ordered_hash& operator=(const ordered_hash&) = delete;
-    ~ordered_hash() {
-        abort();
-        if (thread_.joinable()) thread_.join();
-    }
-
-    // Part `part` now has its bytes up to `end` on disk.
-    void wrote(std::uint64_t part, std::uint64_t end) {
-        {
-            std::lock_guard lk(mu_);
-            reached_[part] = end;
-        }
-        cv_.notify_one();
-    }
-
-    // Every part is in.
-    void all_in() {
-        {
-            std::lock_guard lk(mu_);
-            all_in_ = true;
-        }
-        cv_.notify_one();
-    }
-
-    // Stops the hasher soon, without waiting for it.
-    void abort() {
-        {
-            std::lock_guard lk(mu_);
-            abort_ = true;
-        }
-        cv_.notify_one();
-    }
-
-    // After all_in: waits for the hasher to reach the end; the digest, or its read error.
-    std::optional<std::string> finish() {
-        all_in();
-        thread_.join();
-        if (error_) std::rethrow_exception(error_);
-        return v_.digest();
-    }
-
-private:
-    void run() {
-        // Throughput work: it (and the reader it starts, which inherits this) must not preempt
-        // the I/O threads when they wake up on a busy machine.
-        sched_param none{};
-        ::pthread_setschedparam(::pthread_self(), SCHED_BATCH, &none);
-        // Two threads: a helper reads what has arrived while this one hashes what it read
-        // before, so the page-cache copy is off the hashing path (the longest one here).
-        std::uint64_t read_pos = 0;
-        auto read = [&](char* p, std::size_t n) -> ssize_t {
-            if (read_pos >= size_) return 0;
-            std::uint64_t to;
-            {
-                std::unique_lock lk(mu_);
-                cv_.wait(lk, [&] { return abort_ || all_in_ || reached_[read_pos / chunk_] > read_pos; });
-                if (abort_) {
-                    errno = ECANCELED;
-                    return -1;
-                }
-                to = all_in_ ? size_ : reached_[read_pos / chunk_];
-            }
-            auto want = static_cast<std::size_t>(std::min<std::uint64_t>(n, to - read_pos));
-            ssize_t r;
-            do r = ::pread(fd_->get(), p, want, static_cast<off_t>(read_pos));
-            while (r < 0 && errno == EINTR);
-            if (r == 0) errno = EIO;  // the file is shorter than what was written to it
-            if (r <= 0) return -1;
-            read_pos += static_cast<std::uint64_t>(r);
-            return r;
-        };
-        try {
-            auto r = util::read_ahead(read, 1u << 20, size_, [&](const char* p, std::size_t n) { v_.update(p, n); });
-            if (r.bytes != size_) {
-                std::lock_guard lk(mu_);
-                if (!abort_)
-                    throw std::system_error(r.error ? r.error : EIO, std::generic_category(), "read " + path_.string());
-            }
-        } catch (...) {
-            error_ = std::current_exception();
-        }
-    }
-
-    verifier v_;
-    std::shared_ptr<const util::pool_fd> fd_;  // held until the thread is done with it
-    fs::path path_;
-    std::uint64_t size_, chunk_;
-    std::mutex mu_;
-    std::condition_variable cv_;
-    std::vector<std::uint64_t> reached_;  // per part: the end of its bytes on disk
-    bool all_in_ = false, abort_ = false;
-    std::exception_ptr error_;
-    std::thread thread_;  // last: started once the rest is ready
-};
-
-// Whoever drops the last reference, the hasher is stopped at once and joined on the pool.
-std::shared_ptr<ordered_hash> make_ordered_hash(verifier v, std::shared_ptr<const util::pool_fd> fd, fs::path path,
-                                                std::uint64_t size, std::uint64_t chunk, const std::vector<bool>& done) {
-    return std::shared_ptr<ordered_hash>(
-        new ordered_hash(std::move(v), std::move(fd), std::move(path), size, chunk, done), [](ordered_hash* h) {
-            h->abort();
-            asio::post(util::blocking_executor(), [h] { delete h; });
-        });
-}
-
 // Appends a record to the parts map for each part the I/O side finished, after syncing the
 // parts file's data, on the pool and in batches: one sync covers every part finished before it.
 // Records are an optimisation: a failed sync or write only stops them. It holds the blob's lock
 // until its last batch is written, so that a call right after a cancellation sees every part.
 class parts_recorder : public std::enable_shared_from_this<parts_recorder> {
 public:
-    parts_recorder(std::shared_ptr<const util::pool_fd> data, util::unique_fd map, parts_header header,
-                   std::shared_ptr<cache::file_lock> lock)
-        : data_(std::move(data)), map_(std::move(map)), header_(std::move(header)), lock_(std::move(lock)) {}
+    parts_recorder(asio::any_io_executor pool, std::shared_ptr<const util::pool_fd> data, util::unique_fd map,
+                   parts_header header, std::shared_ptr<cache::file_lock> lock)
+        : pool_(std::move(pool)), data_(std::move(data)), map_(std::move(map)), header_(std::move(header)), lock_(std::move(lock)) {}
 
     void add(std::uint64_t part) {
         std::lock_guard lk(mu_);
@@ -243,7 +87,7 @@ public:
         pending_.push_back(part);
         if (running_) return;
         running_ = true;
-        asio::post(util::blocking_executor(), [self = shared_from_this()] { self->drain(); });
+        asio::post(pool_, [self = shared_from_this()] { self->drain(); });
     }
 
 private:
@@ -271,6 +115,7 @@ private:
         }
     }
 
+    asio::any_io_executor pool_;
     std::shared_ptr<const util::pool_fd> data_;
     util::unique_fd map_;  // O_APPEND
     parts_header header_;
@@ -428,8 +273,8 @@ std::optional<parts_map> load_parts(const fetch_paths& p, const file_meta& meta,
 
 // Looks at what earlier runs left and decides how to go on (runs on the pool: it may hash a
 // prefix, delete or create big files, and sync the map). `fresh` drops all of it.
-start_point prepare(const fetch_paths& p, const file_meta& meta, bool want_parallel, bool fresh, bool verify,
-                    std::uint64_t chunk) {
+start_point prepare(const asio::any_io_executor& pool, const fetch_paths& p, const file_meta& meta,
+                    bool want_parallel, bool fresh, bool verify, std::uint64_t chunk) {
     fs::create_directories(p.partial.parent_path());
     if (fresh)
         for (auto* f : {&p.partial, &p.map, &p.parts}) unlink_if_there(*f);
@@ -467,7 +312,7 @@ start_point prepare(const fetch_paths& p, const file_meta& meta, bool want_paral
             util::write_file_atomic(p.map, format_header(s.header));
         }
         s.map = util::unique_fd(::open(p.map.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));  // none: no records
-        s.file = std::make_shared<util::pool_fd>(parts_fd.release());
+        s.file = std::make_shared<util::pool_fd>(parts_fd.release(), pool);
         return s;
     }
     auto fd = open_or_throw(p.partial, O_RDWR | O_CREAT);
@@ -475,15 +320,15 @@ start_point prepare(const fetch_paths& p, const file_meta& meta, bool want_paral
     if (prefix) hash_prefix(fd.get(), prefix, *s.v, p.partial);
     s.have = prefix;
     s.resumed = prefix > 0;
-    s.file = std::make_shared<util::pool_fd>(fd.release());
+    s.file = std::make_shared<util::pool_fd>(fd.release(), pool);
     return s;
 }
 
 // Replaces `path` with an empty file, without waiting on the disk: the old one is unlinked (its
 // blocks are freed when its descriptor is closed, on the pool) rather than truncated.
-std::shared_ptr<util::pool_fd> replace_with_empty(const fs::path& path) {
+std::shared_ptr<util::pool_fd> replace_with_empty(const asio::any_io_executor& pool, const fs::path& path) {
     unlink_if_there(path);
-    return std::make_shared<util::pool_fd>(open_or_throw(path, O_RDWR | O_CREAT | O_EXCL).release());
+    return std::make_shared<util::pool_fd>(open_or_throw(path, O_RDWR | O_CREAT | O_EXCL).release(), pool);
 }
 
 // A fetch's result: the digest of the bytes (when verifying), or the news that ranges don't work.
@@ -504,7 +349,7 @@ asio::awaitable<fetched> co_sequential(client& c, const download_options& o, con
         if (pos) r.headers.emplace_back("Range", "bytes=" + std::to_string(pos) + "-");
         // The server sends the whole body again: what we had goes, and a fresh prefix starts.
         auto start_over = [&] {
-            s.file = replace_with_empty(p.partial);
+            s.file = replace_with_empty(detail::blocking_executor(c), p.partial);
             v.reset(meta, o.verify);
             reset_progress();
             pos = 0;
@@ -547,9 +392,9 @@ asio::awaitable<fetched> co_parallel(client& c, const download_options& o, const
     std::shared_ptr<const util::pool_fd> file = s.file;
     std::shared_ptr<ordered_hash> hash;
     if (verifier v(meta, o.verify); v.active())
-        hash = make_ordered_hash(std::move(v), file, p.parts, meta.size, chunk, s.done);
+        hash = make_ordered_hash(detail::blocking_executor(c), std::move(v), file, p.parts, meta.size, chunk, s.done);
     std::shared_ptr<parts_recorder> recorder;
-    if (s.map) recorder = std::make_shared<parts_recorder>(file, std::move(s.map), s.header, lock);
+    if (s.map) recorder = std::make_shared<parts_recorder>(detail::blocking_executor(c), file, std::move(s.map), s.header, lock);
     std::vector<std::uint64_t> missing;
     for (std::size_t i = 0; i < s.done.size(); ++i)
         if (!s.done[i]) missing.push_back(i);
@@ -598,7 +443,8 @@ asio::awaitable<fetched> co_parallel(client& c, const download_options& o, const
     if (hash) {
         // The hasher may still be catching up: wait for it on the pool, not here.
         auto finish = [hash] { return hash->finish(); };
-        out.digest = co_await util::co_blocking(std::move(finish));
+        auto pool = detail::blocking_executor(c);
+        out.digest = co_await util::co_blocking(pool, std::move(finish));
     }
     co_return out;
 }
@@ -606,6 +452,7 @@ asio::awaitable<fetched> co_parallel(client& c, const download_options& o, const
 asio::awaitable<void> co_fetch_rounds(client& c, const download_options& o, const std::string& endpoint,
                                       const std::string& file, const file_meta& meta, const fetch_paths& p,
                                       std::shared_ptr<cache::file_lock> lock) {
+    const asio::any_io_executor pool = detail::blocking_executor(c);
     bool want_parallel = meta.size >= o.parallel_threshold && o.max_parallel > 1 && o.chunk_size > 0;
     bool fresh = o.force_download;
     std::atomic<std::uint64_t> done{0};
@@ -619,12 +466,12 @@ asio::awaitable<void> co_fetch_rounds(client& c, const download_options& o, cons
         start_point s;
         // Nothing on disk yet for a small file: no need to hop to the pool.
         if (!want_parallel && !fresh && size_or_zero(p.partial) == 0) {
-            s = prepare(p, meta, false, false, o.verify, o.chunk_size);
+            s = prepare(pool, p, meta, false, false, o.verify, o.chunk_size);
         } else {
-            auto job = [p, meta, want_parallel, fresh, verify = o.verify, chunk = o.chunk_size, lock] {
-                return prepare(p, meta, want_parallel, fresh, verify, chunk);
+            auto job = [pool, p, meta, want_parallel, fresh, verify = o.verify, chunk = o.chunk_size, lock] {
+                return prepare(pool, p, meta, want_parallel, fresh, verify, chunk);
             };
-            s = co_await util::co_blocking(std::move(job));
+            s = co_await util::co_blocking(pool, std::move(job));
         }
         if (!s.parallel && s.have) report(s.have);
         // Not one conditional expression over two co_awaits: g++ 12 destroys its result twice.
@@ -637,7 +484,7 @@ asio::awaitable<void> co_fetch_rounds(client& c, const download_options& o, cons
             auto job = [which, lock] {
                 for (auto& f : which) unlink_if_there(f);
             };
-            co_await util::co_blocking(std::move(job));
+            co_await util::co_blocking(pool, std::move(job));
         };
         if (got.ranges_ignored) {
             // The server (or a proxy) answers ranges with the whole file: take it once, in one stream.
@@ -667,7 +514,7 @@ asio::awaitable<void> co_fetch_rounds(client& c, const download_options& o, cons
             for (auto* f : {&p.map, &p.parts, &p.partial})
                 if (*f != from) unlink_if_there(*f);
         };
-        if (util::may_block_on_sync(s.file->get())) co_await util::co_blocking(std::move(publish));
+        if (util::may_block_on_sync(s.file->get())) co_await util::co_blocking(pool, std::move(publish));
         else publish();
         co_return;
     }

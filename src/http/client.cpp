@@ -5,6 +5,7 @@
 #include "http/policy.hpp"
 #include "http/pool.hpp"
 #include "blocking_call.hpp"
+#include "util/blocking.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -28,6 +29,8 @@
 #include <random>
 #include <thread>
 #include <strings.h>
+
+#include <openssl/crypto.h>
 
 #ifndef HFHUB_VERSION
 #define HFHUB_VERSION "0.0.0"
@@ -105,7 +108,10 @@ attempt_failure classify(std::exception_ptr ep) {
 struct blocking_runner {
     asio::io_context ioc{1};
     asio::executor_work_guard<asio::io_context::executor_type> guard{ioc.get_executor()};
-    std::thread thread{[this] { ioc.run(); }};
+    std::thread thread{[this] {
+        ioc.run();
+        OPENSSL_thread_stop();  // its TLS state, freed when joined rather than at exit
+    }};
     ~blocking_runner() {
         guard.reset();  // what is queued still runs: a disk job a cancelled call left behind
         thread.join();
@@ -123,8 +129,21 @@ struct client::impl {
     std::string ua;
     std::atomic<std::uint64_t> retries_used{0};
     std::atomic<std::uint64_t> seed{std::random_device{}()};
+    // Last, so joined first: its jobs end by posting to a caller's executor, which may be the
+    // runner's, and what they left queued (closes, unlinks) runs before anything else goes.
+    std::once_flag blocking_once;
+    std::unique_ptr<util::blocking_pool> blocking;
+
+    util::blocking_pool& blocking_pool() {
+        std::call_once(blocking_once, [&] { blocking = std::make_unique<util::blocking_pool>(cfg.blocking_threads); });
+        return *blocking;
+    }
 
     impl(asio::any_io_executor e, config c) : ex(std::move(e)), cfg(std::move(c)), connections(cfg.pool) {
+        // OpenSSL's exit handler is registered on its first use: before this client exists, it
+        // runs after the client is gone (a client that lives to the process's end included), so
+        // the blocking pool's threads still free their OpenSSL state when they are joined.
+        OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CONFIG, nullptr);
         ua = "hfhub/" HFHUB_VERSION;
         if (!cfg.library_name.empty())
             ua += "; " + cfg.library_name + "/" + (cfg.library_version.empty() ? "None" : cfg.library_version);
@@ -512,6 +531,8 @@ asio::any_io_executor blocking_access::enter(client& c) {
     if (ex.running_in_this_thread() || runs_here(i.ex)) would_deadlock();
     return ex;
 }
+
+asio::any_io_executor blocking_access::pool(client& c) { return c.impl_->blocking_pool().get_executor(); }
 
 void blocking_access::refuse_on_executor(client& c) {
     auto& i = *c.impl_;

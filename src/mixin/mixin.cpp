@@ -1,13 +1,12 @@
 #include <hfhub/mixin.hpp>
 
 #include "mixin/json_text.hpp"
+#include "blocking_call.hpp"
 #include "util/blocking.hpp"
 #include "util/fs.hpp"
 #include "boundary.hpp"
 
-#include <boost/asio/async_result.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/json/parse.hpp>
 
 namespace hfhub::mixin_detail {
@@ -85,14 +84,14 @@ fs::path resolve_pretrained(client& c, std::string repo_id_or_dir, from_pretrain
     return snapshot_download(c, std::move(repo_id_or_dir), std::move(so));
 }
 
-temp_dir::temp_dir() {
+temp_dir::temp_dir(client& c) : pool_(detail::blocking_executor(c)) {
     path_ = fs::temp_directory_path() / ("hfhub-push-" + util::unique_suffix());
     fs::create_directories(path_);
 }
 
 // Unlinking gigabytes of weights takes tens of milliseconds: not on the caller's I/O thread.
 temp_dir::~temp_dir() {
-    boost::asio::post(util::blocking_executor(), [p = std::move(path_)] {
+    boost::asio::post(pool_, [p = std::move(path_)] {
         std::error_code ec;
         fs::remove_all(p, ec);
     });
@@ -100,35 +99,9 @@ temp_dir::~temp_dir() {
 
 static boost::asio::awaitable<commit_info> co_push_dir_impl(client& c, std::string repo_id, fs::path dir, mixin_push_options opts);
 
-namespace {
-struct off_io_thread_init {
-    template <class Handler>
-    void operator()(Handler handler, std::function<void()>* work) const {
-        namespace asio = boost::asio;
-        auto ex = asio::get_associated_executor(handler);
-        auto guard = asio::prefer(ex, asio::execution::outstanding_work.tracked);
-        // No cancellation slot: the work writes from the caller's objects, so it always ends first.
-        asio::post(util::blocking_executor(), [work, handler = std::move(handler), guard = std::move(guard)]() mutable {
-            std::exception_ptr e;
-            try {
-                (*work)();
-            } catch (...) {
-                e = std::current_exception();
-            }
-            auto g = std::move(guard);
-            asio::post(g, [handler = std::move(handler), e]() mutable { std::move(handler)(e); });
-        });
-    }
-};
-
-boost::asio::awaitable<void> co_off_io_thread_impl(std::function<void()> work) {
-    co_await boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&, void(std::exception_ptr)>(
-        off_io_thread_init{}, boost::asio::use_awaitable, &work);
-}
-}  // namespace
-
-boost::asio::awaitable<void> co_off_io_thread(std::function<void()> work) {
-    return co_off_io_thread_impl(std::move(work));
+boost::asio::awaitable<void> co_off_io_thread(client& c, std::function<void()> work) {
+    std::function<void(const std::atomic<bool>&)> job = [work = std::move(work)](const std::atomic<bool>&) { work(); };
+    return detail::co_public(util::co_blocking_to_end(detail::blocking_executor(c), std::move(job)));
 }
 
 boost::asio::awaitable<commit_info> co_push_dir(client& c, std::string repo_id, fs::path dir, mixin_push_options opts) {

@@ -9,6 +9,7 @@
 #include "util/for_each.hpp"
 #include "util/fs.hpp"
 #include "util/paths.hpp"
+#include "util/blocking.hpp"
 #include "util/read_ahead.hpp"
 #include "util/hash.hpp"
 #include "boundary.hpp"
@@ -20,7 +21,6 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/this_coro.hpp>
-#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 
@@ -86,7 +86,8 @@ struct local_copy {
 [[noreturn]] void stopped() { throw error(client_errc::cancelled, {.client_message = "cancelled while hashing"}); }
 
 // `stop` (when given) is checked between reads: a cancelled commit stops hashing within one read.
-void hash_add(local_add& a, const std::atomic<bool>* stop = nullptr) {
+// A big file is read ahead by a helper on `pool`, the pool this runs on.
+void hash_add(local_add& a, const asio::any_io_executor& pool, const std::atomic<bool>* stop = nullptr) {
     if (auto& pre = a.src->preuploaded) {
         a.size = pre->size;
         a.sha256 = pre->sha256;
@@ -116,9 +117,9 @@ void hash_add(local_add& a, const std::atomic<bool>* stop = nullptr) {
     std::uint64_t done = 0;
     bool read_all = false;
     if (a.size >= read_ahead_from && !git && !a.content) {
-        // Only the sha256: read on a helper thread, so the copy out of the page cache overlaps
-        // the hash instead of adding to it (one file is one hash, on one core).
-        auto r = util::read_ahead(fd.get(), 4u << 20, a.size, [&](const char* d, std::size_t n) {
+        // Only the sha256: read by a helper on the pool, so the copy out of the page cache
+        // overlaps the hash instead of adding to it (one file is one hash, on one core).
+        auto r = util::read_ahead(pool, fd.get(), 4u << 20, a.size, [&](const char* d, std::size_t n) {
             if (stop && *stop) stopped();
             if (a.sample.size() < 512) a.sample.append(d, std::min<std::size_t>(512 - a.sample.size(), n));
             sha.update(d, n);
@@ -166,38 +167,12 @@ std::string regular_content(const local_add& a) {
     return std::move(*data);
 }
 
-// Runs f(stop) on `pool` and resumes the caller with its outcome. A cancellation of the caller
-// sets `stop` (f checks it and ends) instead of reaching into the pool: a coroutine spawned
-// there would throw operation_aborted on a pool thread, outside any handler.
-template <class F>
-asio::awaitable<void> co_off_thread(asio::thread_pool& pool, F f) {
-    auto stop = std::make_shared<std::atomic<bool>>(false);
-    // Named, not a temporary of the co_await expression: g++ 12 destroys such temporaries twice,
-    // which here drops a reference to `stop` too many.
-    auto init = [&pool, stop, f = std::move(f)](auto handler) mutable {
-        auto slot = asio::get_associated_cancellation_slot(handler);
-        if (slot.is_connected()) slot.assign([stop](asio::cancellation_type) { *stop = true; });
-        auto work = asio::make_work_guard(asio::get_associated_executor(handler));
-        asio::post(pool, [f = std::move(f), stop, handler = std::move(handler), work = std::move(work)]() mutable {
-            std::exception_ptr e;
-            try {
-                f(*stop);
-            } catch (...) {
-                e = std::current_exception();
-            }
-            auto ex = work.get_executor();
-            asio::dispatch(ex, [handler = std::move(handler), e]() mutable { std::move(handler)(e); });
-            work.reset();
-        });
-    };
-    co_await asio::async_initiate<decltype(asio::use_awaitable), void(std::exception_ptr)>(std::move(init),
-                                                                                         asio::use_awaitable);
-}
-
-asio::awaitable<void> co_hash_all(std::vector<local_add>& adds, const commit_options& o, progress_reporter& prog) {
+asio::awaitable<void> co_hash_all(client& c, std::vector<local_add>& adds, const commit_options& o,
+                                  progress_reporter& prog) {
+    const asio::any_io_executor pool = detail::blocking_executor(c);
     // Preuploaded adds carry their hashes.
     for (auto& a : adds)
-        if (a.src->preuploaded) hash_add(a);
+        if (a.src->preuploaded) hash_add(a, pool);
     std::vector<std::size_t> to_hash;
     for (std::size_t i = 0; i < adds.size(); ++i)
         if (!adds[i].src->preuploaded) to_hash.push_back(i);
@@ -213,11 +188,14 @@ asio::awaitable<void> co_hash_all(std::vector<local_add>& adds, const commit_opt
     prog.begin(commit_progress::stage::hashing, to_hash.size(), total);
     unsigned threads = std::max(1u, std::min({o.max_workers, std::max(1u, std::thread::hardware_concurrency()),
                                                static_cast<unsigned>(to_hash.size())}));
-    // Hashing is CPU work: it runs on threads of its own, never on the caller's executor.
-    asio::thread_pool pool(threads);
+    // Hashing is CPU work: it runs on the client's blocking pool, never on the caller's executor.
+    // A cancellation stops it within one read, and the caller waits for that: it writes into `a`.
     co_await util::co_for_each(to_hash.size(), threads, [&](std::size_t k) -> asio::awaitable<void> {
         auto& a = adds[to_hash[k]];
-        co_await co_off_thread(pool, [&a](const std::atomic<bool>& stop) { hash_add(a, &stop); });
+        std::function<void(const std::atomic<bool>&)> job = [&a, pool](const std::atomic<bool>& stop) {
+            hash_add(a, pool, &stop);
+        };
+        co_await util::co_blocking_to_end(pool, std::move(job));
         prog.step(a.path, a.size);
     });
 }
@@ -493,7 +471,7 @@ static asio::awaitable<commit_info> co_create_commit_impl(client& c, std::string
         }
     }
 
-    co_await co_hash_all(adds, o, prog);
+    co_await co_hash_all(c, adds, o, prog);
     prog.stage_only(commit_progress::stage::checking);
     std::string head;
     if (!adds.empty()) {
@@ -687,7 +665,7 @@ static asio::awaitable<std::vector<commit_add>> co_preupload_lfs_files_impl(clie
         la.src = &a;
         adds.push_back(std::move(la));
     }
-    co_await co_hash_all(adds, o, prog);
+    co_await co_hash_all(c, adds, o, prog);
     prog.stage_only(commit_progress::stage::checking);
     if (!adds.empty()) co_await co_preupload(c, repo_id, o, adds);
     std::vector<lfs_object> objects;

@@ -1,14 +1,20 @@
 #include "util/hash.hpp"
 #include "util/paths.hpp"
+#include "util/blocking.hpp"
 #include "util/read_ahead.hpp"
 #include "util/sigpipe.hpp"
+
+#include <boost/asio/post.hpp>
 
 #include <boost/test/unit_test.hpp>
 
 #include <cerrno>
 #include <chrono>
+#include <atomic>
 #include <condition_variable>
 #include <cstring>
+#include <functional>
+#include <future>
 #include <mutex>
 #include <thread>
 #include <cstdio>
@@ -186,12 +192,14 @@ std::string make_file(std::size_t n, std::string& path) {
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(every_byte_arrives_once_in_order) {
+    hfhub::util::blocking_pool pool(2);
+    const boost::asio::any_io_executor helper = pool.get_executor();
     std::string path;
     std::string data = make_file((5u << 20) + 12345, path);
     int fd = ::open(path.c_str(), O_RDONLY);
     std::string got;
     std::size_t calls = 0;
-    auto r = hfhub::util::read_ahead(fd, 1u << 20, data.size(), [&](const char* p, std::size_t n) {
+    auto r = hfhub::util::read_ahead(helper, fd, 1u << 20, data.size(), [&](const char* p, std::size_t n) {
         got.append(p, n);
         ++calls;
     });
@@ -204,10 +212,12 @@ BOOST_AUTO_TEST_CASE(every_byte_arrives_once_in_order) {
 }
 
 BOOST_AUTO_TEST_CASE(it_stops_soon_after_more_than_expected) {
+    hfhub::util::blocking_pool pool(2);
+    const boost::asio::any_io_executor helper = pool.get_executor();
     std::string path;
     std::string data = make_file(8u << 20, path);
     int fd = ::open(path.c_str(), O_RDONLY);
-    auto r = hfhub::util::read_ahead(fd, 1u << 20, 3u << 20, [](const char*, std::size_t) {});
+    auto r = hfhub::util::read_ahead(helper, fd, 1u << 20, 3u << 20, [](const char*, std::size_t) {});
     ::close(fd);
     std::remove(path.c_str());
     BOOST_TEST(r.bytes > (3u << 20));  // the caller sees the file is bigger than it thought
@@ -217,6 +227,8 @@ BOOST_AUTO_TEST_CASE(it_stops_soon_after_more_than_expected) {
 // The download's use: a source that blocks until a writer has produced more, answers short
 // reads, and may give up part way.
 BOOST_AUTO_TEST_CASE(a_blocking_source_with_short_reads_is_consumed_in_order) {
+    hfhub::util::blocking_pool pool(2);
+    const boost::asio::any_io_executor helper = pool.get_executor();
     std::string data((3u << 20) + 777, '\0');
     for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>((i * 7 + i / 1013) & 0xff);
     std::mutex mu;
@@ -243,7 +255,7 @@ BOOST_AUTO_TEST_CASE(a_blocking_source_with_short_reads_is_consumed_in_order) {
         read_pos += k;
         return static_cast<ssize_t>(k);
     };
-    auto r = hfhub::util::read_ahead(source, 1u << 18, data.size(), [&](const char* p, std::size_t n) { got.append(p, n); });
+    auto r = hfhub::util::read_ahead(helper, source, 1u << 18, data.size(), [&](const char* p, std::size_t n) { got.append(p, n); });
     producer.join();
     BOOST_TEST(r.error == 0);
     BOOST_TEST(r.bytes == data.size());
@@ -261,17 +273,19 @@ BOOST_AUTO_TEST_CASE(a_blocking_source_with_short_reads_is_consumed_in_order) {
         served += k;
         return static_cast<ssize_t>(k);
     };
-    auto f = hfhub::util::read_ahead(failing, 4096, 1u << 20, [](const char*, std::size_t) {});
+    auto f = hfhub::util::read_ahead(helper, failing, 4096, 1u << 20, [](const char*, std::size_t) {});
     BOOST_TEST(f.error == ECANCELED);
     BOOST_TEST(f.bytes == 5000u);
 }
 
 BOOST_AUTO_TEST_CASE(a_failing_consumer_stops_it_and_a_failing_read_is_reported) {
+    hfhub::util::blocking_pool pool(2);
+    const boost::asio::any_io_executor helper = pool.get_executor();
     std::string path;
     std::string data = make_file(4u << 20, path);
     int fd = ::open(path.c_str(), O_RDONLY);
     std::size_t seen = 0;
-    BOOST_CHECK_THROW(hfhub::util::read_ahead(fd, 1u << 16, data.size(),
+    BOOST_CHECK_THROW(hfhub::util::read_ahead(helper, fd, 1u << 16, data.size(),
                                               [&](const char*, std::size_t n) {
                                                   seen += n;
                                                   if (seen >= (1u << 18)) throw std::runtime_error("stop");
@@ -279,11 +293,68 @@ BOOST_AUTO_TEST_CASE(a_failing_consumer_stops_it_and_a_failing_read_is_reported)
                       std::runtime_error);
     ::close(fd);
     fd = ::open(path.c_str(), O_WRONLY);  // reads fail with EBADF
-    auto r = hfhub::util::read_ahead(fd, 1u << 16, data.size(), [](const char*, std::size_t) {});
+    auto r = hfhub::util::read_ahead(helper, fd, 1u << 16, data.size(), [](const char*, std::size_t) {});
     ::close(fd);
     std::remove(path.c_str());
     BOOST_TEST(r.error == EBADF);
     BOOST_TEST(r.bytes == 0u);
+}
+
+// The helper is a job of a pool that may be busy: called from the only thread of a pool of
+// one, its helper can't start until it returns, so the caller makes every read itself.
+BOOST_AUTO_TEST_CASE(on_the_only_thread_of_a_pool_the_caller_reads_alone) {
+    std::string path;
+    std::string data = make_file((6u << 20) + 4321, path);
+    hfhub::util::blocking_pool pool(1);
+    const boost::asio::any_io_executor helper = pool.get_executor();
+    std::promise<std::pair<hfhub::util::read_result, std::string>> out;
+    std::atomic<int> reads_elsewhere{0};
+    boost::asio::post(helper, [&] {
+        int fd = ::open(path.c_str(), O_RDONLY);
+        auto me = std::this_thread::get_id();
+        std::function<ssize_t(char*, std::size_t)> read = [&](char* p, std::size_t n) {
+            if (std::this_thread::get_id() != me) ++reads_elsewhere;
+            return ::read(fd, p, n);
+        };
+        std::string got;
+        auto r = hfhub::util::read_ahead(helper, read, 1u << 20, data.size(), [&](const char* p, std::size_t n) { got.append(p, n); });
+        ::close(fd);
+        out.set_value({r, std::move(got)});
+    });
+    auto fut = out.get_future();
+    BOOST_REQUIRE(fut.wait_for(std::chrono::seconds(20)) == std::future_status::ready);  // no deadlock
+    auto [r, got] = fut.get();
+    std::remove(path.c_str());
+    BOOST_TEST(r.error == 0);
+    BOOST_TEST(r.bytes == data.size());
+    BOOST_TEST((got == data));
+    BOOST_TEST(reads_elsewhere.load() == 0);
+}
+
+// With a thread to spare, the helper does read ahead: some reads happen on a pool thread while
+// the caller consumes.
+BOOST_AUTO_TEST_CASE(a_free_pool_thread_reads_ahead) {
+    std::string path;
+    std::string data = make_file(4u << 20, path);
+    hfhub::util::blocking_pool pool(1);
+    const boost::asio::any_io_executor helper = pool.get_executor();
+    int fd = ::open(path.c_str(), O_RDONLY);
+    auto me = std::this_thread::get_id();
+    std::atomic<int> reads_on_pool{0};
+    std::function<ssize_t(char*, std::size_t)> read = [&](char* p, std::size_t n) {
+        if (std::this_thread::get_id() != me) ++reads_on_pool;
+        return ::read(fd, p, n);
+    };
+    std::string got;
+    auto r = hfhub::util::read_ahead(helper, read, 1u << 16, data.size(), [&](const char* p, std::size_t n) {
+        got.append(p, n);
+        std::this_thread::sleep_for(std::chrono::microseconds(300));  // a slow consumer: room to read ahead
+    });
+    ::close(fd);
+    std::remove(path.c_str());
+    BOOST_TEST(r.error == 0);
+    BOOST_TEST((got == data));
+    BOOST_TEST(reads_on_pool.load() > 0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
