@@ -50,7 +50,7 @@ asan() {
 # locks, reading ahead of hashing.
 tsan_suites=multipart_assembly_units,util_read_ahead,client_http,client_tls,transport_keepalive,transport_limits,transport_shutdown,transport_cli,download_processes,download_parallel_verify,download_options_each,commit_ndjson,hub_api,tree,cache_lock
 
-tsan_usage=blocking_calls:deadlines_and_contexts/one_client_two_io_contexts_one_hundred_requests
+tsan_usage=blocking_calls:deadlines_and_contexts/one_client_two_io_contexts_one_hundred_requests:blocking_pool_usage/a_pool_of_one_thread_uploads_and_downloads_big_files
 
 tsan() {
   local t0=$SECONDS logs=$PWD/build-tsan/sanitizer-logs
@@ -64,7 +64,8 @@ tsan() {
     --log_level=test_suite >build-tsan/concurrency.log 2>&1 || rc=$?
   tail -n 3 build-tsan/concurrency.log
   ((rc == 0)) || grep -E 'error|fail' build-tsan/concurrency.log | head -40 >&2
-  # The blocking twins' own thread, and one client on two io_contexts.
+  # The blocking twins' own thread, one client on two io_contexts, and a client's blocking pool
+  # of one thread doing a commit's hashing and a parallel download's verification.
   build-tsan/hfhub_usage_tests --run_test="$tsan_usage" --log_level=test_suite >build-tsan/usage.log 2>&1 || {
     rc=1
     grep -E 'error|fail' build-tsan/usage.log | head -40 >&2
