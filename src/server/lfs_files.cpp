@@ -207,25 +207,16 @@ std::size_t repo_store::purge_lfs(repo& r, const std::vector<std::string>& oids,
     // the middle of a move (out of repos/) while the others are read.
     std::lock_guard create_lk(create_mu_);
     std::lock_guard lk(lfs_mu_);
-    std::error_code ec;
-    for (repo_type t : {repo_type::model, repo_type::dataset, repo_type::space}) {
-        fs::path top = root_ / "repos" / std::string(type_plural(t));
-        for (auto ns = fs::directory_iterator(top, ec); !ec && ns != fs::directory_iterator(); ns.increment(ec)) {
-            std::error_code ec2;
-            for (auto n = fs::directory_iterator(ns->path(), ec2); !ec2 && n != fs::directory_iterator();
-                 n.increment(ec2)) {
-                // A repo from before grants gets its file when first loaded: load it now.
-                if (!fs::exists(lfs_grants_path(n->path())))
-                    find(t, ns->path().filename().string() + "/" + n->path().filename().string());
-                auto text = util::read_file(lfs_grants_path(n->path()));
-                if (!text) continue;
-                auto log = parse_grants(*text);
-                std::erase_if(gone, [&](const std::string& oid) { return log.granted.contains(oid); });
-            }
-            if (gone.empty()) return 0;
+    for_each_repo_dir([&](repo_type t, const std::string& id, const fs::path& dir) {
+        // A repo from before grants gets its file when first loaded: load it now.
+        if (!fs::exists(lfs_grants_path(dir))) find(t, id);
+        if (auto text = util::read_file(lfs_grants_path(dir))) {
+            auto log = parse_grants(*text);
+            std::erase_if(gone, [&](const std::string& oid) { return log.granted.contains(oid); });
         }
-        ec.clear();
-    }
+        return !gone.empty();
+    });
+    if (gone.empty()) return 0;
     for (auto& oid : gone) lfs_.remove(oid);
     return gone.size();
 }

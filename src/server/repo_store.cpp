@@ -317,21 +317,25 @@ std::string repo_store::key_of(repo_type t, std::string_view id) {
     return key;
 }
 
-void repo_store::index_existing() {
-    std::error_code ec;
+void repo_store::for_each_repo_dir(
+    const std::function<bool(repo_type, const std::string&, const fs::path&)>& fn) const {
     for (repo_type t : {repo_type::model, repo_type::dataset, repo_type::space}) {
+        std::error_code ec;
         fs::path top = root_ / "repos" / std::string(type_plural(t));
         for (auto ns = fs::directory_iterator(top, ec); !ec && ns != fs::directory_iterator(); ns.increment(ec)) {
             std::error_code ec2;
             for (auto n = fs::directory_iterator(ns->path(), ec2); !ec2 && n != fs::directory_iterator();
                  n.increment(ec2))
-                if (fs::exists(n->path() / "repo.json")) {
-                    std::string id = ns->path().filename().string() + "/" + n->path().filename().string();
-                    names_[key_of(t, id)] = id;
-                }
+                if (!fn(t, ns->path().filename().string() + "/" + n->path().filename().string(), n->path())) return;
         }
-        ec.clear();
     }
+}
+
+void repo_store::index_existing() {
+    for_each_repo_dir([&](repo_type t, const std::string& id, const fs::path& dir) {
+        if (fs::exists(dir / "repo.json")) names_[key_of(t, id)] = id;
+        return true;
+    });
     if (auto text = util::read_file(root_ / "repos" / "moved.json")) {
         boost::system::error_code jec;
         json::value v = json::parse(*text, jec);

@@ -234,6 +234,8 @@ private:
     fs::path repo_dir(repo_type t, std::string_view id) const;
     static std::string key_of(repo_type t, std::string_view id);  // case-insensitive map key
     void index_existing();
+    // Calls fn(type, "ns/name", folder) for each repo folder under repos/, until fn returns false.
+    void for_each_repo_dir(const std::function<bool(repo_type, const std::string&, const fs::path&)>& fn) const;
     std::shared_ptr<repo> load(repo_type t, std::string_view id);
     std::string write_commit(repo& r, const commit& c);
     void write_state(repo& r, const repo_state& s);
