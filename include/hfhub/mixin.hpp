@@ -297,7 +297,7 @@ public:
     // changed meanwhile: a cancelled caller resumes once the save has ended (it reads from the
     // model), with client_errc::cancelled only if something after it noticed. Errors: what
     // save_pretrained throws, file system errors as hfhub::error(io_error).
-    boost::asio::awaitable<void> co_save_pretrained(client& c, std::filesystem::path dir, template_vars card_vars = {}) const {
+    boost::asio::awaitable<void> co_save_pretrained(client& c, std::filesystem::path dir, template_vars card_vars = template_vars()) const {
         check();
         std::function<void()> save = [this, dir = std::move(dir), vars = std::move(card_vars)] { save_pretrained(dir, vars); };
         return mixin_detail::co_off_io_thread(c, std::move(save));
@@ -306,7 +306,7 @@ public:
     // co_save_pretrained into a temp dir, then one commit of it (creating the repo if needed).
     // The model must outlive the operation.
     boost::asio::awaitable<commit_info> co_push_to_hub(client& c, std::string repo_id, mixin_push_options opts = mixin_push_options(),
-                                                       template_vars card_vars = {}) const {
+                                                       template_vars card_vars = template_vars()) const {
         check();
         mixin_detail::temp_dir tmp(c);
         // Named: g++ 12 mishandles temporaries in a co_await expression.

@@ -206,6 +206,9 @@ asio::awaitable<void> user_code(client& hub, client& other, fs::path work, seen&
     tiny back = co_await tiny::co_from_pretrained(hub, "alice/tiny");
     BOOST_TEST((back == tiny(tiny_config())));
     s("mixin co_from_pretrained");
+    co_await tiny(tiny_config()).co_save_pretrained(hub, work / "saved");
+    BOOST_TEST((tiny::from_pretrained(work / "saved") == tiny(tiny_config())));
+    s("mixin co_save_pretrained");
 
     auto resp = co_await hub.co_request(get(hub.settings().endpoint + "/api/whoami-v2"));
     BOOST_TEST(resp.status == 200u);
