@@ -18,7 +18,7 @@ namespace json = boost::json;
 
 namespace {
 
-const fs::path golden = fs::path(__FILE__).parent_path().parent_path() / "golden";
+const fs::path golden = fs::path(__FILE__).parent_path().parent_path().parent_path() / "golden";
 
 std::string slurp(const fs::path& p) {
     std::ifstream in(p, std::ios::binary);
