@@ -87,7 +87,4 @@ boost::asio::awaitable<std::filesystem::path> co_snapshot_download(client& c, st
                                                                    snapshot_options opts = snapshot_options());
 std::filesystem::path snapshot_download(client& c, std::string repo_id, snapshot_options opts = snapshot_options());
 
-// Python's filter: allowed by some allow pattern (when any) and by no ignore pattern.
-bool path_matches(std::string_view path, const std::vector<std::string>& allow, const std::vector<std::string>& ignore);
-
 }  // namespace hfhub

@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace hfhub {
 
@@ -24,5 +25,9 @@ std::string repo_folder_name(repo_type t, std::string_view repo_id);
 // A file path inside a repo: no "..", "." or empty segments, not absolute, no backslash or NUL.
 // Throws hfhub::error(client_errc::invalid_path).
 void validate_repo_path(std::string_view path);
+
+// Python's filter of repo paths: allowed by some allow pattern (when any) and by no ignore pattern.
+// A pattern ending in '/' means everything under that folder.
+bool path_matches(std::string_view path, const std::vector<std::string>& allow, const std::vector<std::string>& ignore);
 
 }  // namespace hfhub

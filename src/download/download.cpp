@@ -29,22 +29,6 @@ namespace asio = boost::asio;
 namespace fs = std::filesystem;
 using download::file_meta;
 
-bool path_matches(std::string_view path, const std::vector<std::string>& allow, const std::vector<std::string>& ignore) {
-    auto norm = [](std::string p) {
-        for (char& ch : p)
-            if (ch == '\\') ch = '/';
-        if (p.ends_with('/')) p += '*';
-        return p;
-    };
-    auto any = [&](const std::vector<std::string>& pats) {
-        for (auto& p : pats)
-            if (util::fnmatch(norm(p), path)) return true;
-        return false;
-    };
-    if (!allow.empty() && !any(allow)) return false;
-    return ignore.empty() || !any(ignore);
-}
-
 namespace {
 
 offline_policy policy_of(const client& c, const download_options& o) {

@@ -77,4 +77,21 @@ void validate_repo_path(std::string_view path) {
                 diagnostics{.client_message = "invalid path in repo '" + std::string(path) + "': " + why});
 }
 
+
+bool path_matches(std::string_view path, const std::vector<std::string>& allow, const std::vector<std::string>& ignore) {
+    auto norm = [](std::string p) {
+        for (char& ch : p)
+            if (ch == '\\') ch = '/';
+        if (p.ends_with('/')) p += '*';
+        return p;
+    };
+    auto any = [&](const std::vector<std::string>& pats) {
+        for (auto& p : pats)
+            if (util::fnmatch(norm(p), path)) return true;
+        return false;
+    };
+    if (!allow.empty() && !any(allow)) return false;
+    return ignore.empty() || !any(ignore);
+}
+
 }  // namespace hfhub

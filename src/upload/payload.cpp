@@ -1,7 +1,6 @@
 #include "upload/payload.hpp"
 
 #include <hfhub/commit.hpp>
-#include <hfhub/download.hpp>
 #include <hfhub/error.hpp>
 #include <hfhub/repo.hpp>
 

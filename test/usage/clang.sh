@@ -18,8 +18,9 @@ for f in main.cpp test_coroutine_calls.cpp; do
   objs+=("$out/${f%.cpp}.o")
 done
 clang++ "${objs[@]}" -o "$out/hfhub_usage_tests_clang" \
-  "$build/test/libhfhub_test_support.a" "$build/src/libhfhub_server.a" "$build/src/libhfhub_client.a" \
-  "$build/src/libhfhub_core.a" "$build/src/libhfhub_util.a" \
+  "$build/test/libhfhub_test_support.a" "$build/src/libhfhub_server.a" "$build/src/libhfhub_mixin.a" "$build/src/libhfhub_mirror.a" "$build/src/libhfhub_upload.a" \
+  "$build/src/libhfhub_download.a" "$build/src/libhfhub_cache.a" "$build/src/libhfhub_hub.a" "$build/src/libhfhub_http.a" \
+  "$build/src/libhfhub_util.a" \
   -lboost_unit_test_framework -lboost_json -lboost_url -lssl -lcrypto -lyaml-cpp -pthread
 # The timer case needs the machine to itself (the g++ run of `usage` has it); the calls don't.
 exec "$out/hfhub_usage_tests_clang" --logger=HRF,error,stdout \
