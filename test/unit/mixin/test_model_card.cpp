@@ -18,7 +18,8 @@ namespace json = boost::json;
 
 namespace {
 
-const fs::path golden = fs::path(__FILE__).parent_path().parent_path() / "golden";
+// test/golden, from test/unit/mixin/.
+const fs::path golden = fs::path(__FILE__).parent_path().parent_path().parent_path() / "golden";
 
 std::string slurp(const fs::path& p) {
     std::ifstream in(p, std::ios::binary);
