@@ -18,11 +18,6 @@ namespace hfhub::server {
 
 namespace {
 
-std::int64_t now_seconds() {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
 lfs_grant_log parse_grants(std::string_view text) {
     lfs_grant_log log;
     for (std::size_t pos = 0, nl; (nl = text.find('\n', pos)) != std::string_view::npos; pos = nl + 1) {

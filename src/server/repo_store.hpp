@@ -29,6 +29,12 @@ std::string_view url_prefix(repo_type t);   // "", "datasets/", "spaces/"
 std::optional<repo_type> parse_type(std::string_view singular);
 std::optional<repo_type> parse_type_plural(std::string_view plural);
 
+// The largest regular file a commit may add; bigger ones must go through LFS, as on the Hub.
+inline constexpr std::uint64_t max_regular_file = 10ull * 1024 * 1024;
+
+// Seconds since the epoch: the times commits, grants and discussions record.
+std::int64_t now_seconds();
+
 struct file_entry {
     std::string oid;         // git blob id (of the pointer file for LFS)
     std::uint64_t size = 0;  // the real size, LFS included

@@ -119,256 +119,330 @@ asio::awaitable<void> linger_close(Stream& stream, const session_shared& sh) {
     lowest.socket().close(ec);
 }
 
+// Keeps an open connection in sh.conns for its lifetime, so stop() can close it while idle.
+struct connection_registration {
+    session_shared& sh;
+    std::shared_ptr<session_shared::connection> conn;
+
+    connection_registration(session_shared& s, beast::tcp_stream& lowest)
+        : sh(s), conn(std::make_shared<session_shared::connection>()) {
+        conn->ex = lowest.get_executor();
+        conn->stream = &lowest;
+        std::lock_guard lk(sh.conns_mu);
+        sh.conns.insert(conn);
+    }
+    ~connection_registration() {
+        conn->stream = nullptr;
+        std::lock_guard lk(sh.conns_mu);
+        sh.conns.erase(conn);
+    }
+    connection_registration(const connection_registration&) = delete;
+    connection_registration& operator=(const connection_registration&) = delete;
+};
+
+// What one connection's requests share: its stream, its read buffer and its copy buffer.
+template <class Stream>
+struct connection_io {
+    Stream& stream;
+    session_shared& sh;
+    listener_kind kind;
+    bool loopback;
+    beast::flat_buffer buf;
+    std::vector<char> chunk;
+
+    auto& lowest() { return beast::get_lowest_layer(stream); }
+};
+
+// Answers with an error and closes: the request is refused before its body was read.
+template <class Stream>
+asio::awaitable<void> reject(connection_io<Stream>& io, unsigned status, std::string_view msg) {
+    response r = error_response(status, "", msg);
+    std::string head = serialize_head(r, false, "");
+    io.lowest().expires_after(io.sh.opts.write_timeout);
+    auto bufs = std::array{asio::buffer(head), asio::buffer(r.body)};
+    auto [wec, w] = co_await asio::async_write(io.stream, bufs, tuple_awaitable);
+    if (!wec) co_await linger_close(io.stream, io.sh);
+}
+
+// The request line and headers as the hub sees them.
+inline request request_of(const http::request<http::empty_body>& hr, listener_kind kind, bool loopback) {
+    request req;
+    req.listener = kind;
+    req.from_loopback = loopback;
+    req.method = std::string(hr.method_string());
+    req.target = std::string(hr.target());
+    auto q = req.target.find('?');
+    req.path = req.target.substr(0, q);
+    if (q != std::string::npos) req.query = req.target.substr(q + 1);
+    for (auto& f : hr) req.headers.add(std::string(f.name_string()), std::string(f.value()));
+    return req;
+}
+
+// A storage PUT's body, streamed to disk and hashed on the way: to a temp file, or straight into
+// its multipart object when `part_slot` can be claimed. False: the connection is done.
+template <class Stream>
+asio::awaitable<bool> read_upload(connection_io<Stream>& io, http::request_parser<http::empty_body>& hp,
+                                  request& req, std::unique_ptr<multipart_assembly::claim>& part_slot) {
+    auto& sh = io.sh;
+    // A multipart part is hashed once, into its whole object, when it is joined;
+    // when it can be, it is written straight to its place in the object's file.
+    bool hash = !req.path.starts_with("/multipart/");
+    if (!hash) part_slot = sh.h.claim_part(req);
+    fs::path tmp;
+    util::unique_fd fd;
+    if (!part_slot) {
+        tmp = sh.h.temp_dir() / ("upload." + util::unique_suffix());
+        fd = util::unique_fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+        if (!fd) {
+            co_await reject(io, 500, "Cannot create a temp file");
+            co_return false;
+        }
+    }
+    http::request_parser<http::buffer_body> bp{std::move(hp)};
+    bp.body_limit(sh.opts.max_upload_bytes);
+    auto& chunk = io.chunk;
+    if (chunk.empty()) chunk.resize(1 << 20);
+    util::hasher sha(util::hash_algo::sha256);
+    std::uint64_t total = 0;
+    unsigned refuse = 0;  // answered after the temp file is gone
+    bool failed = false;
+    while (!bp.is_done()) {
+        bp.get().body().data = chunk.data();
+        bp.get().body().size = chunk.size();
+        io.lowest().expires_after(sh.opts.read_timeout);
+        auto [rec, rn] = co_await http::async_read_some(io.stream, io.buf, bp, tuple_awaitable);
+        if (rec == http::error::need_buffer) rec = {};
+        if (rec) {
+            failed = true;
+            if (rec == http::error::body_limit) refuse = 413;
+            break;
+        }
+        std::size_t got = chunk.size() - bp.get().body().size;
+        bool stored = true;
+        try {
+            if (!part_slot)
+                util::write_all(fd.get(), chunk.data(), got, tmp);
+            else if (total + got <= part_slot->length())
+                util::pwrite_all(part_slot->fd(), chunk.data(), got, part_slot->offset() + total, tmp);
+            else
+                stored = false;  // more than Content-Length promised: never past the part
+        } catch (const std::exception&) {
+            stored = false;
+        }
+        if (!stored) {
+            failed = true;
+            refuse = 507;
+            break;
+        }
+        if (hash) sha.update(chunk.data(), got);
+        total += got;
+    }
+    if (failed) {
+        if (!part_slot) ::unlink(tmp.c_str());
+        if (refuse == 413) co_await reject(io, 413, "Upload too large");
+        if (refuse == 507) co_await reject(io, 507, "Cannot store the upload");
+        co_return false;
+    }
+    req.upload = streamed_body{tmp, total, hash ? sha.hex_digest() : std::string(), part_slot ? part_slot->id() : 0};
+    co_return true;
+}
+
+// Any other body, buffered whole. False: the connection is done.
+template <class Stream>
+asio::awaitable<bool> read_buffered(connection_io<Stream>& io, http::request_parser<http::empty_body>& hp,
+                                    request& req) {
+    http::request_parser<http::string_body> sp{std::move(hp)};
+    sp.body_limit(io.sh.opts.max_body_bytes);
+    while (!sp.is_done()) {
+        io.lowest().expires_after(io.sh.opts.read_timeout);
+        auto [rec, rn] = co_await http::async_read_some(io.stream, io.buf, sp, tuple_awaitable);
+        if (rec == http::error::body_limit) {
+            co_await reject(io, 413, "Request body too large");
+            co_return false;
+        }
+        if (rec) co_return false;
+    }
+    req.body = std::move(sp.get().body());
+    co_return true;
+}
+
+// The hub's answer, or the injected fault's; on the store's executor when it may block.
+template <class Stream>
+asio::awaitable<response> answer(connection_io<Stream>& io, request& req, const std::optional<fault_action>& fault) {
+    auto& sh = io.sh;
+    if (fault && fault->stall_ms && !fault->stall_after_bytes) {
+        asio::steady_timer t(co_await asio::this_coro::executor);
+        t.expires_after(std::chrono::milliseconds(fault->stall_ms));
+        co_await t.async_wait(tuple_awaitable);
+    }
+    response res;
+    if (fault && fault->status) {
+        res = error_response(fault->status, "", "Injected fault");
+        for (auto& [k, v] : fault->headers.items) res.headers.set(k, v);
+    } else {
+        if (sh.store_ex && is_store_work(io.kind, req))
+            res = co_await asio::co_spawn(
+                sh.store_ex, [&]() -> asio::awaitable<response> { co_return sh.h.handle(req); }, use_awaitable);
+        else
+            res = sh.h.handle(req);
+        if (fault)
+            for (auto& [k, v] : fault->headers.items) res.headers.set(k, v);
+    }
+    if (req.method == "HEAD") res.head = true;  // whatever produced it, a HEAD answer has no body
+    if (req.upload && !req.upload->file.empty()) {
+        std::error_code rm;
+        fs::remove(req.upload->file, rm);  // routes move what they keep
+    }
+    co_return res;
+}
+
+// Checks a file answer before promising it in a 200; a small one travels with the head.
+inline void open_file_answer(response& res, bool faulted) {
+    if (!res.file) return;
+    util::unique_fd fd(::open(res.file->path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) {
+        bool head_only = res.head;
+        res = error_response(500, "", "A stored object is unreadable");
+        res.head = head_only;
+    } else if (!res.head && !faulted && res.file->length <= 64 * 1024) {
+        res.body.resize(static_cast<std::size_t>(res.file->length));
+        ssize_t got = ::pread(fd.get(), res.body.data(), res.body.size(), static_cast<off_t>(res.file->offset));
+        if (got == static_cast<ssize_t>(res.body.size())) {
+            res.file.reset();
+        } else {
+            res = error_response(500, "", "A stored object is unreadable");
+        }
+    }
+}
+
+template <class Stream>
+void close_now(connection_io<Stream>& io) {
+    beast::error_code ignore;
+    io.lowest().socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignore);
+    io.lowest().socket().close(ignore);
+}
+
+// Writes the answer (cut short if the fault says so) and logs it. True: the connection may
+// carry another request.
+template <class Stream>
+asio::awaitable<bool> send_answer(connection_io<Stream>& io, const request& req, response& res,
+                                  std::optional<fault_action>& fault, bool keep_alive,
+                                  std::chrono::steady_clock::time_point started) {
+    auto& sh = io.sh;
+    auto since_start = [&] {
+        return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+    };
+    bool authorized = req.headers.get("Authorization").has_value();
+    if (fault && fault->drop) {
+        std::uint64_t total = res.head ? 0 : res.content_length();
+        if (total < 2) {  // nothing to cut in half: close without an answer
+            sh.log.write(io.kind, req.method, req.target, res.status, 0, authorized, since_start());
+            close_now(io);
+            co_return false;
+        }
+        fault->drop_after_bytes = total / 2;
+    }
+    std::string rid = sh.id_prefix + std::to_string(++sh.next_id);
+    std::string head = serialize_head(res, keep_alive, rid);
+    std::uint64_t sent = 0;
+    bool whole = false;
+    io.lowest().expires_after(sh.opts.write_timeout);
+    if (!res.file && !fault) {
+        // Head and body in one gather write: one send for a small answer.
+        std::string_view body = res.head ? std::string_view() : std::string_view(res.body);
+        std::array<asio::const_buffer, 2> bufs{asio::buffer(head), asio::buffer(body)};
+        auto [wec, w] = co_await asio::async_write(io.stream, bufs, tuple_awaitable);
+        whole = !wec;
+        sent = w > head.size() ? w - head.size() : 0;
+    } else {
+        auto [hec, hw] = co_await asio::async_write(io.stream, asio::buffer(head), tuple_awaitable);
+        whole = !hec && co_await write_body(io.stream, sh, res, fault ? &*fault : nullptr, io.chunk, sent);
+    }
+    sh.log.write(io.kind, req.method, req.target, res.status, sent, authorized, since_start());
+    if (!whole) {
+        close_now(io);
+        co_return false;
+    }
+    co_return keep_alive;
+}
+
+// One request whose header `hp` holds (or whose read failed with `ec`), answered. True: the
+// connection may carry another.
+template <class Stream>
+asio::awaitable<bool> serve_request(connection_io<Stream>& io, http::request_parser<http::empty_body>& hp,
+                                    beast::error_code ec) {
+    auto& sh = io.sh;
+    auto started = std::chrono::steady_clock::now();
+    if (ec == http::error::header_limit) {
+        co_await reject(io, 431, "Request header fields too large");
+        co_return false;
+    }
+    if (ec == http::error::body_limit) {
+        co_await reject(io, 413, "Request body too large");
+        co_return false;
+    }
+    if (ec) co_return false;
+    if (sh.stopping) {  // arrived as we stopped: after on_drained, nothing may be processed
+        co_await reject(io, 503, "The server is shutting down");
+        co_return false;
+    }
+    // Only storage PUTs stream to disk; every other body is buffered, so max_body_bytes applies.
+    if (!(io.kind == listener_kind::storage && hp.get().method() == http::verb::put) && hp.content_length() &&
+        *hp.content_length() > sh.opts.max_body_bytes) {
+        co_await reject(io, 413, "Request body too large");
+        co_return false;
+    }
+    in_flight_guard guard(sh);
+    // Held until the answer is built: released, the part still missing, unless accepted.
+    std::unique_ptr<multipart_assembly::claim> part_slot;
+    request req = request_of(hp.get(), io.kind, io.loopback);
+    bool keep_alive = hp.get().keep_alive();
+
+    if (auto expect = hp.get()[http::field::expect]; beast::iequals(expect, "100-continue")) {
+        static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
+        io.lowest().expires_after(sh.opts.write_timeout);
+        auto [wec, w] = co_await asio::async_write(io.stream, asio::buffer(cont), tuple_awaitable);
+        if (wec) co_return false;
+    }
+    // The body: storage uploads stream to disk, hashed on the way; the rest is buffered.
+    if (!hp.is_done()) {
+        bool read = false;
+        if (io.kind == listener_kind::storage && req.method == "PUT")
+            read = co_await read_upload(io, hp, req, part_slot);
+        else
+            read = co_await read_buffered(io, hp, req);
+        if (!read) co_return false;
+    }
+    // The admin route is exempt, or a catch-all rule could never be cleared.
+    bool admin = io.kind == listener_kind::api && req.path.starts_with("/admin/");
+    std::optional<fault_action> fault;
+    if (!admin) fault = sh.h.faults().on_request(io.kind, req.method, req.target);
+    response res = co_await answer(io, req, fault);
+    if (sh.stopping) keep_alive = false;
+    open_file_answer(res, fault.has_value());
+    bool more = co_await send_answer(io, req, res, fault, keep_alive, started);
+    co_return more;
+}
+
 template <class Stream>
 asio::awaitable<void> serve_connection(Stream& stream, std::shared_ptr<session_shared> sh, listener_kind kind,
                                        bool loopback) {
-    auto& lowest = beast::get_lowest_layer(stream);
-    beast::flat_buffer buf;
-    buf.reserve(64 * 1024);
-    std::vector<char> chunk;
-
-    auto conn = std::make_shared<session_shared::connection>();
-    conn->ex = lowest.get_executor();
-    conn->stream = &lowest;
-    {
-        std::lock_guard lk(sh->conns_mu);
-        sh->conns.insert(conn);
-    }
-    struct unregister {
-        session_shared& sh;
-        std::shared_ptr<session_shared::connection> c;
-        ~unregister() {
-            c->stream = nullptr;
-            std::lock_guard lk(sh.conns_mu);
-            sh.conns.erase(c);
-        }
-    } unreg{*sh, conn};
-
+    connection_io<Stream> io{stream, *sh, kind, loopback, {}, {}};
+    io.buf.reserve(64 * 1024);
+    connection_registration reg(*sh, io.lowest());
+    auto& conn = *reg.conn;
     for (;;) {
         // Checked in the same strand step that marks us idle, so stop() can't slip between.
         if (sh->stopping) co_return;
-        conn->idle = true;
+        conn.idle = true;
         http::request_parser<http::empty_body> hp;
         hp.header_limit(static_cast<std::uint32_t>(sh->opts.max_header_bytes));
         // Checked against Content-Length as soon as the header is parsed.
         hp.body_limit(kind == listener_kind::storage ? sh->opts.max_upload_bytes : sh->opts.max_body_bytes);
-        lowest.expires_after(sh->opts.read_timeout);
-        auto [ec, n] = co_await http::async_read_header(stream, buf, hp, tuple_awaitable);
-        conn->idle = false;
-        auto started = std::chrono::steady_clock::now();
-        auto reject = [&](unsigned status, std::string_view msg) -> asio::awaitable<void> {
-            response r = error_response(status, "", msg);
-            std::string head = serialize_head(r, false, "");
-            lowest.expires_after(sh->opts.write_timeout);
-            auto [wec, w] = co_await asio::async_write(stream, std::array{asio::buffer(head), asio::buffer(r.body)},
-                                                       tuple_awaitable);
-            if (!wec) co_await linger_close(stream, *sh);
-        };
-        if (ec == http::error::header_limit) {
-            co_await reject(431, "Request header fields too large");
-            co_return;
-        }
-        if (ec == http::error::body_limit) {
-            co_await reject(413, "Request body too large");
-            co_return;
-        }
-        if (ec) co_return;
-        if (sh->stopping) {  // arrived as we stopped: after on_drained, nothing may be processed
-            co_await reject(503, "The server is shutting down");
-            co_return;
-        }
-        // Only storage PUTs stream to disk; every other body is buffered, so max_body_bytes applies.
-        if (!(kind == listener_kind::storage && hp.get().method() == http::verb::put) && hp.content_length() &&
-            *hp.content_length() > sh->opts.max_body_bytes) {
-            co_await reject(413, "Request body too large");
-            co_return;
-        }
-        in_flight_guard guard(*sh);
-        // Held until the answer is built: released, the part still missing, unless accepted.
-        std::unique_ptr<multipart_assembly::claim> part_slot;
-
-        request req;
-        req.listener = kind;
-        req.from_loopback = loopback;
-        auto& hr = hp.get();
-        req.method = std::string(hr.method_string());
-        req.target = std::string(hr.target());
-        auto q = req.target.find('?');
-        req.path = req.target.substr(0, q);
-        if (q != std::string::npos) req.query = req.target.substr(q + 1);
-        for (auto& f : hr) req.headers.add(std::string(f.name_string()), std::string(f.value()));
-        bool keep_alive = hr.keep_alive();
-
-        if (auto expect = hr[http::field::expect]; beast::iequals(expect, "100-continue")) {
-            static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
-            lowest.expires_after(sh->opts.write_timeout);
-            auto [wec, w] = co_await asio::async_write(stream, asio::buffer(cont), tuple_awaitable);
-            if (wec) co_return;
-        }
-
-        // The body: storage uploads stream to disk, hashed on the way; the rest is buffered.
-        if (!hp.is_done()) {
-            if (kind == listener_kind::storage && req.method == "PUT") {
-                // A multipart part is hashed once, into its whole object, when it is joined;
-                // when it can be, it is written straight to its place in the object's file.
-                bool hash = !req.path.starts_with("/multipart/");
-                if (!hash) part_slot = sh->h.claim_part(req);
-                fs::path tmp;
-                util::unique_fd fd;
-                if (!part_slot) {
-                    tmp = sh->h.temp_dir() / ("upload." + util::unique_suffix());
-                    fd = util::unique_fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-                    if (!fd) {
-                        co_await reject(500, "Cannot create a temp file");
-                        co_return;
-                    }
-                }
-                http::request_parser<http::buffer_body> bp{std::move(hp)};
-                bp.body_limit(sh->opts.max_upload_bytes);
-                if (chunk.empty()) chunk.resize(1 << 20);
-                util::hasher sha(util::hash_algo::sha256);
-                std::uint64_t total = 0;
-                bool failed = false;
-                unsigned refuse = 0;  // answered after the temp file is gone
-                while (!bp.is_done()) {
-                    bp.get().body().data = chunk.data();
-                    bp.get().body().size = chunk.size();
-                    lowest.expires_after(sh->opts.read_timeout);
-                    auto [rec, rn] = co_await http::async_read_some(stream, buf, bp, tuple_awaitable);
-                    if (rec == http::error::need_buffer) rec = {};
-                    if (rec) {
-                        failed = true;
-                        if (rec == http::error::body_limit) refuse = 413;
-                        break;
-                    }
-                    std::size_t got = chunk.size() - bp.get().body().size;
-                    bool stored = true;
-                    try {
-                        if (!part_slot)
-                            util::write_all(fd.get(), chunk.data(), got, tmp);
-                        else if (total + got <= part_slot->length())
-                            util::pwrite_all(part_slot->fd(), chunk.data(), got, part_slot->offset() + total, tmp);
-                        else
-                            stored = false;  // more than Content-Length promised: never past the part
-                    } catch (const std::exception&) {
-                        stored = false;
-                    }
-                    if (!stored) {
-                        failed = true;
-                        refuse = 507;
-                        break;
-                    }
-                    if (hash) sha.update(chunk.data(), got);
-                    total += got;
-                }
-                if (failed) {
-                    if (!part_slot) ::unlink(tmp.c_str());
-                    if (refuse == 413) co_await reject(413, "Upload too large");
-                    if (refuse == 507) co_await reject(507, "Cannot store the upload");
-                    co_return;
-                }
-                req.upload = streamed_body{tmp, total, hash ? sha.hex_digest() : std::string(),
-                                           part_slot ? part_slot->id() : 0};
-            } else {
-                http::request_parser<http::string_body> sp{std::move(hp)};
-                sp.body_limit(sh->opts.max_body_bytes);
-                while (!sp.is_done()) {
-                    lowest.expires_after(sh->opts.read_timeout);
-                    auto [rec, rn] = co_await http::async_read_some(stream, buf, sp, tuple_awaitable);
-                    if (rec == http::error::body_limit) {
-                        co_await reject(413, "Request body too large");
-                        co_return;
-                    }
-                    if (rec) co_return;
-                }
-                req.body = std::move(sp.get().body());
-            }
-        }
-
-        // The admin route is exempt, or a catch-all rule could never be cleared.
-        bool admin = kind == listener_kind::api && req.path.starts_with("/admin/");
-        std::optional<fault_action> fault;
-        if (!admin) fault = sh->h.faults().on_request(kind, req.method, req.target);
-        if (fault && fault->stall_ms && !fault->stall_after_bytes) {
-            asio::steady_timer t(co_await asio::this_coro::executor);
-            t.expires_after(std::chrono::milliseconds(fault->stall_ms));
-            co_await t.async_wait(tuple_awaitable);
-        }
-        response res;
-        if (fault && fault->status) {
-            res = error_response(fault->status, "", "Injected fault");
-            for (auto& [k, v] : fault->headers.items) res.headers.set(k, v);
-        } else {
-            if (sh->store_ex && is_store_work(kind, req))
-                res = co_await asio::co_spawn(
-                    sh->store_ex, [&]() -> asio::awaitable<response> { co_return sh->h.handle(req); }, use_awaitable);
-            else
-                res = sh->h.handle(req);
-            if (fault)
-                for (auto& [k, v] : fault->headers.items) res.headers.set(k, v);
-        }
-        if (req.method == "HEAD") res.head = true;  // whatever produced it, a HEAD answer has no body
-        if (req.upload && !req.upload->file.empty()) {
-            std::error_code rm;
-            fs::remove(req.upload->file, rm);  // routes move what they keep
-        }
-        if (sh->stopping) keep_alive = false;
-
-        if (res.file) {
-            // Check the file before promising it in a 200; a small one travels with the head.
-            util::unique_fd fd(::open(res.file->path.c_str(), O_RDONLY | O_CLOEXEC));
-            if (!fd) {
-                bool head_only = res.head;
-                res = error_response(500, "", "A stored object is unreadable");
-                res.head = head_only;
-            } else if (!res.head && !fault && res.file->length <= 64 * 1024) {
-                res.body.resize(static_cast<std::size_t>(res.file->length));
-                ssize_t got = ::pread(fd.get(), res.body.data(), res.body.size(), static_cast<off_t>(res.file->offset));
-                if (got == static_cast<ssize_t>(res.body.size())) {
-                    res.file.reset();
-                } else {
-                    res = error_response(500, "", "A stored object is unreadable");
-                }
-            }
-        }
-        if (fault && fault->drop) {
-            std::uint64_t total = res.head ? 0 : res.content_length();
-            if (total < 2) {  // nothing to cut in half: close without an answer
-                sh->log.write(kind, req.method, req.target, res.status, 0,
-                              req.headers.get("Authorization").has_value(),
-                              std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count());
-                beast::error_code ignore;
-                lowest.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignore);
-                lowest.socket().close(ignore);
-                co_return;
-            }
-            fault->drop_after_bytes = total / 2;
-        }
-        std::string rid = sh->id_prefix + std::to_string(++sh->next_id);
-        std::string head = serialize_head(res, keep_alive, rid);
-        std::uint64_t sent = 0;
-        bool whole = false;
-        lowest.expires_after(sh->opts.write_timeout);
-        if (!res.file && !fault) {
-            // Head and body in one gather write: one send for a small answer.
-            std::string_view body = res.head ? std::string_view() : std::string_view(res.body);
-            std::array<asio::const_buffer, 2> bufs{asio::buffer(head), asio::buffer(body)};
-            auto [wec, w] = co_await asio::async_write(stream, bufs, tuple_awaitable);
-            whole = !wec;
-            sent = w > head.size() ? w - head.size() : 0;
-        } else {
-            auto [hec, hw] = co_await asio::async_write(stream, asio::buffer(head), tuple_awaitable);
-            whole = !hec && co_await write_body(stream, *sh, res, fault ? &*fault : nullptr, chunk, sent);
-        }
-        double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
-        sh->log.write(kind, req.method, req.target, res.status, sent, req.headers.get("Authorization").has_value(), ms);
-        if (!whole) {
-            beast::error_code ignore;
-            lowest.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignore);
-            lowest.socket().close(ignore);
-            co_return;
-        }
-        if (!keep_alive) co_return;
+        io.lowest().expires_after(sh->opts.read_timeout);
+        auto [ec, n] = co_await http::async_read_header(stream, io.buf, hp, tuple_awaitable);
+        conn.idle = false;
+        if (!co_await serve_request(io, hp, ec)) co_return;
     }
 }
 

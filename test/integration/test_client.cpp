@@ -101,7 +101,7 @@ BOOST_FIXTURE_TEST_CASE(hundred_concurrent_requests_never_exceed_the_cap, client
     for (int i = 0; i < 100; ++i)
         asio::co_spawn(ioc, c.co_request(get(srv.url() + "/alice/c/resolve/main/small.txt")),
                        [&](std::exception_ptr e, http_response r) { (e || r.body != small) ? ++failed : ++ok; });
-    ioc.run();
+    hfhub::test::run_all(ioc);
     BOOST_TEST(ok == 100);
     BOOST_TEST(failed == 0);
     BOOST_TEST(c.stats().peak_open <= 8u);
@@ -156,7 +156,7 @@ BOOST_FIXTURE_TEST_CASE(cancelling_a_request_waiting_for_a_slot, client_fixture)
         cancelled = std::chrono::steady_clock::now();
         cancel.emit(asio::cancellation_type::terminal);
     });
-    ioc.run();
+    hfhub::test::run_all(ioc);
     BOOST_TEST(first_done);
     BOOST_REQUIRE(static_cast<bool>(second));
     BOOST_TEST(std::chrono::duration_cast<std::chrono::milliseconds>(finished - cancelled).count() < 100);
@@ -301,7 +301,7 @@ BOOST_FIXTURE_TEST_CASE(cancellation_mid_transfer_is_prompt_and_the_pool_recover
                        done = true;
                        finished_at = std::chrono::steady_clock::now();
                    }));
-    ioc.run();
+    hfhub::test::run_all(ioc);
     BOOST_TEST_REQUIRE(done);
     BOOST_TEST_REQUIRE(static_cast<bool>(result));
     try {

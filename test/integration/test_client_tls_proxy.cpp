@@ -254,7 +254,7 @@ BOOST_AUTO_TEST_CASE(https_keep_alive_and_the_pool_cap) {
             ok += !e && resp.body == repo.small;
         });
     ioc.restart();
-    ioc.run();
+    hfhub::test::run_all(ioc);
     BOOST_TEST(ok == 100);
     BOOST_TEST(parallel.stats().peak_open <= 8u);
     BOOST_TEST(parallel.stats().opened >= 2u);

@@ -143,7 +143,7 @@ BOOST_AUTO_TEST_CASE(cancelled_at_20_points_of_a_1_gib_download) {
                        }));
         if (k == 0) arm();
         ioc.restart();
-        ioc.run();
+        hfhub::test::run_all(ioc);
 
         BOOST_TEST_REQUIRE(done);
         BOOST_TEST_REQUIRE(armed, "point " << k << ": the trigger never came");
@@ -207,7 +207,7 @@ BOOST_AUTO_TEST_CASE(a_1ms_timer_stays_on_time_during_a_512_mib_download) {
         got = std::move(p);
         meter.stop();
     });
-    ioc.run();
+    hfhub::test::run_all(ioc);
     auto total = clock_type::now() - started;
     if (err) std::rethrow_exception(err);
     BOOST_TEST(test::sha256_of_file(got) == f.obj.sha256);

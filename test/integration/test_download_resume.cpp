@@ -126,7 +126,7 @@ struct resume_fixture {
         };
         tick();
         ioc.restart();
-        ioc.run();
+        hfhub::test::run_all(ioc);
         srv.send("DELETE", "/admin/faults", "");
         BOOST_TEST_REQUIRE(done);
         BOOST_TEST_REQUIRE(static_cast<bool>(err), "the download was not cancelled");

@@ -2,6 +2,7 @@
 // wire), a TLS client, a child-process runner for `hfhub serve`, and test certificates.
 #pragma once
 
+#include "deadline.hpp"
 #include "test_server.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -317,10 +318,13 @@ inline tls_result tls_request(const std::filesystem::path& ca_file, const std::s
         out.res.body = std::move(res.body());
         done = true;
     };
-    asio::co_spawn(ioc, run(), [&](std::exception_ptr e) {
-        if (e) out.stage = "exception";
-    });
-    ioc.run_for(10s);
+    try {
+        hfhub::test::run(ioc, run(), 10s);
+    } catch (const hfhub::test::deadline_passed&) {
+        out = tls_result();  // what the cancelled request left is not its answer
+    } catch (const std::exception&) {
+        out.stage = "exception";
+    }
     if (!done && !out.ec && out.stage.empty()) out.stage = "timeout";
     return out;
 }

@@ -8,17 +8,14 @@
 // Exit code 0 only when every check passed. Diagnostic lines start with `# `.
 // Set HFHUB_KEEP_TMP=1 to keep the temp dir (server root, tokens, caches).
 
-import { spawn } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { lstat, mkdtemp, readFile, readlink, realpath, rm, stat, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { createInterface } from "node:readline";
 import assert from "node:assert/strict";
 
 import {
-	HubApiError,
 	commit,
 	createBranch,
 	createRepo,
@@ -32,8 +29,27 @@ import {
 	whoAmI,
 } from "@huggingface/hub";
 
+import {
+	HEX40,
+	bytesEqual,
+	check,
+	checkCachedPointer,
+	cleanup,
+	collect,
+	diag,
+	expectHttpError,
+	gitBlobSha1,
+	lfsBatchReplies,
+	normalizeEtag,
+	recordingFetch,
+	requestLog,
+	run,
+	serverStderr,
+	sha256hex,
+	startServer,
+} from "./conformance_support.mjs";
+
 const TOTAL_TIMEOUT_MS = 240_000;
-const LISTEN_TIMEOUT_MS = 30_000;
 const MiB = 1024 * 1024;
 
 // downloadFileToCacheDir logs "Downloading ..." with console.debug (stdout); keep stdout
@@ -41,201 +57,23 @@ const MiB = 1024 * 1024;
 console.debug = () => {};
 console.info = (...args) => process.stderr.write(`# ${args.join(" ")}\n`);
 
-// ---------------------------------------------------------------- reporting
-
-let passed = 0;
-let failed = 0;
-const requestLog = []; // {method, url, status, note}
-
-function diag(msg) {
-	for (const line of String(msg).split("\n")) {
-		process.stdout.write(`# ${line}\n`);
-	}
-}
-
-async function check(name, fn) {
-	const logStart = requestLog.length;
-	try {
-		await fn();
-		passed++;
-		process.stdout.write(`ok - ${name}\n`);
-	} catch (err) {
-		failed++;
-		const msg = err instanceof Error ? err.message : String(err);
-		process.stdout.write(`not ok - ${name}: ${msg.split("\n")[0]}\n`);
-		if (err instanceof assert.AssertionError && typeof err.actual === "object" && err.actual !== null) {
-			diag(`  actual:   ${JSON.stringify(err.actual).slice(0, 600)}`);
-			diag(`  expected: ${JSON.stringify(err.expected).slice(0, 600)}`);
-		}
-		if (err instanceof Error && !(err instanceof assert.AssertionError) && !(err instanceof HubApiError) && err.stack) {
-			diag(err.stack.split("\n").slice(0, 4).join("\n"));
-		}
-		const reqs = requestLog.slice(logStart).slice(-10);
-		for (const r of reqs) {
-			diag(`  ${r.method} ${r.url} -> ${r.status}${r.note ? " " + r.note : ""}`);
-		}
-	}
-}
-
-// ---------------------------------------------------------------- helpers
-
-const sha256hex = (buf) => createHash("sha256").update(buf).digest("hex");
-const gitBlobSha1 = (buf) =>
-	createHash("sha1").update(`blob ${buf.length}\0`).update(buf).digest("hex");
-const normalizeEtag = (etag) => etag.replace(/^W\//, "").replace(/^"+|"+$/g, "");
-const HEX40 = /^[0-9a-f]{40}$/;
-
-function shortUrl(u) {
-	try {
-		const url = new URL(u);
-		return url.pathname + url.search;
-	} catch {
-		return String(u);
-	}
-}
-
-// fetch wrapper: records every request the JS client sends, and captures LFS batch replies
-// so the test can tell whether basic and multipart transfers were really exercised.
-const realFetch = globalThis.fetch;
-const lfsBatchReplies = []; // parsed JSON bodies of .git/info/lfs/objects/batch responses
-async function recordingFetch(input, init) {
-	const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
-	const method = (init?.method ?? (typeof input === "object" && "method" in input ? input.method : "GET")).toUpperCase();
-	const entry = { method, url: shortUrl(url), status: "ERR", note: "" };
-	requestLog.push(entry);
-	try {
-		const res = await realFetch(input, init);
-		entry.status = res.status;
-		if (res.url && res.url !== url) {
-			entry.note = `(final ${new URL(res.url).origin === new URL(url).origin ? shortUrl(res.url) : res.url})`;
-		}
-		if (method === "POST" && /\.git\/info\/lfs\/objects\/batch$/.test(new URL(url).pathname) && res.ok) {
-			try {
-				lfsBatchReplies.push(await res.clone().json());
-			} catch {
-				// reported by the client itself
-			}
-		}
-		return res;
-	} catch (err) {
-		entry.note = String(err?.cause?.code ?? err?.message ?? err);
-		throw err;
-	}
-}
-
-async function expectHttpError(promise, allowed, what) {
-	let result;
-	try {
-		result = await promise;
-	} catch (err) {
-		if (!(err instanceof HubApiError)) {
-			throw new Error(`${what}: expected HubApiError ${allowed.join("/")}, got ${err?.name}: ${err?.message}`);
-		}
-		assert.ok(
-			allowed.includes(err.statusCode),
-			`${what}: expected status ${allowed.join("/")}, got ${err.statusCode} (${err.message})`,
-		);
-		return err;
-	}
-	throw new Error(`${what}: expected HTTP ${allowed.join("/")} error, but call succeeded (${JSON.stringify(result)?.slice(0, 120)})`);
-}
-
-async function collect(gen) {
-	const out = [];
-	for await (const x of gen) out.push(x);
-	return out;
-}
-
-function bytesEqual(actual, expected, what) {
-	const a = Buffer.from(actual);
-	assert.equal(a.length, expected.length, `${what}: length ${a.length} != expected ${expected.length}`);
-	if (!a.equals(expected)) {
-		assert.fail(`${what}: content differs (sha256 ${sha256hex(a)} != ${sha256hex(expected)})`);
-	}
-}
-
-async function checkCachedPointer(pointerPath, blobsDir, expectedEtag, expectedContent, what) {
-	const st = await lstat(pointerPath);
-	assert.ok(st.isSymbolicLink(), `${what}: ${pointerPath} is not a symlink`);
-	const target = await readlink(pointerPath);
-	assert.ok(!path.isAbsolute(target), `${what}: symlink target is absolute (${target})`);
-	const resolved = await realpath(pointerPath);
-	const expectedBlob = await realpath(path.join(blobsDir, expectedEtag));
-	assert.equal(resolved, expectedBlob, `${what}: symlink resolves to ${resolved}, expected blobs/${expectedEtag}`);
-	bytesEqual(await readFile(pointerPath), expectedContent, what);
-}
-
-// ---------------------------------------------------------------- server
-
-let server = null;
-let serverExited = null;
-const serverStderr = [];
-let tmp = null;
-
-async function startServer(binary) {
-	const root = path.join(tmp, "root");
-	const tokensPath = path.join(tmp, "tokens.json");
-	server = spawn(binary, ["serve", "--root", root, "--tokens", tokensPath, "--port", "0"], {
-		stdio: ["ignore", "pipe", "pipe"],
-	});
-	serverExited = new Promise((resolve) => server.once("exit", (code, signal) => resolve({ code, signal })));
-	createInterface({ input: server.stderr }).on("line", (line) => {
-		serverStderr.push(line);
-		if (serverStderr.length > 200) serverStderr.shift();
-	});
-	const stdoutLines = createInterface({ input: server.stdout });
-	return await new Promise((resolve, reject) => {
-		const timer = setTimeout(() => reject(new Error(`no "listening on <url>" line within ${LISTEN_TIMEOUT_MS} ms`)), LISTEN_TIMEOUT_MS);
-		server.once("error", (err) => {
-			clearTimeout(timer);
-			reject(err);
-		});
-		serverExited.then(({ code, signal }) => {
-			clearTimeout(timer);
-			reject(new Error(`server exited early (code ${code}, signal ${signal})`));
-		});
-		stdoutLines.on("line", (line) => {
-			const m = /^listening on (https?:\/\/\S+)\s*$/.exec(line.trim());
-			if (m) {
-				clearTimeout(timer);
-				resolve(m[1].replace(/\/+$/, ""));
-			}
-		});
-	});
-}
-
-async function stopServer() {
-	if (!server || server.exitCode !== null || server.signalCode !== null) return;
-	server.kill("SIGTERM");
-	const t = setTimeout(() => server.kill("SIGKILL"), 5000);
-	await serverExited;
-	clearTimeout(t);
-}
-
-async function cleanup() {
-	await stopServer();
-	if (tmp && !process.env.HFHUB_KEEP_TMP) {
-		await rm(tmp, { recursive: true, force: true }).catch(() => {});
-	} else if (tmp) {
-		diag(`temp dir kept: ${tmp}`);
-	}
-}
-
 // ---------------------------------------------------------------- the test
 
-async function main() {
+// The server, with tokens for alice and bob; the client options and the repo's content the
+// checks share. Null when the server does not start.
+async function setUp() {
 	const binary = process.argv[2];
 	if (!binary || !existsSync(binary)) {
-		failed++;
+		run.failed++;
 		process.stdout.write(`not ok - server binary exists: ${binary ?? "(no argument)"}\n`);
-		return;
+		return null;
 	}
 
-	tmp = await mkdtemp(path.join(tmpdir(), "hfhub-interop-"));
+	run.tmp = await mkdtemp(path.join(tmpdir(), "hfhub-interop-"));
 	const ALICE = "hf_alice_" + randomBytes(12).toString("hex");
 	const BOB = "hf_bob_" + randomBytes(12).toString("hex");
 	await writeFile(
-		path.join(tmp, "tokens.json"),
+		path.join(run.tmp, "tokens.json"),
 		JSON.stringify({
 			users: [
 				{ name: "alice", token: ALICE, orgs: ["acme"] },
@@ -247,13 +85,13 @@ async function main() {
 	let hubUrl;
 	try {
 		hubUrl = await startServer(path.resolve(binary));
-		passed++;
+		run.passed++;
 		process.stdout.write(`ok - server starts and prints "listening on ${hubUrl}"\n`);
 	} catch (err) {
-		failed++;
+		run.failed++;
 		process.stdout.write(`not ok - server starts: ${err.message}\n`);
 		for (const l of serverStderr.slice(-20)) diag(`server: ${l}`);
-		return;
+		return null;
 	}
 
 	const common = { hubUrl, fetch: recordingFetch };
@@ -279,10 +117,16 @@ async function main() {
 	// What main should hold after the delete commit
 	const mainFiles = Object.keys(files).filter((p) => p !== "to-delete.txt");
 	const expectedEtag = (p) => (lfsPaths.has(p) ? shas[p] : blobIds[p]);
+	return {
+		common, asAlice, asBob, MODEL, model, files, lfsPaths, shas, blobIds, mainFiles, expectedEtag,
+		commit1: null, // upload commit
+		commit2: null, // delete commit (head of main afterwards)
+	};
+}
 
-	let commit1 = null; // upload commit
-	let commit2 = null; // delete commit (head of main afterwards)
-
+// whoAmI, and creating the model repo.
+async function identityAndRepo(t) {
+	const { common, asAlice, asBob, MODEL, model } = t;
 	// ---------------------------------------------------------- whoAmI
 	await check("whoAmI(alice) returns name alice with org acme", async () => {
 		const me = await whoAmI({ ...asAlice });
@@ -312,7 +156,11 @@ async function main() {
 	await check(`createRepo ${MODEL} again fails with 409`, async () => {
 		await expectHttpError(createRepo({ ...asAlice, repo: model }), [409], "second createRepo");
 	});
+}
 
+// One upload commit (regular, basic and multipart LFS), then a delete commit.
+async function uploadAndDelete(t) {
+	const { asAlice, model, files, lfsPaths, shas } = t;
 	// ---------------------------------------------------------- uploadFiles
 	await check("uploadFiles: regular files, 12 MiB LFS and 48 MiB LFS in one commit", async () => {
 		const res = await uploadFiles({
@@ -326,7 +174,7 @@ async function main() {
 		assert.match(res.commit.oid ?? "", HEX40, `commitOid ${res.commit.oid} is not 40-hex`);
 		assert.equal(typeof res.commit.url, "string", "commitUrl missing");
 		assert.equal(res.pullRequestUrl, undefined, "pullRequestUrl set on a plain commit");
-		commit1 = res.commit.oid;
+		t.commit1 = res.commit.oid;
 	});
 
 	await check("LFS upload used both basic (single PUT) and multipart transfers", async () => {
@@ -360,8 +208,8 @@ async function main() {
 			useXet: false,
 		});
 		assert.match(res?.commit?.oid ?? "", HEX40, "commitOid is not 40-hex");
-		assert.notEqual(res.commit.oid, commit1, "delete commit has the same oid as the upload commit");
-		commit2 = res.commit.oid;
+		assert.notEqual(res.commit.oid, t.commit1, "delete commit has the same oid as the upload commit");
+		t.commit2 = res.commit.oid;
 	});
 
 	await check("deleted file and never-existing file: downloadFile returns null", async () => {
@@ -370,18 +218,22 @@ async function main() {
 	});
 
 	await check("deleted file is still downloadable at the previous commit", async () => {
-		assert.ok(commit1, "no upload commit");
-		const blob = await downloadFile({ ...asAlice, repo: model, path: "to-delete.txt", revision: commit1, xet: false });
+		assert.ok(t.commit1, "no upload commit");
+		const blob = await downloadFile({ ...asAlice, repo: model, path: "to-delete.txt", revision: t.commit1, xet: false });
 		assert.ok(blob, "null at upload commit");
-		bytesEqual(await blob.arrayBuffer(), files["to-delete.txt"], "to-delete.txt@commit1");
+		bytesEqual(await blob.arrayBuffer(), files["to-delete.txt"], "to-delete.txt@t.commit1");
 	});
+}
 
+// The head seen through modelInfo, a branch, and a pull request.
+async function branchAndPullRequest(t) {
+	const { asAlice, MODEL, model } = t;
 	// ---------------------------------------------------------- modelInfo
 	await check("modelInfo (default revision HEAD) shows sha = head of main, public", async () => {
 		const info = await modelInfo({ ...asAlice, name: MODEL, additionalFields: ["sha"] });
 		assert.equal(info.name, MODEL);
 		assert.equal(info.private, false);
-		assert.equal(info.sha, commit2, `sha ${info.sha} != head ${commit2}`);
+		assert.equal(info.sha, t.commit2, `sha ${info.sha} != head ${t.commit2}`);
 	});
 
 	// ---------------------------------------------------------- branch
@@ -448,9 +300,13 @@ async function main() {
 		bytesEqual(await bin.arrayBuffer(), prBin, `pr-weights.bin@${rev}`);
 		assert.equal(await downloadFile({ ...asAlice, repo: model, path: "pr-file.txt", xet: false }), null, "PR file visible on main");
 		const info = await modelInfo({ ...asAlice, name: MODEL, additionalFields: ["sha"] });
-		assert.equal(info.sha, commit2, "main moved after the PR commit");
+		assert.equal(info.sha, t.commit2, "main moved after the PR commit");
 	});
+}
 
+// listFiles, recursive or not, of the whole repo or a folder.
+async function listings(t) {
+	const { asAlice, model, files, lfsPaths, shas, blobIds, mainFiles } = t;
 	// ---------------------------------------------------------- listFiles
 	await check("listFiles(recursive) lists exactly the expected files with sizes, oids and lfs info", async () => {
 		const entries = await collect(listFiles({ ...asAlice, repo: model, recursive: true }));
@@ -496,7 +352,11 @@ async function main() {
 		const got = entries.filter((e) => e.type === "file").map((e) => e.path);
 		assert.deepEqual(got, ["sub/dir/nested.txt"]);
 	});
+}
 
+// Download info, whole files, a range, a pinned revision, and the cache layouts.
+async function downloads(t) {
+	const { asAlice, model, files, lfsPaths, shas, blobIds, mainFiles, expectedEtag } = t;
 	// ---------------------------------------------------------- download
 	await check("fileDownloadInfo: size and etag (git sha1 / sha256) for regular and LFS files", async () => {
 		for (const p of ["config.json", "sub/dir/nested.txt", "weights/model-12m.bin", "big-48m.bin"]) {
@@ -538,47 +398,51 @@ async function main() {
 	});
 
 	await check("downloadFile at a 40-hex commit revision", async () => {
-		assert.ok(commit2, "no head commit");
-		const blob = await downloadFile({ ...asAlice, repo: model, path: "notes.txt", revision: commit2, xet: false });
+		assert.ok(t.commit2, "no head commit");
+		const blob = await downloadFile({ ...asAlice, repo: model, path: "notes.txt", revision: t.commit2, xet: false });
 		assert.ok(blob, "null");
 		bytesEqual(await blob.arrayBuffer(), files["notes.txt"], "notes.txt@commit");
 	});
 
 	// ---------------------------------------------------------- cache dir
 	await check("downloadFileToCacheDir: snapshots/<lastCommit>/<path> -> ../blobs/<etag>", async () => {
-		assert.ok(commit1, "no upload commit");
-		const cacheDir = path.join(tmp, "cache-file");
+		assert.ok(t.commit1, "no upload commit");
+		const cacheDir = path.join(run.tmp, "cache-file");
 		const storage = path.join(cacheDir, "models--alice--conf-model");
 		for (const p of ["sub/dir/nested.txt", "weights/model-12m.bin", "config.json"]) {
 			const out = await downloadFileToCacheDir({ ...asAlice, repo: model, path: p, cacheDir });
 			// No revision given: JS 2.15.0 uses the file's lastCommit.id from paths-info (expand=true).
 			// Every one of these files was last changed by the upload commit.
-			const expected = path.join(storage, "snapshots", commit1, p);
+			const expected = path.join(storage, "snapshots", t.commit1, p);
 			assert.equal(out, expected, `${p}: returned ${out}`);
 			await checkCachedPointer(out, path.join(storage, "blobs"), expectedEtag(p), files[p], p);
 		}
 		// pinned to a commit: snapshot dir is that commit
-		const pinned = await downloadFileToCacheDir({ ...asAlice, repo: model, path: "notes.txt", revision: commit2, cacheDir });
-		assert.equal(pinned, path.join(storage, "snapshots", commit2, "notes.txt"));
-		await checkCachedPointer(pinned, path.join(storage, "blobs"), blobIds["notes.txt"], files["notes.txt"], "notes.txt@commit2");
+		const pinned = await downloadFileToCacheDir({ ...asAlice, repo: model, path: "notes.txt", revision: t.commit2, cacheDir });
+		assert.equal(pinned, path.join(storage, "snapshots", t.commit2, "notes.txt"));
+		await checkCachedPointer(pinned, path.join(storage, "blobs"), blobIds["notes.txt"], files["notes.txt"], "notes.txt@t.commit2");
 	});
 
 	await check("snapshotDownload: refs/main, snapshots/<commit>/* symlinks to blobs", async () => {
-		assert.ok(commit2, "no head commit");
-		const cacheDir = path.join(tmp, "cache-snapshot");
+		assert.ok(t.commit2, "no head commit");
+		const cacheDir = path.join(run.tmp, "cache-snapshot");
 		const storage = path.join(cacheDir, "models--alice--conf-model");
 		const out = await snapshotDownload({ ...asAlice, repo: model, cacheDir });
-		assert.equal(out, path.join(storage, "snapshots", commit2));
+		assert.equal(out, path.join(storage, "snapshots", t.commit2));
 		const ref = await readFile(path.join(storage, "refs", "main"), "utf8");
 		assert.match(ref, HEX40, `refs/main = ${JSON.stringify(ref)}`);
-		assert.equal(ref, commit2);
+		assert.equal(ref, t.commit2);
 		for (const p of mainFiles) {
 			await checkCachedPointer(path.join(out, p), path.join(storage, "blobs"), expectedEtag(p), files[p], p);
 		}
 		await assert.rejects(stat(path.join(out, "to-delete.txt")), "deleted file present in snapshot");
 		await assert.rejects(stat(path.join(out, "dev-only.txt")), "dev file present in main snapshot");
 	});
+}
 
+// Who may write, and who may see a private repo.
+async function access(t) {
+	const { common, asAlice, asBob, model, files } = t;
 	// ---------------------------------------------------------- authz
 	await check("bob cannot upload to alice/conf-model (401/403/404)", async () => {
 		await expectHttpError(
@@ -629,7 +493,11 @@ async function main() {
 		assert.ok(blob, "null");
 		bytesEqual(await blob.arrayBuffer(), files["config.json"], "config.json anonymous");
 	});
+}
 
+// A dataset repo.
+async function datasetRepo(t) {
+	const { asAlice } = t;
 	// ---------------------------------------------------------- dataset
 	const DATA = "alice/conf-data";
 	const dataset = { type: "dataset", name: DATA };
@@ -665,28 +533,40 @@ async function main() {
 	});
 }
 
+async function main() {
+	const t = await setUp();
+	if (!t) return;
+	await identityAndRepo(t);
+	await uploadAndDelete(t);
+	await branchAndPullRequest(t);
+	await listings(t);
+	await downloads(t);
+	await access(t);
+	await datasetRepo(t);
+}
+
 // ---------------------------------------------------------------- run
 
 const watchdog = setTimeout(async () => {
-	failed++;
+	run.failed++;
 	process.stdout.write(`not ok - whole test finished within ${TOTAL_TIMEOUT_MS / 1000} s\n`);
 	for (const r of requestLog.slice(-5)) diag(`  last: ${r.method} ${r.url} -> ${r.status}`);
 	await cleanup().catch(() => {});
-	process.stdout.write(`${passed} passed, ${failed} failed\n`);
+	process.stdout.write(`${run.passed} passed, ${run.failed} failed\n`);
 	process.exit(1);
 }, TOTAL_TIMEOUT_MS);
 
 try {
 	await main();
 } catch (err) {
-	failed++;
+	run.failed++;
 	process.stdout.write(`not ok - test harness: ${err?.stack ?? err}\n`);
 }
-if (failed > 0 && serverStderr.length) {
+if (run.failed > 0 && serverStderr.length) {
 	diag("last server stderr lines:");
 	for (const l of serverStderr.slice(-15)) diag(`server: ${l}`);
 }
 await cleanup();
 clearTimeout(watchdog);
-process.stdout.write(`${passed} passed, ${failed} failed\n`);
-process.exit(failed > 0 ? 1 : 0);
+process.stdout.write(`${run.passed} passed, ${run.failed} failed\n`);
+process.exit(run.failed > 0 ? 1 : 0);

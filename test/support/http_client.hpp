@@ -1,4 +1,5 @@
-// A small blocking HTTP/1.1 client for tests: one connection per request, plain TCP.
+// A small blocking HTTP/1.1 client for tests: one connection per request, plain TCP, each
+// exchange bounded by test::run's deadline (deadline.hpp).
 #pragma once
 
 #include <map>

@@ -120,7 +120,7 @@ BOOST_AUTO_TEST_CASE(co_save_pretrained_keeps_the_io_thread_free_and_writes_what
             failure = e;
             meter.stop();
         });
-    ioc.run();
+    hfhub::test::run_all(ioc);
     BOOST_REQUIRE(!failure);
     BOOST_TEST_MESSAGE("co_save_pretrained of 256 MiB: " << meter.summary());
     BOOST_TEST(meter.ticks() > 20u);
@@ -154,7 +154,7 @@ BOOST_AUTO_TEST_CASE(co_save_pretrained_reports_a_local_failure_as_an_hfhub_erro
     asio::co_spawn(
         ioc, [&]() -> asio::awaitable<void> { co_await model.co_save_pretrained(hub, work.path() / "a_file" / "under"); },
         [&](std::exception_ptr e) { failure = e; });
-    ioc.run();
+    hfhub::test::run_all(ioc);
     BOOST_REQUIRE(failure);
     try {
         std::rethrow_exception(failure);
@@ -193,7 +193,7 @@ BOOST_AUTO_TEST_CASE(a_pool_of_one_thread_uploads_and_downloads_big_files) {
             snap = co_await with_deadline(co_snapshot_download(hub, "alice/one-thread"), 120s);
         },
         [&](std::exception_ptr e) { failure = e; });
-    ioc.run();
+    hfhub::test::run_all(ioc);
     if (failure) {
         try {
             std::rethrow_exception(failure);

@@ -107,8 +107,9 @@ struct seen {
     void operator()(std::string name) { calls.push_back(std::move(name)); }
 };
 
-// The user's coroutine. Each line is one public call as the docs write it.
-asio::awaitable<void> user_code(client& hub, client& other, fs::path work, seen& s) {
+// The user's coroutines. Each line is one public call as the docs write it. First: commits,
+// uploads and downloads.
+asio::awaitable<void> transfer_calls(client& hub, fs::path work, seen& s) {
     auto repo = co_await co_create_repo(hub, "alice/calls");
     BOOST_TEST(repo.repo_id == "alice/calls");
     s("co_create_repo");
@@ -142,7 +143,10 @@ asio::awaitable<void> user_code(client& hub, client& other, fs::path work, seen&
     fs::path snap = co_await co_snapshot_download(hub, "alice/calls");
     BOOST_TEST(fs::exists(snap / "dir" / "b.txt"));
     s("co_snapshot_download");
+}
 
+// Metadata, refs, pull requests and settings.
+asio::awaitable<void> metadata_calls(client& hub, seen& s) {
     auto info = co_await co_repo_info(hub, "alice/calls");
     BOOST_TEST(info.sha.size() == 40u);
     s("co_repo_info");
@@ -187,7 +191,10 @@ asio::awaitable<void> user_code(client& hub, client& other, fs::path work, seen&
     s("co_delete_branch");
     co_await co_update_repo_settings(hub, "alice/calls", make_private());
     s("co_update_repo_settings");
+}
 
+// Model cards, the mirror, the mixin, the raw client, and deleting a repo.
+asio::awaitable<void> other_calls(client& hub, client& other, fs::path work, seen& s) {
     auto card = model_card(boost::json::object{{"license", "mit"}}, "A card\n");
     auto card_commit = co_await card.co_push_to_hub(hub, "alice/calls");
     BOOST_TEST(card_commit.changed);
@@ -224,6 +231,12 @@ asio::awaitable<void> user_code(client& hub, client& other, fs::path work, seen&
     s("co_delete_repo");
 }
 
+asio::awaitable<void> user_code(client& hub, client& other, fs::path work, seen& s) {
+    co_await transfer_calls(hub, work, s);
+    co_await metadata_calls(hub, s);
+    co_await other_calls(hub, other, work, s);
+}
+
 config config_for(const test_server& srv, const fs::path& cache) {
     return test::user_config(srv.url(), alice_token, cache);
 }
@@ -241,7 +254,7 @@ BOOST_AUTO_TEST_CASE(every_public_co_function_from_a_user_coroutine) {
     cocalls::seen s;
     std::exception_ptr failure;
     asio::co_spawn(ioc, cocalls::user_code(hub, other, work.path(), s), [&](std::exception_ptr e) { failure = e; });
-    ioc.run();
+    hfhub::test::run_all(ioc);
     if (failure) {
         try {
             std::rethrow_exception(failure);
@@ -280,7 +293,7 @@ BOOST_AUTO_TEST_CASE(a_cancelled_commit_is_typed_and_commits_nothing) {
         t.async_wait([&](boost::system::error_code) {
             if (!finished) sig.emit(asio::cancellation_type::terminal);
         });
-        ioc.run();
+        hfhub::test::run_all(ioc);
         BOOST_REQUIRE(finished);
         auto tree = srv.get("/api/models/alice/slow/tree/main", alice_token).body;
         if (!failure) {
@@ -375,7 +388,7 @@ BOOST_AUTO_TEST_CASE(a_timer_keeps_ticking_during_a_big_upload) {
                        failure = e;
                        meter.stop();
                    });
-    ioc.run();
+    hfhub::test::run_all(ioc);
     BOOST_REQUIRE(!failure);
     BOOST_TEST(meter.ticks() > 100u);
     BOOST_TEST_MESSAGE("upload of 512 MiB: " << meter.summary());

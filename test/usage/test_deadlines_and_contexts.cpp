@@ -50,7 +50,7 @@ std::exception_ptr in_coroutine(const test_server& srv, const fs::path& cache, F
     client hub(ioc.get_executor(), config_for(srv, cache));
     std::exception_ptr out;
     asio::co_spawn(ioc, f(hub), [&](std::exception_ptr e) { out = e; });
-    ioc.run();
+    hfhub::test::run_all(ioc);
     return out;
 }
 
@@ -328,7 +328,7 @@ BOOST_AUTO_TEST_CASE(a_timer_keeps_ticking_during_a_mixin_push) {
             failure = e;
             meter.stop();
         });
-    ioc.run();
+    hfhub::test::run_all(ioc);
     BOOST_REQUIRE(!failure);
     BOOST_TEST(meter.ticks() > 100u);
     BOOST_TEST_MESSAGE("mixin push of 256 MiB: " << meter.summary());
@@ -357,7 +357,7 @@ BOOST_AUTO_TEST_CASE(a_timer_keeps_ticking_during_a_snapshot_download) {
         snap = p;
         meter.stop();
     });
-    ioc.run();
+    hfhub::test::run_all(ioc);
     BOOST_REQUIRE(!failure);
     BOOST_TEST(fs::file_size(snap / "w3.bin") == (64u << 20));
     BOOST_TEST(meter.ticks() > 30u);  // the snapshot takes 0.1-0.3 s here

@@ -1,6 +1,7 @@
 // Cache locks: exclusion within a process and across processes, timeouts, cancellation.
 #include "cache/lock.hpp"
 
+#include "deadline.hpp"
 #include "test_server.hpp"  // temp_dir
 
 #include <hfhub/error.hpp>
@@ -21,20 +22,13 @@
 #include <unistd.h>
 
 namespace asio = boost::asio;
+using hfhub::test::run;
 namespace fs = std::filesystem;
 using hfhub::cache::file_lock;
 using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
 
 namespace {
-
-template <class T>
-T run(asio::io_context& ioc, asio::awaitable<T> aw) {
-    auto fut = asio::co_spawn(ioc, std::move(aw), asio::use_future);
-    ioc.restart();
-    ioc.run();
-    return fut.get();
-}
 
 std::error_code acquire_error(asio::io_context& ioc, const fs::path& p, std::chrono::milliseconds timeout) {
     try {
@@ -194,7 +188,7 @@ BOOST_AUTO_TEST_CASE(a_waiting_acquire_can_be_cancelled) {
             asio::steady_timer t(ioc, at);
             t.async_wait([&](auto) { cancel.emit(asio::cancellation_type::terminal); });
             auto t0 = clock_type::now();
-            ioc.run();
+            hfhub::test::run_all(ioc);
             BOOST_TEST(ms_since(t0) < 1000);
             std::error_code got;
             try {

@@ -18,6 +18,7 @@ namespace json = boost::json;
 
 namespace {
 
+// test/golden, from test/unit/mixin/.
 const fs::path golden = fs::path(__FILE__).parent_path().parent_path().parent_path() / "golden";
 
 std::string slurp(const fs::path& p) {

@@ -16,6 +16,7 @@ using hfhub::safetensors_errc;
 
 namespace {
 
+// test/golden, from test/unit/mixin/.
 const fs::path golden = fs::path(__FILE__).parent_path().parent_path().parent_path() / "golden";
 
 std::string slurp(const fs::path& p) {

@@ -5,6 +5,7 @@
 #include <hfhub/client.hpp>
 
 #include "blocking_call.hpp"
+#include "deadline.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -25,23 +26,12 @@
 #include <thread>
 
 namespace asio = boost::asio;
+using hfhub::test::run;
 using namespace std::chrono_literals;
 using namespace asio::experimental::awaitable_operators;
 
 using hfhub::util::co_blocking;
 using clock_type = std::chrono::steady_clock;
-
-namespace {
-
-template <class T>
-T run(asio::io_context& ioc, asio::awaitable<T> aw) {
-    auto fut = asio::co_spawn(ioc, std::move(aw), asio::use_future);
-    ioc.restart();
-    ioc.run();
-    return fut.get();
-}
-
-}  // namespace
 
 BOOST_AUTO_TEST_SUITE(blocking_pool)
 
@@ -109,7 +99,7 @@ BOOST_AUTO_TEST_CASE(a_cancellation_surfaces_as_operation_aborted) {
                    }));
     asio::steady_timer t(ioc, 10ms);
     t.async_wait([&](boost::system::error_code) { sig.emit(asio::cancellation_type::terminal); });
-    ioc.run();
+    hfhub::test::run_all(ioc);
     BOOST_TEST(done);
     BOOST_TEST_REQUIRE(static_cast<bool>(got));
     try {
@@ -238,7 +228,7 @@ BOOST_AUTO_TEST_CASE(destroying_a_client_while_a_job_runs_waits_for_it_and_drops
     asio::post(pool, [queued_ran] { *queued_ran = true; });
     asio::steady_timer t(ioc, 30ms);
     t.async_wait([&](boost::system::error_code) { sig.emit(asio::cancellation_type::terminal); });
-    ioc.run();
+    hfhub::test::run_all(ioc);
     auto took = clock_type::now() - t0;
     BOOST_TEST(completions == 1);
     BOOST_TEST(static_cast<bool>(got));

@@ -1,6 +1,8 @@
 // util::co_for_each: bounded workers over an index range, and which failure it reports.
 #include "util/for_each.hpp"
 
+#include "deadline.hpp"
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -17,11 +19,16 @@ namespace asio = boost::asio;
 
 namespace {
 
+// What `a` threw, or null; a hang fails the test (test::run's deadline).
 std::exception_ptr run(asio::io_context& ioc, asio::awaitable<void> a) {
-    std::exception_ptr got;
-    asio::co_spawn(ioc, std::move(a), [&](std::exception_ptr e) { got = e; });
-    ioc.run();
-    return got;
+    try {
+        hfhub::test::run(ioc, std::move(a));
+    } catch (const hfhub::test::deadline_passed&) {
+        throw;
+    } catch (...) {
+        return std::current_exception();
+    }
+    return nullptr;
 }
 
 }  // namespace
