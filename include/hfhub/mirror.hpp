@@ -30,6 +30,7 @@ struct mirror_options {
     unsigned max_workers = 8;        // transfers (or parts) at once
     // Bytes fetched from the source per Range request; memory stays near max_workers x part_size.
     std::uint64_t part_size = 8ull << 20;
+    std::size_t batch_size = default_batch_size;  // objects per LFS batch call, as for uploads
     mirror_progress_handler progress;  // "uploading" counts bytes fetched and sent; serialised
 };
 
