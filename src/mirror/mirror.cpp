@@ -22,6 +22,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 
 namespace hfhub {
 
@@ -181,7 +182,7 @@ struct mirror_plan {
 mirror_plan plan_mirror(std::vector<repo_file>& files, const destination_state& dst, source_reader& reader,
                         const mirror_options& o, mirror_info& info) {
     mirror_plan plan;
-    std::map<std::string, bool> seen;
+    std::set<std::string> seen;  // one object per sha256, read from its first path
     for (auto& f : files) {
         auto it = dst.have.find(f.path);
         if (it != dst.have.end()) {
@@ -201,7 +202,7 @@ mirror_plan plan_mirror(std::vector<repo_file>& files, const destination_state& 
         }
         plan.cr.ops.push_back({upload::payload_op::kind::lfs_file, f.path, {}, f.lfs->sha256, f.lfs->size});
         plan.cr.expected.emplace_back(f.path, f.lfs->sha256);
-        if (!seen.emplace(f.lfs->sha256, true).second) continue;
+        if (!seen.insert(f.lfs->sha256).second) continue;
         auto sf = std::make_unique<source_file>();
         sf->path = f.path;
         upload::remote_body rb;

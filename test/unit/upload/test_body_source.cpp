@@ -158,7 +158,10 @@ BOOST_AUTO_TEST_CASE(the_whole_object_is_checked_against_its_sha256_and_a_part_i
     };
     for (auto& rw : rows) {
         fake_remote fake;
-        if (rw.corrupt) fake.served[3] ^= 1;
+        if (rw.corrupt) {  // a wrong byte in every range below
+            fake.served[3] ^= 1;
+            fake.served[15] ^= 1;
+        }
         http_request r;
         fake.source(6, rw.with_sha).attach(r, rw.off, rw.len);
         pulled p = pull_all(r);
