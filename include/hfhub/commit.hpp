@@ -5,6 +5,7 @@
 #pragma once
 
 #include <hfhub/client.hpp>
+#include <hfhub/progress.hpp>
 #include <hfhub/repo.hpp>
 
 #include <boost/asio/awaitable.hpp>
@@ -54,19 +55,8 @@ struct commit_copy {
 
 using commit_operation = std::variant<commit_add, commit_delete, commit_copy>;
 
-struct commit_progress {
-    enum class stage { hashing, checking, uploading, committing, done };
-    stage what = stage::hashing;
-    std::string file;            // the file a step finished, when there is one
-    std::uint64_t files_done = 0;
-    std::uint64_t files_total = 0;
-    std::uint64_t bytes_done = 0;  // hashed or uploaded, by stage
-    std::uint64_t bytes_total = 0;
-    // uploading: LFS objects the Hub already stores, so not sent; not in the totals above.
-    std::uint64_t files_skipped = 0;
-    std::uint64_t bytes_skipped = 0;
-};
-using commit_progress_handler = std::function<void(const commit_progress&)>;
+// Objects per LFS batch call (and paths per preupload call) unless an option says otherwise.
+inline constexpr std::size_t default_batch_size = 256;
 
 struct commit_options {
     repo_type type = repo_type::model;
@@ -86,7 +76,7 @@ struct commit_options {
     bool multi_commit = false;
     std::size_t max_files_per_commit = 1000;
     std::uint64_t max_regular_bytes_per_commit = 100ull << 20;
-    std::size_t batch_size = 256;  // paths per preupload call and objects per LFS batch call
+    std::size_t batch_size = default_batch_size;  // paths per preupload call and objects per LFS batch call
     commit_progress_handler progress;  // called from the client's executor or the hashing threads, serialised
 };
 

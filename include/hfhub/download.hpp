@@ -3,6 +3,7 @@
 #pragma once
 
 #include <hfhub/client.hpp>
+#include <hfhub/progress.hpp>
 #include <hfhub/repo.hpp>
 
 #include <boost/asio/awaitable.hpp>
@@ -22,20 +23,6 @@ enum class offline_policy {
     prefer_offline,  // use the cache when it has the file, else ask
     offline,         // never touch the network: the cache or local_entry_not_found
 };
-
-struct download_progress {
-    // bytes: `done` of `file`'s `total` bytes are in. Snapshots also report:
-    // listed: `files_total` files of `total` bytes are selected, `files_cached` of them (with
-    // `done` bytes) already there; finished: `file` is in place, verified when asked.
-    enum class kind { bytes, listed, finished };
-    std::string file;
-    std::uint64_t done = 0;
-    std::uint64_t total = 0;
-    kind what = kind::bytes;
-    std::uint64_t files_total = 0;
-    std::uint64_t files_cached = 0;
-};
-using progress_handler = std::function<void(const download_progress&)>;
 
 struct download_options {
     repo_type type = repo_type::model;

@@ -14,6 +14,7 @@
 #include <hfhub/mirror.hpp>
 #include <hfhub/mixin.hpp>
 #include <hfhub/model_card.hpp>
+#include <hfhub/progress.hpp>
 #include <hfhub/repo.hpp>
 #include <hfhub/repo_api.hpp>
 #include <hfhub/safetensors.hpp>

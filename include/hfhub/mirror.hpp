@@ -6,6 +6,7 @@
 
 #include <hfhub/client.hpp>
 #include <hfhub/commit.hpp>
+#include <hfhub/progress.hpp>
 #include <hfhub/repo.hpp>
 
 #include <boost/asio/awaitable.hpp>
@@ -29,7 +30,8 @@ struct mirror_options {
     unsigned max_workers = 8;        // transfers (or parts) at once
     // Bytes fetched from the source per Range request; memory stays near max_workers x part_size.
     std::uint64_t part_size = 8ull << 20;
-    commit_progress_handler progress;  // "uploading" counts bytes sent; serialised
+    std::size_t batch_size = default_batch_size;  // objects per LFS batch call, as for uploads
+    mirror_progress_handler progress;  // "uploading" counts bytes fetched and sent; serialised
 };
 
 struct mirror_info {

@@ -11,6 +11,7 @@
 #include <boost/program_options.hpp>
 
 #include <iostream>
+#include <optional>
 #include <thread>
 #include <unistd.h>
 
@@ -19,12 +20,24 @@ namespace hfhub::cli {
 namespace po = boost::program_options;
 namespace asio = boost::asio;
 
-int mirror(int argc, char** argv) {
+namespace {
+
+int usage(const std::string& why) {
+    std::cerr << "hfhub mirror: " << why << "\n";
+    return 2;
+}
+
+// The command line, as parsed.
+struct mirror_args {
     std::string src_repo, dst_repo, repo_type = "model", revision = "main", message, src_endpoint, dst_endpoint,
                 src_token, dst_token, format_name = "text";
     std::vector<std::string> include, exclude;
     unsigned max_workers = 8;
     std::uint64_t part_mib = 8;
+    po::variables_map vm;
+};
+
+po::options_description mirror_options_of(mirror_args& a) {
     po::options_description desc(
         "usage: hfhub mirror SRC_REPO DST_REPO [options]\n\n"
         "Copies a repo, or the files that match, from one Hub to another as one commit, and\n"
@@ -42,102 +55,107 @@ int mirror(int argc, char** argv) {
         "options");
     desc.add_options()
         ("help,h", "show this help")
-        ("src-endpoint", po::value(&src_endpoint), "source Hub URL (default $HF_ENDPOINT)")
-        ("dst-endpoint", po::value(&dst_endpoint), "destination Hub URL (default $HF_ENDPOINT)")
-        ("src-token", po::value(&src_token), "source token (default $HF_TOKEN or the stored one)")
-        ("dst-token", po::value(&dst_token), "destination token (default $HF_TOKEN or the stored one)")
-        ("repo-type", po::value(&repo_type), "model, dataset or space")
-        ("revision", po::value(&revision), "source branch, tag or commit; the destination branch of that name "
-                                           "(main for a commit) is created when missing")
-        ("include", po::value(&include)->composing(), "glob of files to copy (repeatable)")
-        ("exclude", po::value(&exclude)->composing(), "glob of files to leave out (repeatable)")
-        ("commit-message", po::value(&message), "the commit's summary (default \"Mirror SRC@<commit>\")")
+        ("src-endpoint", po::value(&a.src_endpoint), "source Hub URL (default $HF_ENDPOINT)")
+        ("dst-endpoint", po::value(&a.dst_endpoint), "destination Hub URL (default $HF_ENDPOINT)")
+        ("src-token", po::value(&a.src_token), "source token (default $HF_TOKEN or the stored one)")
+        ("dst-token", po::value(&a.dst_token), "destination token (default $HF_TOKEN or the stored one)")
+        ("repo-type", po::value(&a.repo_type), "model, dataset or space")
+        ("revision", po::value(&a.revision), "source branch, tag or commit; the destination branch of that name "
+                                             "(main for a commit) is created when missing")
+        ("include", po::value(&a.include)->composing(), "glob of files to copy (repeatable)")
+        ("exclude", po::value(&a.exclude)->composing(), "glob of files to leave out (repeatable)")
+        ("commit-message", po::value(&a.message), "the commit's summary (default \"Mirror SRC@<commit>\")")
         ("no-disk", "stream through memory only (always the case; accepted for scripts)")
-        ("max-workers", po::value(&max_workers), "transfers at once; memory stays near max-workers x part size")
-        ("part-size-mb", po::value(&part_mib), "MiB fetched from the source per range request (default 8)")
+        ("max-workers", po::value(&a.max_workers), "transfers at once; memory stays near max-workers x part size")
+        ("part-size-mb", po::value(&a.part_mib), "MiB fetched from the source per range request (default 8)")
         ("private", "make the destination repo private if it is created")
-        ("format", po::value(&format_name), "text (default), or json: one object on stdout, errors too")
+        ("format", po::value(&a.format_name), "text (default), or json: one object on stdout, errors too")
         ("quiet,q", "print only the URL");
+    return desc;
+}
+
+// Parses and checks argv into `a`: an exit code when the command is done (help, a usage
+// error), else nullopt.
+std::optional<int> parse(int argc, char** argv, mirror_args& a) {
+    po::options_description desc = mirror_options_of(a);
     po::options_description hidden;
-    hidden.add_options()("src", po::value(&src_repo))("dst", po::value(&dst_repo));
+    hidden.add_options()("src", po::value(&a.src_repo))("dst", po::value(&a.dst_repo));
     po::options_description all;
     all.add(desc).add(hidden);
     po::positional_options_description pos;
     pos.add("src", 1).add("dst", 1);
-    po::variables_map vm;
     try {
-        po::store(po::command_line_parser(argc, argv).options(all).positional(pos).run(), vm);
-        po::notify(vm);
+        po::store(po::command_line_parser(argc, argv).options(all).positional(pos).run(), a.vm);
+        po::notify(a.vm);
     } catch (const po::error& e) {
-        std::cerr << "hfhub mirror: " << e.what() << "\n";
-        return 2;
+        return usage(e.what());
     }
-    if (vm.count("help")) {
+    if (a.vm.count("help")) {
         std::cout << desc << "\n";
         return 0;
     }
-    if (src_repo.empty() || dst_repo.empty()) {
-        std::cerr << "hfhub mirror: a source and a destination repo are required (see --help)\n";
-        return 2;
-    }
-    auto type = parse_repo_type(repo_type);
-    if (!type) {
-        std::cerr << "hfhub mirror: unknown repo type '" << repo_type << "'\n";
-        return 2;
-    }
-    auto format = parse_format(format_name);
-    if (!format) {
-        std::cerr << "hfhub mirror: --format must be text or json\n";
-        return 2;
-    }
-    if (part_mib == 0 || part_mib > 1024) {
-        std::cerr << "hfhub mirror: --part-size-mb must be between 1 and 1024\n";
-        return 2;
-    }
-    auto side = [](const std::string& endpoint, const std::string& token) {
-        config cfg = config::from_env();
-        if (!endpoint.empty()) cfg.endpoint = endpoint;
-        while (cfg.endpoint.ends_with('/')) cfg.endpoint.pop_back();
-        if (!token.empty()) cfg.token = token;
-        return cfg;
-    };
-    bool quiet = vm.count("quiet") || !::isatty(STDERR_FILENO);
+    if (a.src_repo.empty() || a.dst_repo.empty()) return usage("a source and a destination repo are required (see --help)");
+    if (!parse_repo_type(a.repo_type)) return usage("unknown repo type '" + a.repo_type + "'");
+    if (!parse_format(a.format_name)) return usage("--format must be text or json");
+    if (a.part_mib == 0 || a.part_mib > 1024) return usage("--part-size-mb must be between 1 and 1024");
+    return std::nullopt;
+}
+
+config side(const std::string& endpoint, const std::string& token) {
+    config cfg = config::from_env();
+    if (!endpoint.empty()) cfg.endpoint = endpoint;
+    while (cfg.endpoint.ends_with('/')) cfg.endpoint.pop_back();
+    if (!token.empty()) cfg.token = token;
+    return cfg;
+}
+
+boost::json::object info_json(const mirror_info& info) {
+    boost::json::object o;
+    o["url"] = info.commit.url;
+    o["commit"] = info.commit.oid;
+    o["changed"] = info.commit.changed;
+    o["src_commit"] = info.src_commit;
+    o["files_selected"] = info.files_selected;
+    o["files_unchanged"] = info.files_unchanged;
+    o["lfs_objects_stored"] = info.lfs_objects_stored;
+    o["lfs_objects_sent"] = info.lfs_objects_sent;
+    o["lfs_bytes_sent"] = info.lfs_bytes_sent;
+    o["regular_files_sent"] = info.regular_files_sent;
+    return o;
+}
+
+}  // namespace
+
+int mirror(int argc, char** argv) {
+    mirror_args a;
+    if (auto done = parse(argc, argv, a)) return *done;
+    const auto format = *parse_format(a.format_name);
+    bool quiet = a.vm.count("quiet") || !::isatty(STDERR_FILENO);
 
     mirror_options o;
-    o.type = *type;
-    o.revision = revision;
-    o.allow_patterns = include;
-    o.ignore_patterns = exclude;
-    o.commit_message = message;
-    o.is_private = vm.count("private") > 0;
-    o.max_workers = max_workers;
-    o.part_size = part_mib << 20;
+    o.type = *parse_repo_type(a.repo_type);
+    o.revision = a.revision;
+    o.allow_patterns = a.include;
+    o.ignore_patterns = a.exclude;
+    o.commit_message = a.message;
+    o.is_private = a.vm.count("private") > 0;
+    o.max_workers = a.max_workers;
+    o.part_size = a.part_mib << 20;
     phase_progress bar(terminal::bars_allowed(quiet));
     o.progress = commit_phases(bar, "file");
 
     asio::io_context ioc;
-    client src(ioc.get_executor(), side(src_endpoint, src_token));
-    client dst(ioc.get_executor(), side(dst_endpoint, dst_token));
+    client src(ioc.get_executor(), side(a.src_endpoint, a.src_token));
+    client dst(ioc.get_executor(), side(a.dst_endpoint, a.dst_token));
     try {
-        auto result = asio::co_spawn(ioc, co_mirror(src, dst, src_repo, dst_repo, o), asio::use_future);
+        auto result = asio::co_spawn(ioc, co_mirror(src, dst, a.src_repo, a.dst_repo, o), asio::use_future);
         std::vector<std::thread> threads;
         for (int i = 0; i < 2; ++i) threads.emplace_back([&] { ioc.run(); });
         for (auto& t : threads) t.join();
         mirror_info info = result.get();
         bar.finish();
-        if (*format == output_format::json) {
-            boost::json::object o;
-            o["url"] = info.commit.url;
-            o["commit"] = info.commit.oid;
-            o["changed"] = info.commit.changed;
-            o["src_commit"] = info.src_commit;
-            o["files_selected"] = info.files_selected;
-            o["files_unchanged"] = info.files_unchanged;
-            o["lfs_objects_stored"] = info.lfs_objects_stored;
-            o["lfs_objects_sent"] = info.lfs_objects_sent;
-            o["lfs_bytes_sent"] = info.lfs_bytes_sent;
-            o["regular_files_sent"] = info.regular_files_sent;
-            print_json(o);
+        if (format == output_format::json) {
+            print_json(info_json(info));
             return 0;
         }
         if (!quiet) {
@@ -152,7 +170,7 @@ int mirror(int argc, char** argv) {
     } catch (const std::exception& e) {
         bar.finish();
         std::cerr << "hfhub mirror: " << e.what() << "\n";
-        if (*format == output_format::json) print_json(error_json(e));
+        if (format == output_format::json) print_json(error_json(e));
         return 1;
     }
 }

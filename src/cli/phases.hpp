@@ -5,8 +5,7 @@
 
 #include "cli/progress.hpp"
 
-#include <hfhub/commit.hpp>
-#include <hfhub/download.hpp>
+#include <hfhub/progress.hpp>
 
 #include <map>
 #include <mutex>

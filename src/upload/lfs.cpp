@@ -25,8 +25,10 @@ namespace json = boost::json;
 
 void progress_reporter::begin(commit_progress::stage s, std::uint64_t files_total, std::uint64_t bytes_total,
                               std::uint64_t files_skipped, std::uint64_t bytes_skipped) {
-    if (!h_) return;
     std::lock_guard lk(mu_);
+    files_total += reserved_files_, bytes_total += reserved_bytes_;
+    reserved_files_ = reserved_bytes_ = 0;
+    if (!h_) return;
     p_ = {};
     p_.what = s;
     p_.files_total = files_total;
@@ -36,11 +38,24 @@ void progress_reporter::begin(commit_progress::stage s, std::uint64_t files_tota
     h_(p_);
 }
 
+void progress_reporter::reserve(std::uint64_t files, std::uint64_t bytes) {
+    std::lock_guard lk(mu_);
+    reserved_files_ += files, reserved_bytes_ += bytes;
+}
+
 void progress_reporter::step(const std::string& file, std::uint64_t bytes) {
     if (!h_) return;
     std::lock_guard lk(mu_);
     p_.file = file;
     ++p_.files_done;
+    p_.bytes_done += bytes;
+    h_(p_);
+}
+
+void progress_reporter::advance(std::uint64_t bytes) {
+    if (!h_) return;
+    std::lock_guard lk(mu_);
+    p_.file.clear();
     p_.bytes_done += bytes;
     h_(p_);
 }
@@ -97,8 +112,13 @@ asio::awaitable<void> co_finish_lfs(client& c, const std::string& upload_href,
     }
 }
 
-namespace {
+body_source source_of(const lfs_object& obj) {
+    if (obj.source) return *obj.source;
+    if (obj.file) return body_source::file(*obj.file);
+    return body_source::bytes_view(*obj.bytes);
+}
 
+namespace {
 
 // One PUT: a whole object, or one part of one.
 struct unit {
@@ -106,18 +126,64 @@ struct unit {
     std::size_t part_index = 0;  // multipart only
 };
 
-http_request put_body(const lfs_object& obj, std::string url, std::uint64_t offset, std::uint64_t length) {
+http_request put_request(std::string url) {
     http_request r;
     r.method = "PUT";
     r.url = std::move(url);
     r.send_token = false;  // storage URLs are signed; the Hub token stays home
     r.idempotent = true;
     r.redirects = follow_redirects::none;
-    if (obj.file)
-        r.body_file = file_range{*obj.file, offset, length};
-    else
-        r.body = obj.bytes->substr(static_cast<std::size_t>(offset), static_cast<std::size_t>(length));
     return r;
+}
+
+// Asks the batch API about objects[b, e) and appends a transfer for each object to send.
+asio::awaitable<void> co_ask_batch(client& c, const std::string& url, const commit_options& o,
+                                   const std::vector<lfs_object>& objects, std::size_t b, std::size_t e,
+                                   std::vector<std::unique_ptr<lfs_transfer>>& transfers) {
+    json::array objs;
+    for (std::size_t i = b; i < e; ++i) objs.push_back(json::object{{"oid", objects[i].oid}, {"size", objects[i].size}});
+    json::object body{{"operation", "upload"},
+                      {"transfers", json::array{"basic", "multipart"}},
+                      {"objects", std::move(objs)},
+                      {"hash_algo", "sha256"}};
+    if (!o.create_pr) body["ref"] = json::object{{"name", o.revision.empty() ? "main" : o.revision}};
+    http_request r;
+    r.method = "POST";
+    r.url = url;
+    r.headers = {{"Accept", lfs_json}, {"Content-Type", lfs_json}};
+    r.body = json::serialize(body);
+    r.token = o.token;
+    r.idempotent = true;  // asking is safe to repeat
+    http_response resp = co_await c.co_request(r);
+    parse_lfs_batch(c.settings().endpoint, r, resp, objects, b, e, transfers);
+}
+
+// One PUT of `u`, and the completion once its object is whole. Bytes a remote source streams
+// are reported as they go; the rest when the object is done.
+asio::awaitable<void> co_send_unit(client& c, const commit_options& o, const unit& u, progress_reporter& progress) {
+    lfs_transfer& t = *u.t;
+    const lfs_object& obj = *t.obj;
+    auto sent = [&t, &progress](std::uint64_t n) {
+        t.streamed += n;
+        progress.advance(n);
+    };
+    const std::uint64_t off = t.chunk ? u.part_index * t.chunk : 0;
+    const std::uint64_t len = t.chunk ? std::min(t.chunk, obj.size - off) : obj.size;
+    http_request put = put_request(t.chunk ? t.parts[u.part_index].href : t.upload_href);
+    source_of(obj).attach(put, off, len, sent);
+    if (!t.chunk) {
+        for (auto& h : t.upload_headers) put.headers.push_back(h);
+        co_await c.co_request(std::move(put));
+    } else {
+        const std::string href = put.url;
+        http_response resp = co_await c.co_request(std::move(put));
+        auto etag = resp.header("ETag");
+        if (!etag) protocol_fail(put_request(href), resp, "a part upload answered no ETag");
+        t.etags[u.part_index] = std::string(*etag);
+        if (--t.remaining != 0) co_return;
+    }
+    co_await co_finish_lfs(c, t.upload_href, t.verify_href, obj.oid, obj.size, t.etags, o.token, t.verify_headers);
+    progress.step(obj.path_in_repo, obj.size - std::min<std::uint64_t>(obj.size, t.streamed));
 }
 
 }  // namespace
@@ -128,24 +194,7 @@ asio::awaitable<lfs_totals> co_upload_lfs(client& c, const std::string& repo_id,
     if (objects.empty()) co_return totals;
     std::vector<std::unique_ptr<lfs_transfer>> transfers;
     std::string url = c.settings().endpoint + "/" + std::string(url_prefix(o.type)) + repo_id + ".git/info/lfs/objects/batch";
-    for (auto [b, e] : batches(objects.size(), o.batch_size)) {
-        json::array objs;
-        for (std::size_t i = b; i < e; ++i) objs.push_back(json::object{{"oid", objects[i].oid}, {"size", objects[i].size}});
-        json::object body{{"operation", "upload"},
-                          {"transfers", json::array{"basic", "multipart"}},
-                          {"objects", std::move(objs)},
-                          {"hash_algo", "sha256"}};
-        if (!o.create_pr) body["ref"] = json::object{{"name", o.revision.empty() ? "main" : o.revision}};
-        http_request r;
-        r.method = "POST";
-        r.url = url;
-        r.headers = {{"Accept", lfs_json}, {"Content-Type", lfs_json}};
-        r.body = json::serialize(body);
-        r.token = o.token;
-        r.idempotent = true;  // asking is safe to repeat
-        http_response resp = co_await c.co_request(r);
-        parse_lfs_batch(c.settings().endpoint, r, resp, objects, b, e, transfers);
-    }
+    for (auto [b, e] : batches(objects.size(), o.batch_size)) co_await co_ask_batch(c, url, o, objects, b, e, transfers);
 
     std::vector<unit> units;
     std::uint64_t bytes_total = 0;
@@ -161,30 +210,8 @@ asio::awaitable<lfs_totals> co_upload_lfs(client& c, const std::string& repo_id,
     progress.begin(commit_progress::stage::uploading, transfers.size(), bytes_total, objects.size() - transfers.size(),
                    bytes_all - bytes_total);
     if (units.empty()) co_return totals;
-
     co_await util::co_for_each(units.size(), o.max_workers, [&](std::size_t i) -> asio::awaitable<void> {
-        lfs_transfer& t = *units[i].t;
-        if (!t.chunk) {
-            http_request put = put_body(*t.obj, t.upload_href, 0, t.obj->size);
-            for (auto& h : t.upload_headers) put.headers.push_back(h);
-            co_await c.co_request(std::move(put));
-            co_await co_finish_lfs(c, t.upload_href, t.verify_href, t.obj->oid, t.obj->size, t.etags, o.token,
-                                   t.verify_headers);
-            progress.step(t.obj->path_in_repo, t.obj->size);
-            co_return;
-        }
-        std::size_t p = units[i].part_index;
-        std::uint64_t off = p * t.chunk;
-        std::uint64_t len = std::min(t.chunk, t.obj->size - off);
-        http_response resp = co_await c.co_request(put_body(*t.obj, t.parts[p].href, off, len));
-        auto etag = resp.header("ETag");
-        if (!etag) protocol_fail(put_body(*t.obj, t.parts[p].href, 0, 0), resp, "a part upload answered no ETag");
-        t.etags[p] = std::string(*etag);
-        if (--t.remaining == 0) {
-            co_await co_finish_lfs(c, t.upload_href, t.verify_href, t.obj->oid, t.obj->size, t.etags, o.token,
-                                   t.verify_headers);
-            progress.step(t.obj->path_in_repo, t.obj->size);
-        }
+        co_await co_send_unit(c, o, units[i], progress);
     });
     totals.objects = transfers.size();
     totals.bytes = bytes_total;

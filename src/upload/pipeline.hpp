@@ -3,6 +3,7 @@
 
 #include <hfhub/commit.hpp>
 
+#include "upload/body_source.hpp"
 #include "upload/payload.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -35,19 +36,26 @@ namespace hfhub::upload {
 [[noreturn]] void protocol_fail(const http_request& req, const http_response& resp, const std::string& why);
 boost::json::object parse_object(const http_request& req, const http_response& resp);
 
-// Serialises progress calls from the hashing threads and the executor.
+// Serialises progress calls from the hashing threads and the executor: the one reporter of
+// uploads and mirrors.
 class progress_reporter {
 public:
     explicit progress_reporter(commit_progress_handler h) : h_(std::move(h)) {}
+    // Starts a stage. Work the caller reserved is added to its totals.
     void begin(commit_progress::stage s, std::uint64_t files_total, std::uint64_t bytes_total,
                std::uint64_t files_skipped = 0, std::uint64_t bytes_skipped = 0);
-    void step(const std::string& file, std::uint64_t bytes);
+    // Work the caller does itself within the next stage that begin() starts (a mirror's
+    // regular files, fetched in the LFS upload's stage).
+    void reserve(std::uint64_t files, std::uint64_t bytes);
+    void step(const std::string& file, std::uint64_t bytes);  // a file done, with its last bytes
+    void advance(std::uint64_t bytes);                         // bytes of a file still going
     void stage_only(commit_progress::stage s);
 
 private:
     commit_progress_handler h_;
     std::mutex mu_;
     commit_progress p_;
+    std::uint64_t reserved_files_ = 0, reserved_bytes_ = 0;
 };
 
 struct lfs_object {
@@ -55,8 +63,12 @@ struct lfs_object {
     std::uint64_t size = 0;
     std::string path_in_repo;  // for progress and messages
     const std::filesystem::path* file = nullptr;  // or
-    const std::string* bytes = nullptr;
+    const std::string* bytes = nullptr;           // or
+    std::optional<body_source> source = std::nullopt;  // any other source (a mirror's remote)
 };
+
+// Where `obj`'s bytes come from, whichever way it names them.
+body_source source_of(const lfs_object& obj);
 
 struct lfs_part {
     unsigned number = 0;
@@ -76,6 +88,7 @@ struct lfs_transfer {
     std::vector<lfs_part> parts;
     std::vector<std::string> etags;
     std::atomic<std::size_t> remaining{0};
+    std::atomic<std::uint64_t> streamed{0};  // bytes reported while they went out
 };
 
 // Reads the batch API's answer for objs[begin, end) (sans-io): appends a transfer for each object
