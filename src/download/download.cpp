@@ -7,6 +7,7 @@
 #include "cache/layout.hpp"
 #include "cache/lock.hpp"
 #include "download/fetch.hpp"
+#include "download/plan.hpp"
 #include "util/blocking.hpp"
 #include "util/for_each.hpp"
 #include "util/fs.hpp"
@@ -32,9 +33,7 @@ using download::file_meta;
 namespace {
 
 offline_policy policy_of(const client& c, const download_options& o) {
-    if (o.local_files_only) return offline_policy::offline;
-    if (o.offline) return *o.offline;
-    return c.settings().offline ? offline_policy::offline : offline_policy::online;
+    return download::policy_of(o.local_files_only, o.offline, c.settings().offline);
 }
 
 fs::path cache_root(const client& c, const download_options& o) {
@@ -46,15 +45,6 @@ fs::path cache_root(const client& c, const download_options& o) {
 [[noreturn]] void not_cached(const std::string& repo_id, const std::string& file, const std::string& why) {
     throw hfhub::error(client_errc::local_entry_not_found,
                        {.client_message = repo_id + (file.empty() ? "" : "/" + file) + " is not in the cache (" + why + ")"});
-}
-
-// Errors after which the cache may still answer (the Hub unreachable or confused).
-bool cache_may_answer(const hfhub::error& e) {
-    auto ec = e.code();
-    if (ec.category() == client_category())
-        return ec == client_errc::connection_failed || ec == client_errc::timeout || ec == client_errc::tls_error ||
-               ec == client_errc::proxy_error || ec == client_errc::protocol_error || ec == client_errc::offline;
-    return ec == hub_errc::server_error || ec == hub_errc::rate_limited || ec == hub_errc::http_error;
 }
 
 std::string join_file(const download_options& o, const std::string& filename) {
@@ -77,7 +67,7 @@ asio::awaitable<fs::path> co_into_cache(client& c, const download_options& o, co
         cache::link_snapshot_file(rc, commit, file, blob, sym);
     };
     const auto pool = detail::blocking_executor(c);
-    if (!o.force_download && fs::exists(blob)) {
+    if (download::reuse(o.force_download, fs::exists(blob))) {
         co_await util::co_blocking(pool, std::move(link));
         co_return pointer;
     }
@@ -135,15 +125,21 @@ asio::awaitable<fs::path> co_to_local_dir(client& c, const download_options& o, 
     const fs::path& dir = *o.local_dir;
     fs::path path = dir / file;
     auto meta_local = read_local_meta(dir, file);
-    if (!o.force_download && meta_local && cache::is_commit_hash(o.revision) && meta_local->commit == o.revision &&
-        fs::exists(path))
+    std::optional<std::string> meta_commit, meta_etag;
+    if (meta_local) {
+        meta_commit = meta_local->commit;
+        meta_etag = meta_local->etag;
+    }
+    switch (download::local_dir_before_probe(o.force_download, meta_commit, o.revision, fs::exists(path), policy_of(c, o))) {
+    case download::local_dir_step::use_file:
         co_return path;
-    if (policy_of(c, o) == offline_policy::offline) {
-        if (fs::exists(path)) co_return path;
+    case download::local_dir_step::not_cached:
         not_cached(repo_id, file, "offline, and not in local_dir");
+    case download::local_dir_step::probe:
+        break;
     }
     file_meta meta = co_await download::co_probe(c, o, repo_id, file, nullptr);
-    if (!o.force_download && meta_local && meta_local->etag == meta.etag && fs::exists(path)) {
+    if (download::local_dir_current(o.force_download, meta_etag, meta.etag, fs::exists(path))) {
         write_local_meta(dir, file, meta);
         co_return path;
     }
@@ -155,6 +151,33 @@ asio::awaitable<fs::path> co_to_local_dir(client& c, const download_options& o, 
     co_return path;
 }
 
+// The files of `commit` that the patterns select. The whole listing is checked before any
+// download. Its oids name the blobs and say how to verify them: anything but a git or LFS hash
+// could be neither.
+asio::awaitable<std::vector<repo_file>> co_list_selected(client& c, const std::string& repo_id,
+                                                         const snapshot_options& o, const std::string& commit) {
+    tree_query tq;
+    tq.type = o.type;
+    tq.revision = commit;
+    tq.token = o.token;
+    tq.proxies = o.proxies;
+    tq.user_agent_suffix = download::user_agent_suffix(o);
+    tq.recursive = true;
+    std::vector<repo_file> files;
+    for (auto& entry : co_await co_list_repo_tree(c, repo_id, tq))
+        if (auto* f = std::get_if<repo_file>(&entry); f && path_matches(f->path, o.allow_patterns, o.ignore_patterns))
+            files.push_back(*f);
+    for (auto& f : files) {
+        validate_repo_path(f.path);
+        if (!o.local_dir && !util::is_hex(f.etag(), f.lfs ? 64 : 40))
+            throw hfhub::error(client_errc::protocol_error,
+                               {.method = "GET", .client_message = "the listing gives " + f.path + " no usable oid"});
+        if ((f.lfs ? f.lfs->size : f.size) > download::max_file_size)
+            throw hfhub::error(client_errc::protocol_error,
+                               {.method = "GET", .client_message = "the listing gives " + f.path + " a size no file can have"});
+    }
+    co_return files;
+}
 
 }  // namespace
 
@@ -168,32 +191,36 @@ static asio::awaitable<fs::path> co_download_file(client& c, std::string repo_id
     const auto policy = policy_of(c, o);
 
     // A pinned commit already in the cache needs no network.
-    if (!o.force_download && cache::is_commit_hash(o.revision) && fs::exists(rc.snapshot_file(o.revision, file)))
+    const bool pinned = cache::is_commit_hash(o.revision);
+    if (download::reuse(o.force_download, pinned && fs::exists(rc.snapshot_file(o.revision, file))))
         co_return rc.snapshot_file(o.revision, file);
 
-    if (policy != offline_policy::online && !o.force_download) {
+    if (download::cache_first(policy, o.force_download)) {
         auto hit = cache::lookup(rc, o.revision, file);
-        if (hit.state == cache::cached_state::present) co_return hit.path;
-        if (policy == offline_policy::offline) {
-            if (hit.state == cache::cached_state::known_missing)
-                throw hfhub::error(hub_errc::entry_not_found,
-                                   {.client_message = file + " is known to be missing at " + hit.commit + " (cache)"});
+        switch (download::verdict(policy, hit.state)) {
+        case download::cache_verdict::use_cache:
+            co_return hit.path;
+        case download::cache_verdict::known_missing:
+            throw hfhub::error(hub_errc::entry_not_found,
+                               {.client_message = file + " is known to be missing at " + hit.commit + " (cache)"});
+        case download::cache_verdict::not_cached:
             not_cached(repo_id, file, "offline mode");
+        case download::cache_verdict::ask_hub:
+            break;
         }
     }
 
-    // What the cache would answer if the Hub can't: with it, one attempt is enough (as Python
-    // does); without it, the retry policy applies.
+    // What the cache would answer if the Hub can't.
     std::optional<fs::path> fallback;
     if (!o.force_download)
         if (auto commit = cache::resolve_cached_revision(rc, o.revision))
             if (fs::path p = rc.snapshot_file(*commit, file); fs::exists(p)) fallback = std::move(p);
     file_meta meta;
     try {
-        meta = co_await download::co_probe(c, o, repo_id, file, &rc,
-                                           fallback ? std::optional<unsigned>(0) : std::nullopt);
+        std::optional<unsigned> retries = download::probe_retries(fallback.has_value());
+        meta = co_await download::co_probe(c, o, repo_id, file, &rc, retries);
     } catch (const hfhub::error& e) {
-        if (!cache_may_answer(e) || !fallback) throw;
+        if (!download::falls_back(e, fallback.has_value())) throw;
         co_return *fallback;
     }
 
@@ -206,7 +233,7 @@ static asio::awaitable<fs::path> co_download_file(client& c, std::string repo_id
     };
     auto pool = detail::blocking_executor(c);
     co_await util::co_blocking(pool, std::move(prepare));
-    if (!o.force_download && fs::exists(pointer)) co_return pointer;
+    if (download::reuse(o.force_download, fs::exists(pointer))) co_return pointer;
     co_return co_await co_into_cache(c, o, rc, file, meta);
 }
 
@@ -242,7 +269,7 @@ static asio::awaitable<fs::path> co_download_snapshot(client& c, std::string rep
     try {
         commit = (co_await co_repo_info(c, repo_id, q)).sha;
     } catch (const hfhub::error& e) {
-        if (!cache_may_answer(e)) throw;
+        if (!download::cache_may_answer(e)) throw;
         if (auto p = from_cache()) co_return *p;
         throw;
     }
@@ -254,28 +281,7 @@ static asio::awaitable<fs::path> co_download_snapshot(client& c, std::string rep
         co_await util::co_blocking(pool, std::move(write_ref));  // fsyncs
     }
 
-    tree_query tq;
-    tq.type = o.type;
-    tq.revision = commit;
-    tq.token = o.token;
-    tq.proxies = o.proxies;
-    tq.user_agent_suffix = download::user_agent_suffix(o);
-    tq.recursive = true;
-    std::vector<repo_file> files;
-    for (auto& entry : co_await co_list_repo_tree(c, repo_id, tq))
-        if (auto* f = std::get_if<repo_file>(&entry); f && path_matches(f->path, o.allow_patterns, o.ignore_patterns))
-            files.push_back(*f);
-    // The whole listing is checked before any download. Its oids name the blobs and say how
-    // to verify them: anything but a git or LFS hash could be neither.
-    for (auto& f : files) {
-        validate_repo_path(f.path);
-        if (!o.local_dir && !util::is_hex(f.etag(), f.lfs ? 64 : 40))
-            throw hfhub::error(client_errc::protocol_error,
-                               {.method = "GET", .client_message = "the listing gives " + f.path + " no usable oid"});
-        if ((f.lfs ? f.lfs->size : f.size) > download::max_file_size)
-            throw hfhub::error(client_errc::protocol_error,
-                               {.method = "GET", .client_message = "the listing gives " + f.path + " a size no file can have"});
-    }
+    std::vector<repo_file> files = co_await co_list_selected(c, repo_id, o, commit);
 
     download_options per_file = o;
     per_file.revision = commit;
@@ -287,7 +293,7 @@ static asio::awaitable<fs::path> co_download_snapshot(client& c, std::string rep
     download_progress listed{{}, 0, 0, download_progress::kind::listed, files.size(), 0};
     for (std::size_t i = 0; i < files.size(); ++i) {
         listed.total += size_of(files[i]);
-        if (!o.local_dir && !o.force_download && fs::exists(rc->snapshot_file(commit, files[i].path))) {
+        if (!o.local_dir && download::reuse(o.force_download, fs::exists(rc->snapshot_file(commit, files[i].path)))) {
             cached[i] = 1;
             ++listed.files_cached;
             listed.done += size_of(files[i]);
@@ -308,7 +314,7 @@ static asio::awaitable<fs::path> co_download_snapshot(client& c, std::string rep
     co_await util::co_for_each(files.size(), workers, [&](std::size_t i) -> asio::awaitable<void> {
         const repo_file& f = files[i];
         // The workers share one strand: this count needs no lock.
-        const bool stream = big(i) && big_left >= workers;
+        const bool stream = download::stream_whole(big(i), big_left, workers);
         big_left -= big(i);
         const download_options& fo = stream ? streamed : per_file;
         if (o.local_dir) {

@@ -2,6 +2,7 @@
 
 #include "download/ordered_hash.hpp"
 #include "download/parts_map.hpp"
+#include "download/plan.hpp"
 #include "blocking_call.hpp"
 #include "http/policy.hpp"
 #include "util/blocking.hpp"
@@ -279,10 +280,6 @@ start_point prepare(const asio::any_io_executor& pool, const fetch_paths& p, con
     if (fresh)
         for (auto* f : {&p.partial, &p.map, &p.parts}) unlink_if_there(*f);
     std::uint64_t prefix = size_or_zero(p.partial);
-    if (prefix > meta.size) {
-        unlink_if_there(p.partial);  // longer than the file: not a prefix of it
-        prefix = 0;
-    }
     start_point s;
     util::unique_fd parts_fd;
     std::optional<parts_map> map;
@@ -291,9 +288,12 @@ start_point prepare(const asio::any_io_executor& pool, const fetch_paths& p, con
     if (map)
         for (std::size_t i = 0; i < map->done.size(); ++i)
             if (map->done[i]) in_parts += std::min<std::uint64_t>(meta.size, (i + 1) * map->header.chunk) - i * map->header.chunk;
-    // A prefix (Python's, JS's, or ours from a single stream) is continued when it holds more
-    // than the parts do; parts are never merged into it, which must stay a plain prefix.
-    if (want_parallel && !(prefix > 0 && prefix >= in_parts)) {
+    const start_choice how = choose_start(want_parallel, prefix, meta.size, in_parts);
+    if (how.drop_prefix) {
+        unlink_if_there(p.partial);
+        prefix = 0;
+    }
+    if (how.parallel) {
         s.parallel = true;
         if (map) {
             s.header = map->header;
@@ -449,11 +449,42 @@ asio::awaitable<fetched> co_parallel(client& c, const download_options& o, const
     co_return out;
 }
 
+// Looks at what earlier runs left, on the pool unless there is nothing to look at.
+asio::awaitable<start_point> co_start(client& c, const download_options& o, const file_meta& meta,
+                                      const fetch_paths& p, bool ranges, bool fresh,
+                                      const std::shared_ptr<cache::file_lock>& lock) {
+    const asio::any_io_executor pool = detail::blocking_executor(c);
+    // Nothing on disk yet for a small file: no need to hop to the pool.
+    if (!ranges && !fresh && size_or_zero(p.partial) == 0) co_return prepare(pool, p, meta, false, false, o.verify, o.chunk_size);
+    auto job = [pool, p, meta, ranges, fresh, verify = o.verify, chunk = o.chunk_size, lock] {
+        return prepare(pool, p, meta, ranges, fresh, verify, chunk);
+    };
+    start_point s = co_await util::co_blocking(pool, std::move(job));
+    co_return s;
+}
+
+// Durable before it is published under its name; then the name itself made durable. What else
+// earlier runs left for this blob is of no use afterwards.
+asio::awaitable<void> co_publish(client& c, const fetch_paths& p, const start_point& s,
+                                 const std::shared_ptr<cache::file_lock>& lock) {
+    fs::path from = s.parallel ? p.parts : p.partial;
+    auto publish = [file = s.file, from, p, lock] {
+        util::fsync_fd(file->get(), from);
+        fs::create_directories(p.target.parent_path());
+        util::rename_durable(from, p.target);
+        for (auto* f : {&p.map, &p.parts, &p.partial})
+            if (*f != from) unlink_if_there(*f);
+    };
+    const asio::any_io_executor pool = detail::blocking_executor(c);
+    if (util::may_block_on_sync(s.file->get())) co_await util::co_blocking(pool, std::move(publish));
+    else publish();
+}
+
 asio::awaitable<void> co_fetch_rounds(client& c, const download_options& o, const std::string& endpoint,
                                       const std::string& file, const file_meta& meta, const fetch_paths& p,
                                       std::shared_ptr<cache::file_lock> lock) {
     const asio::any_io_executor pool = detail::blocking_executor(c);
-    bool want_parallel = meta.size >= o.parallel_threshold && o.max_parallel > 1 && o.chunk_size > 0;
+    bool ranges = want_parallel(meta.size, o.parallel_threshold, o.max_parallel, o.chunk_size);
     bool fresh = o.force_download;
     std::atomic<std::uint64_t> done{0};
     reporter report = [&](std::uint64_t n) {
@@ -463,60 +494,33 @@ asio::awaitable<void> co_fetch_rounds(client& c, const download_options& o, cons
     auto reset_progress = [&] { done = 0; };
     for (;;) {
         reset_progress();
-        start_point s;
-        // Nothing on disk yet for a small file: no need to hop to the pool.
-        if (!want_parallel && !fresh && size_or_zero(p.partial) == 0) {
-            s = prepare(pool, p, meta, false, false, o.verify, o.chunk_size);
-        } else {
-            auto job = [pool, p, meta, want_parallel, fresh, verify = o.verify, chunk = o.chunk_size, lock] {
-                return prepare(pool, p, meta, want_parallel, fresh, verify, chunk);
-            };
-            s = co_await util::co_blocking(pool, std::move(job));
-        }
+        start_point s = co_await co_start(c, o, meta, p, ranges, fresh, lock);
         if (!s.parallel && s.have) report(s.have);
         // Not one conditional expression over two co_awaits: g++ 12 destroys its result twice.
         fetched got;
         if (s.parallel) got = co_await co_parallel(c, o, endpoint, meta, p, s, report, lock);
         else got = co_await co_sequential(c, o, endpoint, meta, p, s, report, reset_progress);
-        // Whatever is dropped goes on the pool (deleting a big file waits on the disk).
-        auto drop = [&](std::vector<fs::path> which) -> asio::awaitable<void> {
-            s.file.reset();
-            auto job = [which, lock] {
-                for (auto& f : which) unlink_if_there(f);
-            };
-            co_await util::co_blocking(pool, std::move(job));
-        };
-        if (got.ranges_ignored) {
-            // The server (or a proxy) answers ranges with the whole file: take it once, in one stream.
-            std::vector<fs::path> parts_files{p.map, p.parts};
-            co_await drop(std::move(parts_files));
-            want_parallel = false;
-            continue;
+        const round_end next = after_round(got.ranges_ignored, got.digest, meta.etag, s.resumed, fresh);
+        if (next == round_end::publish) {
+            co_await co_publish(c, p, s, lock);
+            co_return;
         }
-        if (got.digest && *got.digest != meta.etag) {
-            std::vector<fs::path> all{p.partial, p.map, p.parts};
-            co_await drop(std::move(all));  // never keep bytes that are not the file
-            if (s.resumed && !fresh) {
-                // Bytes an earlier run (or another client) left were wrong: once more, from nothing.
-                fresh = true;
-                continue;
-            }
+        // Whatever is dropped goes on the pool (deleting a big file waits on the disk). Bytes
+        // that are not the file are never kept.
+        std::vector<fs::path> which{p.map, p.parts};
+        if (next != round_end::again_sequential) which.push_back(p.partial);
+        s.file.reset();
+        auto drop = [which, lock] {
+            for (auto& f : which) unlink_if_there(f);
+        };
+        co_await util::co_blocking(pool, std::move(drop));
+        if (next == round_end::checksum_mismatch)
             fail(client_errc::checksum_mismatch, meta.url,
                  file + ": expected " + meta.etag + ", got " + *got.digest + "; nothing was kept");
-        }
-        // Durable before it is published under its name; then the name itself made durable.
-        // What else earlier runs left for this blob is of no use afterwards.
-        fs::path from = s.parallel ? p.parts : p.partial;
-        auto publish = [file = s.file, from, p, lock] {
-            util::fsync_fd(file->get(), from);
-            fs::create_directories(p.target.parent_path());
-            util::rename_durable(from, p.target);
-            for (auto* f : {&p.map, &p.parts, &p.partial})
-                if (*f != from) unlink_if_there(*f);
-        };
-        if (util::may_block_on_sync(s.file->get())) co_await util::co_blocking(pool, std::move(publish));
-        else publish();
-        co_return;
+        // The server (or a proxy) answers ranges with the whole file: take it once, in one
+        // stream. Or bytes an earlier run (or another client) left were wrong: once more, from nothing.
+        if (next == round_end::again_sequential) ranges = false;
+        else fresh = true;
     }
 }
 

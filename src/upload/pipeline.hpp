@@ -4,6 +4,7 @@
 #include <hfhub/commit.hpp>
 
 #include "upload/body_source.hpp"
+#include "upload/commit_fsm.hpp"
 #include "upload/payload.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -109,18 +110,8 @@ struct lfs_totals {
 boost::asio::awaitable<lfs_totals> co_upload_lfs(client& c, const std::string& repo_id, const commit_options& o,
                                                  const std::vector<lfs_object>& objects, progress_reporter& progress);
 
-// One NDJSON commit, with the stale-parent rebase and lost-answer handling of create_commit.
-struct commit_request {
-    payload_header header;
-    std::vector<payload_op> ops;
-    std::string revision;
-    bool create_pr = false;
-    std::string head_before;  // the head the commit was prepared against; empty: unknown
-    std::vector<std::string> touched;  // every path the commit reads or writes
-    // path → what it holds once the commit landed: "f:<git blob id>" for a regular file, the
-    // sha256 for an LFS one, "" for gone; checks whether a commit with a lost answer landed.
-    std::vector<std::pair<std::string, std::string>> expected;
-};
+// One NDJSON commit (or, with o.multi_commit, the parts of one), with the stale-parent rebase and
+// lost-answer handling of create_commit: a thin driver of commit_fsm.
 boost::asio::awaitable<commit_info> co_send_commit(client& c, const std::string& repo_id, const commit_options& o,
                                                    commit_request cr);
 
