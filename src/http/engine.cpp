@@ -301,14 +301,13 @@ struct client::impl::attempt {
     asio::awaitable<request_event> stream() {
         if (sink->head) sink->head(resp);
         std::uint64_t n = 0;
+        std::function<void(std::span<const char>)> write = [&](std::span<const char> s) {
+            sink->write(s);
+            n += s.size();
+        };
         std::exception_ptr failure;
         try {
-            co_await conn().stream_body(
-                [&](std::span<const char> s) {
-                    sink->write(s);
-                    n += s.size();
-                },
-                read_timeout);
+            co_await conn().stream_body(write, read_timeout);
         } catch (...) {
             failure = std::current_exception();
         }
