@@ -5,6 +5,7 @@
 #include "download/plan.hpp"
 #include "blocking_call.hpp"
 #include "http/policy.hpp"
+#include "hub/errors.hpp"
 #include "util/blocking.hpp"
 #include "util/for_each.hpp"
 #include "util/fs.hpp"
@@ -178,7 +179,7 @@ asio::awaitable<file_meta> co_probe(client& c, const download_options& o, const 
     http_response resp = co_await c.co_request(r, false);
     auto header = [&](std::string_view n) { return std::string(resp.header(n).value_or("")); };
     if (resp.status >= 400) {
-        auto ec = http::map_status(resp.status, header("X-Error-Code"), header("X-Error-Message"));
+        auto ec = hub::map_status(resp.status, header("X-Error-Code"), header("X-Error-Message"));
         if (ec == hub_errc::entry_not_found && cache && cache::is_commit_hash(header("X-Repo-Commit"))) {
             std::string commit = header("X-Repo-Commit");
             cache::mark_missing(*cache, commit, file);

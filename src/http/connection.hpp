@@ -53,7 +53,6 @@ public:
 
     std::string key;             // the pool key: origin, plus the proxy when there is one
     bool absolute_form = false;  // plain HTTP through a proxy: targets are absolute URLs
-    std::chrono::steady_clock::time_point idle_since;
 
 protected:
     bool reusable_ = false;

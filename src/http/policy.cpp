@@ -451,29 +451,10 @@ std::optional<proxy_choice> select_proxy(const proxy_config& cfg, std::string_vi
 
 // ---- errors ----------------------------------------------------------------------------------
 
-std::error_code map_status(unsigned status, std::string_view x_error_code, std::string_view x_error_message) {
-    if (status < 400) return {};
-    auto code = trim(x_error_code);
-    if (code == "RevisionNotFound") return hub_errc::revision_not_found;
-    if (code == "EntryNotFound") return hub_errc::entry_not_found;
-    if (code == "GatedRepo") return hub_errc::gated_repo;
-    if (trim(x_error_message) == "Access to this resource is disabled.") return hub_errc::disabled_repo;
-    if (code == "RepoNotFound") return hub_errc::repo_not_found;
-    switch (status) {
-    case 400: return hub_errc::bad_request;
-    case 401: return hub_errc::unauthorized;
-    case 403: return hub_errc::forbidden;
-    case 404: return hub_errc::not_found;
-    case 409: return hub_errc::conflict;
-    case 412: return hub_errc::precondition_failed;
-    case 413: return hub_errc::payload_too_large;
-    case 416: return hub_errc::range_not_satisfiable;
-    case 422: return hub_errc::unprocessable;
-    case 429: return hub_errc::rate_limited;
-    default: break;
-    }
-    if (status >= 500 && status <= 599) return hub_errc::server_error;
-    return hub_errc::http_error;
+std::string request_id_of(const header_fields& h) {
+    if (auto id = find_header(h, "X-Request-Id")) return std::string(*id);
+    if (auto tid = find_header(h, "X-Amzn-Trace-Id")) return std::string(*tid);
+    return {};
 }
 
 std::string server_message(std::string_view x_error_message, std::string_view content_type, std::string_view body) {

@@ -1,7 +1,8 @@
-// Sans-io decisions of the HTTP layer: retries, redirects, proxies, error mapping. Pure
+// Sans-io decisions of the HTTP layer: retries, redirects, proxies, error messages. Pure
 // functions and small classes, unit-tested without sockets.
 #pragma once
 
+#include <hfhub/client.hpp>
 #include <hfhub/config.hpp>
 #include <hfhub/error.hpp>
 
@@ -97,8 +98,8 @@ bool no_proxy_matches(std::string_view no_proxy, std::string_view host, std::str
 
 // ---- errors ----------------------------------------------------------------------------------
 
-// X-Error-Code first, then X-Error-Message, then the status (protocol reference section 6).
-std::error_code map_status(unsigned status, std::string_view x_error_code, std::string_view x_error_message);
+// X-Request-Id, else X-Amzn-Trace-Id, else empty: what names the request in the server's logs.
+std::string request_id_of(const header_fields& h);
 // The server's message: X-Error-Message, else JSON "error" (string or list), "error_description",
 // "errors[].message", else a short plain-text body.
 std::string server_message(std::string_view x_error_message, std::string_view content_type, std::string_view body);

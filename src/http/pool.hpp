@@ -1,9 +1,11 @@
 // Connections kept alive per key (scheme, host, port, proxy), with per-host and total caps.
 // A lease holds a slot: a pooled connection, or the right to open one. Giving it back wakes a
-// waiter. Bookkeeping is under a mutex, so coroutines on several threads may share the pool.
+// waiter. The bookkeeping (pool_state.hpp) is under a mutex, so coroutines on several threads
+// may share the pool.
 #pragma once
 
 #include "http/connection.hpp"
+#include "http/pool_state.hpp"
 
 #include <hfhub/client.hpp>
 
@@ -11,7 +13,6 @@
 #include <boost/asio/experimental/concurrent_channel.hpp>
 
 #include <deque>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -48,20 +49,11 @@ private:
         boost::asio::experimental::concurrent_channel<void(boost::system::error_code)> wake;
         bool woken = false;
     };
-    struct host {
-        std::size_t open = 0;
-        std::deque<std::unique_ptr<connection>> idle;
-    };
-    bool try_take(const std::string& key, lease& out);  // under mu_
-    void wake_all();                                     // under mu_
-    void prune(host& h);                                 // under mu_
+    void wake_all();  // under mu_
 
-    pool_config cfg_;
     mutable std::mutex mu_;
-    std::map<std::string, host> hosts_;
-    std::size_t open_ = 0;
+    pool_state<connection> state_;
     std::deque<std::shared_ptr<waiter>> waiters_;
-    pool_stats stats_;
 };
 
 }  // namespace hfhub::http

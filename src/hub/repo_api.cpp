@@ -4,7 +4,7 @@
 #include <hfhub/repo_api.hpp>
 
 #include "blocking_call.hpp"
-#include "http/policy.hpp"
+#include "hub/errors.hpp"
 #include "util/paths.hpp"
 #include "boundary.hpp"
 
@@ -76,10 +76,7 @@ diagnostics diag_of(const http_request& req, const http_response& resp) {
 
 // The error the client would have thrown for this answer (for calls that read error bodies).
 [[noreturn]] void raise(const http_request& req, const http_response& resp) {
-    diagnostics d = diag_of(req, resp);
-    std::string_view xmsg = resp.header("X-Error-Message").value_or("");
-    d.server_message = http::server_message(xmsg, resp.header("Content-Type").value_or(""), resp.body);
-    throw error(http::map_status(resp.status, resp.header("X-Error-Code").value_or(""), xmsg), std::move(d));
+    throw hub::status_error(req.method, resp.url.empty() ? req.url : resp.url, resp);
 }
 
 [[noreturn]] void bad_answer(const http_request& req, const http_response& resp, std::string why) {

@@ -4,6 +4,7 @@
 // None of it may crash, and what parses must make sense.
 #include <hfhub/client.hpp>
 #include "http/policy.hpp"
+#include "hub/errors.hpp"
 #include "hub/link_header.hpp"
 
 #include <boost/asio/buffer.hpp>
@@ -43,8 +44,8 @@ void check_headers(unsigned status, const hfhub::header_fields& h, const std::st
     retry_schedule sched(cfg, 1);
     auto wait = sched.next({true, status, retry_after, ratelimit});
     if (wait && (wait->count() < 0 || *wait > cfg.request_budget)) std::abort();
-    auto ec = map_status(status, hfhub::find_header(h, "X-Error-Code").value_or(""),
-                         hfhub::find_header(h, "X-Error-Message").value_or(""));
+    auto ec = hfhub::hub::map_status(status, hfhub::find_header(h, "X-Error-Code").value_or(""),
+                                     hfhub::find_header(h, "X-Error-Message").value_or(""));
     if (status >= 400 && !ec) std::abort();
     (void)server_message(hfhub::find_header(h, "X-Error-Message").value_or(""),
                          hfhub::find_header(h, "Content-Type").value_or(""), body);
