@@ -80,6 +80,45 @@ bool confirmed(const cache_plan& p) {
     return answer == "y" || answer == "Y" || answer == "yes";
 }
 
+// `cache scan`: a table like `hf cache scan`, or JSON; 1 when the scan found damage.
+int scan_action(const std::filesystem::path& dir, bool json_out) {
+    auto r = scan_cache(dir);
+    if (json_out) {
+        print_json(scan_json(r));
+        return r.warnings.empty() ? 0 : 1;
+    }
+    std::printf("%-10s %-40s %10s %6s  %s\n", "TYPE", "REPO", "SIZE", "FILES", "REFS");
+    for (auto& repo : r.repos) {
+        std::string refs;
+        for (auto& rev : repo.revisions)
+            for (auto& ref : rev.refs) refs += (refs.empty() ? "" : ",") + ref;
+        std::printf("%-10s %-40s %10s %6llu  %s\n", std::string(to_string(repo.type)).c_str(), repo.repo_id.c_str(),
+                    progress_bar::human(repo.size_on_disk).c_str(),
+                    static_cast<unsigned long long>(repo.nb_files), refs.c_str());
+        for (auto& rev : repo.revisions)
+            std::printf("  %s %10s %zu files\n", rev.commit.c_str(), progress_bar::human(rev.size_on_disk).c_str(),
+                        rev.files.size());
+    }
+    std::printf("%zu repos, %s in %s\n", r.repos.size(), progress_bar::human(r.size_on_disk).c_str(),
+                dir.string().c_str());
+    for (auto& p : r.incomplete) std::printf("partial download: %s\n", p.string().c_str());
+    for (auto& w : r.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
+    return r.warnings.empty() ? 0 : 1;
+}
+
+// `cache verify`: re-hash every blob; 1 when one is corrupted or a link dangles.
+int verify_action(const std::filesystem::path& dir, bool json_out) {
+    auto v = verify_cache(dir);
+    if (json_out) {
+        print_json({{"checked", v.checked}, {"corrupted", paths_json(v.corrupted)}, {"dangling", paths_json(v.dangling)}});
+        return v.corrupted.empty() && v.dangling.empty() ? 0 : 1;
+    }
+    for (auto& p : v.corrupted) std::printf("corrupted: %s\n", p.string().c_str());
+    for (auto& p : v.dangling) std::printf("dangling: %s\n", p.string().c_str());
+    std::printf("%llu blobs checked, %zu corrupted, %zu dangling\n", static_cast<unsigned long long>(v.checked),
+                v.corrupted.size(), v.dangling.size());
+    return v.corrupted.empty() && v.dangling.empty() ? 0 : 1;
+}
 }  // namespace
 
 int cache(int argc, char** argv) {
@@ -130,30 +169,7 @@ int cache(int argc, char** argv) {
     }
     bool json_out = *format == output_format::json;
 
-    if (action == "scan") {
-        auto r = scan_cache(dir);
-        if (json_out) {
-            print_json(scan_json(r));
-            return r.warnings.empty() ? 0 : 1;
-        }
-        std::printf("%-10s %-40s %10s %6s  %s\n", "TYPE", "REPO", "SIZE", "FILES", "REFS");
-        for (auto& repo : r.repos) {
-            std::string refs;
-            for (auto& rev : repo.revisions)
-                for (auto& ref : rev.refs) refs += (refs.empty() ? "" : ",") + ref;
-            std::printf("%-10s %-40s %10s %6llu  %s\n", std::string(to_string(repo.type)).c_str(), repo.repo_id.c_str(),
-                        progress_bar::human(repo.size_on_disk).c_str(),
-                        static_cast<unsigned long long>(repo.nb_files), refs.c_str());
-            for (auto& rev : repo.revisions)
-                std::printf("  %s %10s %zu files\n", rev.commit.c_str(), progress_bar::human(rev.size_on_disk).c_str(),
-                            rev.files.size());
-        }
-        std::printf("%zu repos, %s in %s\n", r.repos.size(), progress_bar::human(r.size_on_disk).c_str(),
-                    dir.string().c_str());
-        for (auto& p : r.incomplete) std::printf("partial download: %s\n", p.string().c_str());
-        for (auto& w : r.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
-        return r.warnings.empty() ? 0 : 1;
-    }
+    if (action == "scan") return scan_action(dir, json_out);
     if (action == "rm") {
         if (revisions.empty()) {
             std::cerr << "hfhub cache rm: name at least one commit\n";
@@ -176,18 +192,7 @@ int cache(int argc, char** argv) {
         else print_plan(plan, dry);
         return 0;
     }
-    if (action == "verify") {
-        auto v = verify_cache(dir);
-        if (json_out) {
-            print_json({{"checked", v.checked}, {"corrupted", paths_json(v.corrupted)}, {"dangling", paths_json(v.dangling)}});
-            return v.corrupted.empty() && v.dangling.empty() ? 0 : 1;
-        }
-        for (auto& p : v.corrupted) std::printf("corrupted: %s\n", p.string().c_str());
-        for (auto& p : v.dangling) std::printf("dangling: %s\n", p.string().c_str());
-        std::printf("%llu blobs checked, %zu corrupted, %zu dangling\n", static_cast<unsigned long long>(v.checked),
-                    v.corrupted.size(), v.dangling.size());
-        return v.corrupted.empty() && v.dangling.empty() ? 0 : 1;
-    }
+    if (action == "verify") return verify_action(dir, json_out);
     std::cerr << "hfhub cache: unknown action '" << action << "'\n";
     return 2;
 }
