@@ -4,29 +4,21 @@
 #include <hfhub/mixin.hpp>
 #include <hfhub/model_card.hpp>
 
+#include "golden.hpp"
 #include "test_server.hpp"  // temp_dir
 
 #include <boost/describe/class.hpp>
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
 
-#include <fstream>
-#include <sstream>
 
 namespace fs = std::filesystem;
 namespace json = boost::json;
 
 namespace {
 
-// test/golden, from test/unit/mixin/.
-const fs::path golden = fs::path(__FILE__).parent_path().parent_path().parent_path() / "golden";
-
-std::string slurp(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
+using hfhub::test::golden;
+using hfhub::test::slurp;
 
 std::string error_text(auto&& f) {
     try {

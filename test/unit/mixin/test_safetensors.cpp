@@ -2,13 +2,13 @@
 // the reader's zero-copy views, every header validation error, and sharding with its index.
 #include <hfhub/safetensors.hpp>
 
+#include "golden.hpp"
 #include "test_server.hpp"  // temp_dir
 
 #include <boost/test/unit_test.hpp>
 
 #include <cstring>
 #include <fstream>
-#include <sstream>
 
 namespace st = hfhub::safetensors;
 namespace fs = std::filesystem;
@@ -16,15 +16,8 @@ using hfhub::safetensors_errc;
 
 namespace {
 
-// test/golden, from test/unit/mixin/.
-const fs::path golden = fs::path(__FILE__).parent_path().parent_path().parent_path() / "golden";
-
-std::string slurp(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
+using hfhub::test::golden;
+using hfhub::test::slurp;
 
 template <class T>
 std::span<const std::byte> bytes_of(const std::vector<T>& v) {
