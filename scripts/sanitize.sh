@@ -36,7 +36,7 @@ asan() {
   # Not interop_js* (node is not instrumented and only drives `hfhub serve`, which the other
   # tests already run) nor fuzz_parsers (scripts/fuzz.sh builds its own ASan targets with clang).
   local rc=0
-  (cd build-asan && ctest --output-on-failure -j"$jobs" -R '^(unit|integration|usage|crash)$') || rc=$?
+  (cd build-asan && ctest --output-on-failure -j"$jobs" -R '^(unit|integration|integration_timing|usage|crash)$') || rc=$?
   unset ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS
   check_reports "$logs" || rc=1
   echo "sanitize: asan build $((t1 - t0)) s, tests $((SECONDS - t1)) s"

@@ -132,7 +132,7 @@ BOOST_FIXTURE_TEST_CASE(waiters_on_two_threads_are_all_woken, client_fixture) {
     BOOST_TEST(c.stats().peak_open == 1u);
 }
 
-BOOST_FIXTURE_TEST_CASE(cancelling_a_request_waiting_for_a_slot, client_fixture) {
+BOOST_FIXTURE_TEST_CASE(cancelling_a_request_waiting_for_a_slot, client_fixture, *boost::unit_test::label("timing")) {
     faults(R"({"rules":[{"listener":"api","method":"GET","match":"slow","nth":1,"stall_ms":1500}]})");
     asio::io_context ioc;
     auto cfg = quick_config(srv.url());
@@ -273,7 +273,7 @@ BOOST_FIXTURE_TEST_CASE(a_dropped_download_resumes_with_range, client_fixture) {
     BOOST_TEST(storage_bytes == big.size());  // nothing fetched twice
 }
 
-BOOST_FIXTURE_TEST_CASE(cancellation_mid_transfer_is_prompt_and_the_pool_recovers, client_fixture) {
+BOOST_FIXTURE_TEST_CASE(cancellation_mid_transfer_is_prompt_and_the_pool_recovers, client_fixture, *boost::unit_test::label("timing")) {
     faults(R"({"rules":[{"listener":"storage","method":"GET","nth":1,"stall_ms":5000,"stall_after_bytes":65536}]})");
     asio::io_context ioc;
     client c(ioc.get_executor(), quick_config(srv.url()));

@@ -101,7 +101,8 @@ std::optional<std::map<std::string, std::uint64_t>> js_cache_scan(const fs::path
 
 }  // namespace
 
-BOOST_AUTO_TEST_SUITE(download_cancel)
+// Its bounds are milliseconds: it runs alone (ctest integration_timing).
+BOOST_AUTO_TEST_SUITE(download_cancel, *boost::unit_test::label("timing"))
 
 // 1 GiB, cancelled at 20 points; a sanitized build, several times slower, cancels 256 MiB.
 BOOST_AUTO_TEST_CASE(cancelled_at_20_points_of_a_1_gib_download) {
