@@ -34,6 +34,13 @@ namespace detail {
 struct blocking_access;
 }
 
+// What `{}` as a co_ function's options converts to: the defaults. Each co_ function that takes
+// an options struct has an overload taking this, which `{}` picks (an exact conversion beats
+// building the struct). Why: inside a co_await expression g++ 12 builds a brace-initialised
+// aggregate temporary in one place and destroys another (an abort at run time), so `{}` must
+// not build one. Named options and `T()` are fine; `{.field = x}` there is still the bug's.
+enum class use_defaults {};
+
 using header_fields = std::vector<std::pair<std::string, std::string>>;
 
 // Case-insensitive lookup; nullopt when absent.

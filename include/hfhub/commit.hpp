@@ -99,6 +99,11 @@ struct commit_info {
 boost::asio::awaitable<commit_info> co_create_commit(client& c, std::string repo_id,
                                                      std::vector<commit_operation> operations,
                                                      commit_options opts);
+// `{}` as the options: the defaults (hfhub::use_defaults).
+inline boost::asio::awaitable<commit_info> co_create_commit(client& c, std::string repo_id,
+                                                            std::vector<commit_operation> operations, use_defaults) {
+    return co_create_commit(c, std::move(repo_id), std::move(operations), commit_options());
+}
 commit_info create_commit(client& c, std::string repo_id, std::vector<commit_operation> operations,
                           commit_options opts);
 
@@ -111,12 +116,23 @@ commit_info create_commit(client& c, std::string repo_id, std::vector<commit_ope
 boost::asio::awaitable<std::vector<commit_add>> co_preupload_lfs_files(client& c, std::string repo_id,
                                                                        std::vector<commit_add> additions,
                                                                        commit_options opts);
+// `{}` as the options: the defaults (hfhub::use_defaults).
+inline boost::asio::awaitable<std::vector<commit_add>> co_preupload_lfs_files(client& c, std::string repo_id,
+                                                                              std::vector<commit_add> additions,
+                                                                              use_defaults) {
+    return co_preupload_lfs_files(c, std::move(repo_id), std::move(additions), commit_options());
+}
 std::vector<commit_add> preupload_lfs_files(client& c, std::string repo_id, std::vector<commit_add> additions,
                                             commit_options opts);
 
 // One file. Default message: "Upload <path_in_repo> with hfhub".
 boost::asio::awaitable<commit_info> co_upload_file(client& c, std::string repo_id, commit_add file,
                                                    commit_options opts = commit_options());
+// `{}` as the options: the defaults (hfhub::use_defaults).
+inline boost::asio::awaitable<commit_info> co_upload_file(client& c, std::string repo_id, commit_add file,
+                                                          use_defaults) {
+    return co_upload_file(c, std::move(repo_id), std::move(file));
+}
 commit_info upload_file(client& c, std::string repo_id, commit_add file, commit_options opts = commit_options());
 
 struct folder_options : commit_options {
@@ -133,6 +149,11 @@ struct folder_options : commit_options {
 // left out). Default message: "Upload folder using hfhub".
 boost::asio::awaitable<commit_info> co_upload_folder(client& c, std::string repo_id,
                                                      std::filesystem::path folder, folder_options opts = folder_options());
+// `{}` as the options: the defaults (hfhub::use_defaults).
+inline boost::asio::awaitable<commit_info> co_upload_folder(client& c, std::string repo_id,
+                                                            std::filesystem::path folder, use_defaults) {
+    return co_upload_folder(c, std::move(repo_id), std::move(folder));
+}
 commit_info upload_folder(client& c, std::string repo_id, std::filesystem::path folder, folder_options opts = folder_options());
 
 struct push_options : folder_options {
@@ -143,6 +164,11 @@ struct push_options : folder_options {
 // then uploads the folder as one commit. Default message: "Push model using hfhub".
 boost::asio::awaitable<commit_info> co_push_to_hub(client& c, std::string repo_id, std::filesystem::path folder,
                                                    push_options opts = push_options());
+// `{}` as the options: the defaults (hfhub::use_defaults).
+inline boost::asio::awaitable<commit_info> co_push_to_hub(client& c, std::string repo_id,
+                                                          std::filesystem::path folder, use_defaults) {
+    return co_push_to_hub(c, std::move(repo_id), std::move(folder));
+}
 commit_info push_to_hub(client& c, std::string repo_id, std::filesystem::path folder, push_options opts = push_options());
 
 // What upload_folder would commit, given the local files (relative, '/'-separated) and the

@@ -56,6 +56,11 @@ struct download_options {
 // lock_timeout, cancelled, and the client's transport errors.
 boost::asio::awaitable<std::filesystem::path> co_hf_hub_download(client& c, std::string repo_id,
                                                                  std::string filename, download_options opts = download_options());
+// `{}` as the options: the defaults (hfhub::use_defaults).
+inline boost::asio::awaitable<std::filesystem::path> co_hf_hub_download(client& c, std::string repo_id,
+                                                                        std::string filename, use_defaults) {
+    return co_hf_hub_download(c, std::move(repo_id), std::move(filename));
+}
 std::filesystem::path hf_hub_download(client& c, std::string repo_id, std::string filename,
                                       download_options opts = download_options());
 
@@ -72,6 +77,10 @@ struct snapshot_options : download_options {
 // commit. Returns snapshots/<commit> (or local_dir).
 boost::asio::awaitable<std::filesystem::path> co_snapshot_download(client& c, std::string repo_id,
                                                                    snapshot_options opts = snapshot_options());
+// `{}` as the options: the defaults (hfhub::use_defaults).
+inline boost::asio::awaitable<std::filesystem::path> co_snapshot_download(client& c, std::string repo_id, use_defaults) {
+    return co_snapshot_download(c, std::move(repo_id));
+}
 std::filesystem::path snapshot_download(client& c, std::string repo_id, snapshot_options opts = snapshot_options());
 
 }  // namespace hfhub

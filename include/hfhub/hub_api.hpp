@@ -114,6 +114,30 @@ boost::asio::awaitable<std::vector<commit_summary>> co_list_repo_commits(client&
 // HEAD on resolve: false on EntryNotFound; repo and revision errors still throw.
 boost::asio::awaitable<bool> co_file_exists(client& c, std::string repo_id, std::string filename, repo_query q = repo_query());
 boost::asio::awaitable<whoami_info> co_whoami(client& c, std::optional<std::string> token = {});
+// `{}` as the options: the defaults (hfhub::use_defaults).
+inline boost::asio::awaitable<repo_metadata> co_repo_info(client& c, std::string repo_id, use_defaults,
+                                                          bool files_metadata = false) {
+    return co_repo_info(c, std::move(repo_id), repo_query(), files_metadata);
+}
+inline boost::asio::awaitable<std::vector<tree_entry>> co_list_repo_tree(client& c, std::string repo_id, use_defaults) {
+    return co_list_repo_tree(c, std::move(repo_id));
+}
+inline boost::asio::awaitable<std::vector<tree_entry>> co_get_paths_info(client& c, std::string repo_id,
+                                                                         std::vector<std::string> paths, use_defaults,
+                                                                         bool expand = false) {
+    return co_get_paths_info(c, std::move(repo_id), std::move(paths), repo_query(), expand);
+}
+inline boost::asio::awaitable<repo_refs> co_list_repo_refs(client& c, std::string repo_id, use_defaults,
+                                                           bool include_pull_requests = false) {
+    return co_list_repo_refs(c, std::move(repo_id), repo_query(), include_pull_requests);
+}
+inline boost::asio::awaitable<std::vector<commit_summary>> co_list_repo_commits(client& c, std::string repo_id,
+                                                                                use_defaults) {
+    return co_list_repo_commits(c, std::move(repo_id));
+}
+inline boost::asio::awaitable<bool> co_file_exists(client& c, std::string repo_id, std::string filename, use_defaults) {
+    return co_file_exists(c, std::move(repo_id), std::move(filename));
+}
 
 repo_metadata repo_info(client& c, std::string repo_id, repo_query q = repo_query(), bool files_metadata = false);
 std::vector<tree_entry> list_repo_tree(client& c, std::string repo_id, tree_query q = tree_query());

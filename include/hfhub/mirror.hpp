@@ -51,6 +51,11 @@ struct mirror_info {
 // committed unless every object was stored.
 boost::asio::awaitable<mirror_info> co_mirror(client& src, client& dst, std::string src_repo, std::string dst_repo,
                                               mirror_options opts = mirror_options());
+// `{}` as the options: the defaults (hfhub::use_defaults).
+inline boost::asio::awaitable<mirror_info> co_mirror(client& src, client& dst, std::string src_repo,
+                                                     std::string dst_repo, use_defaults) {
+    return co_mirror(src, dst, std::move(src_repo), std::move(dst_repo));
+}
 // Blocking twin: runs on dst's own blocking thread (would_deadlock on a thread that runs either client's executor).
 mirror_info mirror(client& src, client& dst, std::string src_repo, std::string dst_repo, mirror_options opts = mirror_options());
 

@@ -290,6 +290,10 @@ public:
         std::filesystem::path dir = co_await mixin_detail::co_resolve_pretrained(c, std::move(repo_id_or_dir), std::move(opts));
         co_return load(dir);
     }
+    // `{}` as the options: the defaults (hfhub::use_defaults).
+    static boost::asio::awaitable<Derived> co_from_pretrained(client& c, std::string repo_id_or_dir, use_defaults) {
+        return co_from_pretrained(c, std::move(repo_id_or_dir));
+    }
 
     // save_pretrained on the client's blocking pool: serialising and syncing the weights never
     // stall the awaiting I/O thread, which keeps serving its other work meanwhile. It writes the
@@ -316,6 +320,10 @@ public:
         mixin_detail::add_weight_patterns<Derived>(opts);
         commit_info info = co_await mixin_detail::co_push_dir(c, std::move(repo_id), std::move(dir), std::move(opts));
         co_return info;
+    }
+    boost::asio::awaitable<commit_info> co_push_to_hub(client& c, std::string repo_id, use_defaults,
+                                                       template_vars card_vars = template_vars()) const {
+        return co_push_to_hub(c, std::move(repo_id), mixin_push_options(), std::move(card_vars));
     }
 
     commit_info push_to_hub(client& c, std::string repo_id, mixin_push_options opts = mixin_push_options(),

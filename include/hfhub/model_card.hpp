@@ -54,6 +54,10 @@ public:
 
     // README.md of a repo, through the cache (the download's errors; entry_not_found without one).
     static boost::asio::awaitable<model_card> co_load(client& c, std::string repo_id, download_options opts = download_options());
+    // `{}` as the options: the defaults (hfhub::use_defaults).
+    static boost::asio::awaitable<model_card> co_load(client& c, std::string repo_id, use_defaults) {
+        return co_load(c, std::move(repo_id));
+    }
     static model_card load(client& c, std::string repo_id, download_options opts = download_options());
 
     // Renders `tpl` with {{ card_data }} and the other placeholders, then parses the result.
@@ -70,6 +74,10 @@ public:
 
     // Commits README.md. Default message: "Upload README.md with hfhub".
     boost::asio::awaitable<commit_info> co_push_to_hub(client& c, std::string repo_id, commit_options opts = commit_options()) const;
+    // `{}` as the options: the defaults (hfhub::use_defaults).
+    boost::asio::awaitable<commit_info> co_push_to_hub(client& c, std::string repo_id, use_defaults) const {
+        return co_push_to_hub(c, std::move(repo_id));
+    }
     commit_info push_to_hub(client& c, std::string repo_id, commit_options opts = commit_options()) const;
 
 private:

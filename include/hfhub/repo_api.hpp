@@ -89,6 +89,31 @@ boost::asio::awaitable<void> co_delete_tag(client& c, std::string repo_id, std::
 boost::asio::awaitable<void> co_update_repo_settings(client& c, std::string repo_id, repo_settings s);
 boost::asio::awaitable<discussion_info> co_create_pull_request(client& c, std::string repo_id,
                                                                pull_request_options o);
+// `{}` as the options: the defaults (hfhub::use_defaults).
+inline boost::asio::awaitable<repo_url_info> co_create_repo(client& c, std::string repo_id, use_defaults) {
+    return co_create_repo(c, std::move(repo_id));
+}
+inline boost::asio::awaitable<void> co_delete_repo(client& c, std::string repo_id, use_defaults) {
+    return co_delete_repo(c, std::move(repo_id));
+}
+inline boost::asio::awaitable<void> co_create_branch(client& c, std::string repo_id, std::string branch, use_defaults) {
+    return co_create_branch(c, std::move(repo_id), std::move(branch));
+}
+inline boost::asio::awaitable<void> co_delete_branch(client& c, std::string repo_id, std::string branch, use_defaults) {
+    return co_delete_branch(c, std::move(repo_id), std::move(branch));
+}
+inline boost::asio::awaitable<void> co_create_tag(client& c, std::string repo_id, std::string tag, use_defaults) {
+    return co_create_tag(c, std::move(repo_id), std::move(tag));
+}
+inline boost::asio::awaitable<void> co_delete_tag(client& c, std::string repo_id, std::string tag, use_defaults) {
+    return co_delete_tag(c, std::move(repo_id), std::move(tag));
+}
+inline boost::asio::awaitable<void> co_update_repo_settings(client& c, std::string repo_id, use_defaults) {
+    return co_update_repo_settings(c, std::move(repo_id), repo_settings());
+}
+inline boost::asio::awaitable<discussion_info> co_create_pull_request(client& c, std::string repo_id, use_defaults) {
+    return co_create_pull_request(c, std::move(repo_id), pull_request_options());
+}
 
 repo_url_info create_repo(client& c, std::string repo_id, create_repo_options o = create_repo_options());
 void delete_repo(client& c, std::string repo_id, delete_repo_options o = delete_repo_options());

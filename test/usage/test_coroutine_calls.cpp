@@ -1,8 +1,8 @@
 // Every public co_ function called the way a user's coroutine calls it: inside co_await
-// expressions, with default arguments, string literals for std::string parameters, temporary
-// paths, and options returned by value from a function. g++ 12 destroyed a brace-initialised
-// default argument ("= {}") twice in the caller's frame; under ASan (scripts/sanitize.sh) any
-// such mistake fails here. Also: every failure leaves as an hfhub::error, a cancelled call
+// expressions, with default arguments, `{}` for options, string literals for std::string
+// parameters, temporary paths, and options returned by value from a function. g++ 12 destroyed
+// a brace-initialised default argument ("= {}") twice in the caller's frame; under ASan
+// (scripts/sanitize.sh) any such mistake fails here. Also: every failure leaves as an hfhub::error, a cancelled call
 // included, and an unreachable Hub costs a cached file one attempt, not the retry policy.
 #include <hfhub/commit.hpp>
 #include <hfhub/download.hpp>
@@ -231,6 +231,92 @@ asio::awaitable<void> other_calls(client& hub, client& other, fs::path work, see
     s("co_delete_repo");
 }
 
+// Every options argument written `{}`, as the pitfall reads: `co_await f(hub, "x", {})`. g++ 12
+// builds such an aggregate temporary in one place of the caller's frame and destroys another
+// (ASan: a free of a pointer never allocated); the use_defaults overloads keep `{}` from
+// building one.
+asio::awaitable<void> brace_calls(client& hub, client& other, fs::path work, seen& s) {
+    auto repo = co_await co_create_repo(hub, "alice/braces", {});
+    BOOST_TEST(repo.repo_id == "alice/braces");
+    s("co_create_repo");
+    // A commit needs a message (as in Python): the defaults are refused, typed.
+    bool refused = false;
+    try {
+        co_await co_create_commit(hub, "alice/braces", two_files(), {});
+    } catch (const hfhub::error& e) {
+        refused = e.code() == client_errc::invalid_argument;
+    }
+    BOOST_TEST(refused, "a commit without a message was not refused as invalid_argument");
+    s("co_create_commit");
+    BOOST_TEST((co_await co_create_commit(hub, "alice/braces", two_files(), message("two files"))).changed);
+    BOOST_TEST((co_await co_preupload_lfs_files(hub, "alice/braces", one_add(), {})).size() == 1u);
+    s("co_preupload_lfs_files");
+    BOOST_TEST((co_await co_upload_file(hub, "alice/braces", commit_add::bytes("d.txt", "delta"), {})).changed);
+    s("co_upload_file");
+    fs::create_directories(work / "braces");
+    std::ofstream(work / "braces" / "e.txt") << "epsilon";
+    BOOST_TEST((co_await co_upload_folder(hub, "alice/braces", work / "braces", {})).changed);
+    s("co_upload_folder");
+    BOOST_TEST((co_await co_push_to_hub(hub, "alice/braces-pushed", work / "braces", {})).changed);
+    s("co_push_to_hub");
+    fs::path a = co_await co_hf_hub_download(hub, "alice/braces", "a.txt", {});
+    BOOST_TEST(util::read_file(a).value_or("") == "alpha");
+    s("co_hf_hub_download");
+    fs::path snap = co_await co_snapshot_download(hub, "alice/braces", {});
+    BOOST_TEST(fs::exists(snap / "e.txt"));
+    s("co_snapshot_download");
+
+    BOOST_TEST((co_await co_repo_info(hub, "alice/braces", {})).sha.size() == 40u);
+    s("co_repo_info");
+    BOOST_TEST(!(co_await co_list_repo_tree(hub, "alice/braces", {})).empty());
+    s("co_list_repo_tree");
+    BOOST_TEST((co_await co_get_paths_info(hub, "alice/braces", two_paths(), {})).size() == 1u);
+    s("co_get_paths_info");
+    co_await co_create_branch(hub, "alice/braces", "dev", {});
+    s("co_create_branch");
+    co_await co_create_tag(hub, "alice/braces", "v1", {});
+    s("co_create_tag");
+    auto refs = co_await co_list_repo_refs(hub, "alice/braces", {});
+    BOOST_TEST(refs.branches.size() == 2u);
+    s("co_list_repo_refs");
+    BOOST_TEST((co_await co_list_repo_commits(hub, "alice/braces", {})).size() >= 3u);
+    s("co_list_repo_commits");
+    BOOST_TEST(co_await co_file_exists(hub, "alice/braces", "d.txt", {}));
+    s("co_file_exists");
+    BOOST_TEST((co_await co_whoami(hub, {})).name == "alice");
+    s("co_whoami");
+    // The defaults have no title: the Hub's refusal comes back typed, and the caller lives on.
+    bool pr_refused = false;
+    try {
+        co_await co_create_pull_request(hub, "alice/braces", {});
+    } catch (const hfhub::error&) {
+        pr_refused = true;
+    }
+    BOOST_TEST(pr_refused, "a pull request without a title was accepted");
+    s("co_create_pull_request");
+    co_await co_delete_tag(hub, "alice/braces", "v1", {});
+    s("co_delete_tag");
+    co_await co_delete_branch(hub, "alice/braces", "dev", {});
+    s("co_delete_branch");
+    co_await co_update_repo_settings(hub, "alice/braces", {});
+    s("co_update_repo_settings");
+
+    auto card = model_card(boost::json::object{{"license", "mit"}}, "Braces\n");
+    BOOST_TEST((co_await card.co_push_to_hub(hub, "alice/braces", {})).changed);
+    s("model_card::co_push_to_hub");
+    BOOST_TEST((co_await model_card::co_load(hub, "alice/braces", {})).text() == "Braces\n");
+    s("model_card::co_load");
+    BOOST_TEST((co_await co_mirror(hub, other, "alice/braces", "alice/braces-mirrored", {})).commit.changed);
+    s("co_mirror");
+    BOOST_TEST((co_await tiny(tiny_config()).co_push_to_hub(hub, "alice/braces-tiny", {})).changed);
+    s("mixin co_push_to_hub");
+    tiny back = co_await tiny::co_from_pretrained(hub, "alice/braces-tiny", {});
+    BOOST_TEST((back == tiny(tiny_config())));
+    s("mixin co_from_pretrained");
+    co_await co_delete_repo(hub, "alice/braces-mirrored", {});
+    s("co_delete_repo");
+}
+
 asio::awaitable<void> user_code(client& hub, client& other, fs::path work, seen& s) {
     co_await transfer_calls(hub, work, s);
     co_await metadata_calls(hub, s);
@@ -264,6 +350,28 @@ BOOST_AUTO_TEST_CASE(every_public_co_function_from_a_user_coroutine) {
     }
     // 30 calls: every co_ function in the public headers, and the client's two.
     BOOST_TEST(s.calls.size() == 30u);
+}
+
+// The same functions, each with `{}` for its options (those without options are left out:
+// co_save_pretrained, and the client's co_request and co_stream).
+BOOST_AUTO_TEST_CASE(every_options_argument_written_as_empty_braces) {
+    test_server srv;
+    temp_dir work;
+    asio::io_context ioc;
+    client hub(ioc.get_executor(), cocalls::config_for(srv, work.path() / "cache"));
+    client other(ioc.get_executor(), cocalls::config_for(srv, work.path() / "cache"));
+    cocalls::seen s;
+    std::exception_ptr failure;
+    asio::co_spawn(ioc, cocalls::brace_calls(hub, other, work.path(), s), [&](std::exception_ptr e) { failure = e; });
+    hfhub::test::run_all(ioc);
+    if (failure) {
+        try {
+            std::rethrow_exception(failure);
+        } catch (const std::exception& e) {
+            BOOST_FAIL("after " << s.calls.size() << " calls: " << e.what());
+        }
+    }
+    BOOST_TEST(s.calls.size() == 27u);
 }
 
 // A cancellation that lands anywhere in a commit surfaces as hfhub::error(cancelled), never
