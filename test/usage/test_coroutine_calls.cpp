@@ -327,51 +327,41 @@ config config_for(const test_server& srv, const fs::path& cache) {
     return test::user_config(srv.url(), alice_token, cache);
 }
 
+// Runs one of the user's coroutines above on its own io_context against a fresh Hub, with two
+// clients; a failure names how many calls went through first. Returns the calls made.
+std::size_t calls_made_by(asio::awaitable<void> (*user)(client&, client&, fs::path, seen&)) {
+    test_server srv;
+    temp_dir work;
+    asio::io_context ioc;
+    client hub(ioc.get_executor(), config_for(srv, work.path() / "cache"));
+    client other(ioc.get_executor(), config_for(srv, work.path() / "cache"));
+    seen s;
+    std::exception_ptr failure;
+    asio::co_spawn(ioc, user(hub, other, work.path(), s), [&](std::exception_ptr e) { failure = e; });
+    hfhub::test::run_all(ioc);
+    if (failure) {
+        try {
+            std::rethrow_exception(failure);
+        } catch (const std::exception& e) {
+            BOOST_FAIL("after " << s.calls.size() << " calls: " << e.what());
+        }
+    }
+    return s.calls.size();
+}
+
 }  // namespace cocalls
 
 BOOST_AUTO_TEST_SUITE(coroutine_calls)
 
 BOOST_AUTO_TEST_CASE(every_public_co_function_from_a_user_coroutine) {
-    test_server srv;
-    temp_dir work;
-    asio::io_context ioc;
-    client hub(ioc.get_executor(), cocalls::config_for(srv, work.path() / "cache"));
-    client other(ioc.get_executor(), cocalls::config_for(srv, work.path() / "cache"));
-    cocalls::seen s;
-    std::exception_ptr failure;
-    asio::co_spawn(ioc, cocalls::user_code(hub, other, work.path(), s), [&](std::exception_ptr e) { failure = e; });
-    hfhub::test::run_all(ioc);
-    if (failure) {
-        try {
-            std::rethrow_exception(failure);
-        } catch (const std::exception& e) {
-            BOOST_FAIL("after " << s.calls.size() << " calls: " << e.what());
-        }
-    }
     // 30 calls: every co_ function in the public headers, and the client's two.
-    BOOST_TEST(s.calls.size() == 30u);
+    BOOST_TEST(cocalls::calls_made_by(cocalls::user_code) == 30u);
 }
 
 // The same functions, each with `{}` for its options (those without options are left out:
 // co_save_pretrained, and the client's co_request and co_stream).
 BOOST_AUTO_TEST_CASE(every_options_argument_written_as_empty_braces) {
-    test_server srv;
-    temp_dir work;
-    asio::io_context ioc;
-    client hub(ioc.get_executor(), cocalls::config_for(srv, work.path() / "cache"));
-    client other(ioc.get_executor(), cocalls::config_for(srv, work.path() / "cache"));
-    cocalls::seen s;
-    std::exception_ptr failure;
-    asio::co_spawn(ioc, cocalls::brace_calls(hub, other, work.path(), s), [&](std::exception_ptr e) { failure = e; });
-    hfhub::test::run_all(ioc);
-    if (failure) {
-        try {
-            std::rethrow_exception(failure);
-        } catch (const std::exception& e) {
-            BOOST_FAIL("after " << s.calls.size() << " calls: " << e.what());
-        }
-    }
-    BOOST_TEST(s.calls.size() == 27u);
+    BOOST_TEST(cocalls::calls_made_by(cocalls::brace_calls) == 27u);
 }
 
 // A cancellation that lands anywhere in a commit surfaces as hfhub::error(cancelled), never
