@@ -10,7 +10,7 @@ trap 'kill $srv 2>/dev/null || true; wait $srv 2>/dev/null || true; rm -rf "$wor
 
 "$HFHUB" serve --root "$work/hub" --port 0 >"$work/out" 2>"$work/err" &
 srv=$!
-for _ in $(seq 100); do grep -q '^listening on ' "$work/out" && break; sleep 0.05; done
+for _ in $(seq 100); do grep -qs '^listening on ' "$work/out" && break; sleep 0.05; done
 export HF_ENDPOINT=$(sed -n 's/^listening on //p' "$work/out")
 export HF_HUB_CACHE="$work/cache"
 echo "local Hub at $HF_ENDPOINT (open single-user mode: you are 'local')"

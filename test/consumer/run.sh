@@ -32,7 +32,7 @@ fi
 
 "$work/prefix/bin/hfhub" serve --root "$work/hub" --port 0 >"$work/out" 2>"$work/err" &
 srv=$!
-for _ in $(seq 200); do grep -q '^listening on ' "$work/out" && break; sleep 0.05; done
+for _ in $(seq 200); do grep -qs '^listening on ' "$work/out" && break; sleep 0.05; done
 export HF_ENDPOINT=$(sed -n 's/^listening on //p' "$work/out")
 [[ -n "$HF_ENDPOINT" ]] || { cat "$work/err" >&2; exit 1; }
 
