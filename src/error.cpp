@@ -60,6 +60,7 @@ errc_text client_text(int v) {
     case client_errc::io_error: return {"io_error", "Local I/O error"};
     case client_errc::would_deadlock:
         return {"would_deadlock", "A blocking call was made on a thread that runs the client's executor"};
+    case client_errc::unsupported_format: return {"unsupported_format", "A file is in a format hfhub does not read"};
     }
     return {nullptr, "Unknown client error"};
 }

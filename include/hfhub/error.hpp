@@ -51,6 +51,7 @@ enum class client_errc {
     local_file_changed,  // a file changed between hashing and upload
     io_error,            // a local file or folder could not be read or written
     would_deadlock,      // a blocking call made on a thread its own operation needs
+    unsupported_format,  // a file hfhub can't read, e.g. weights only as pytorch_model.bin (pickle)
 };
 
 const std::error_category& hub_category() noexcept;

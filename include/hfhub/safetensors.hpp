@@ -164,6 +164,10 @@ struct shard_options {
 std::vector<std::filesystem::path> save_sharded(const tensor_list& tensors, const std::filesystem::path& dir,
                                                 const shard_options& opts = {});
 
+// The shard file names an index (<prefix>.safetensors.index.json) maps tensors to, sorted and
+// unique. Errors: invalid_index (malformed, or a name that is not a plain file name), io_error.
+std::vector<std::string> index_shards(const std::filesystem::path& index_file);
+
 // A single file or a sharded set, opened together. open() takes a .safetensors file, an index
 // file, or a directory holding <prefix>.safetensors or <prefix>.safetensors.index.json.
 class checkpoint {

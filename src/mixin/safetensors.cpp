@@ -453,6 +453,33 @@ std::vector<fs::path> save_sharded(const tensor_list& tensors, const fs::path& d
     return written;
 }
 
+// The index parsed, with a "weight_map" of tensor names to plain file names (checked).
+static json::value read_index(const fs::path& index) {
+    auto text = util::read_file(index);
+    if (!text) fail(safetensors_errc::io_error, "cannot read the index", index);
+    boost::system::error_code ec;
+    json::value v = json::parse(*text, ec);
+    const json::object* wm = nullptr;
+    if (!ec && v.is_object())
+        if (auto* p = v.get_object().if_contains("weight_map"); p && p->is_object()) wm = &p->get_object();
+    if (!wm) fail(safetensors_errc::invalid_index, "expected {\"weight_map\": {tensor: file}}", index);
+    for (const auto& kv : *wm) {
+        if (!kv.value().is_string()) fail(safetensors_errc::invalid_index, "weight_map value for " + quote_name(kv.key()) + " is not a string", index);
+        std::string_view f = kv.value().get_string();
+        // Shards sit beside the index: no paths that could leave the folder.
+        if (f.empty() || f.find('/') != std::string::npos || f.find('\\') != std::string::npos || f == "." || f == "..")
+            fail(safetensors_errc::invalid_index, "shard name " + quote_name(f) + " is not a plain file name", index);
+    }
+    return v;
+}
+
+std::vector<std::string> index_shards(const fs::path& index) {
+    json::value v = read_index(index);
+    std::set<std::string> names;
+    for (const auto& kv : v.get_object().at("weight_map").get_object()) names.emplace(kv.value().get_string());
+    return {names.begin(), names.end()};
+}
+
 checkpoint checkpoint::open(const fs::path& path, std::string_view prefix) {
     fs::path single = path, index;
     if (fs::is_directory(path)) {
@@ -471,28 +498,15 @@ checkpoint checkpoint::open(const fs::path& path, std::string_view prefix) {
         for (const auto& n : c.files_[0].names()) c.where_.emplace(n, 0);
         return c;
     }
-    auto text = util::read_file(index);
-    if (!text) fail(safetensors_errc::io_error, "cannot read the index", index);
-    boost::system::error_code ec;
-    json::value v = json::parse(*text, ec);
-    const json::object* wm = nullptr;
-    if (!ec && v.is_object())
-        if (auto* p = v.get_object().if_contains("weight_map"); p && p->is_object()) wm = &p->get_object();
-    if (!wm) fail(safetensors_errc::invalid_index, "expected {\"weight_map\": {tensor: file}}", index);
+    json::value v = read_index(index);
+    const json::object& wm = v.get_object().at("weight_map").get_object();
     std::map<std::string, std::size_t> file_index;
-    for (const auto& kv : *wm) {
-        if (!kv.value().is_string()) fail(safetensors_errc::invalid_index, "weight_map value for " + quote_name(kv.key()) + " is not a string", index);
-        std::string f(kv.value().get_string());
-        // Shards sit beside the index: no paths that could leave the folder.
-        if (f.empty() || f.find('/') != std::string::npos || f.find('\\') != std::string::npos || f == "." || f == "..")
-            fail(safetensors_errc::invalid_index, "shard name " + quote_name(f) + " is not a plain file name", index);
-        file_index.emplace(f, 0);
-    }
+    for (auto& f : index_shards(index)) file_index.emplace(std::move(f), 0);
     for (auto& [f, i] : file_index) {
         i = c.files_.size();
         c.files_.push_back(file::open(index.parent_path() / f));
     }
-    for (const auto& kv : *wm) {
+    for (const auto& kv : wm) {
         std::size_t i = file_index.at(std::string(kv.value().get_string()));
         if (!c.files_[i].find(kv.key()))
             fail(safetensors_errc::invalid_index, "weight_map puts " + quote_name(kv.key()) + " in " + std::string(kv.value().get_string()) + ", which lacks it", index);
