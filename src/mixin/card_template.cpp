@@ -33,7 +33,7 @@ public:
     explicit template_engine(std::string_view tpl) : tpl_(tpl) {
         lex();
         std::size_t i = 0;
-        nodes_ = parse_nodes(i, false);
+        nodes_ = parse_nodes(i, 0);
     }
 
     std::string render(const json::object& vars) const {
@@ -81,6 +81,7 @@ private:
         std::vector<branch> branches;
     };
 
+    static constexpr int max_depth = 100;
     std::string_view tpl_;
     std::vector<item> items_;
     std::vector<node> nodes_;
@@ -228,6 +229,13 @@ private:
         const item& it;
         const std::vector<token>& toks;
         std::size_t i;
+        int depth = 0;
+
+        // Deep nesting (or a long chain of operators, which nests the same) would overflow the
+        // stack when evaluated; no card needs it.
+        void nest() {
+            if (++depth > max_depth) eng.fail(here(), "expression nested too deeply in " + eng.construct(it));
+        }
 
         bool at_name(std::string_view n) const { return i < toks.size() && toks[i].kind == tok_kind::name && toks[i].text == n; }
         bool at_punct(char c) const {
@@ -246,6 +254,7 @@ private:
             expr l = parse_and();
             while (at_name("or")) {
                 ++i;
+                nest();
                 expr e{expr_kind::or_, {}, {}, {}};
                 e.args.push_back(std::move(l));
                 e.args.push_back(parse_and());
@@ -257,6 +266,7 @@ private:
             expr l = parse_not();
             while (at_name("and")) {
                 ++i;
+                nest();
                 expr e{expr_kind::and_, {}, {}, {}};
                 e.args.push_back(std::move(l));
                 e.args.push_back(parse_not());
@@ -267,8 +277,10 @@ private:
         expr parse_not() {
             if (at_name("not")) {
                 ++i;
+                nest();
                 expr e{expr_kind::not_, {}, {}, {}};
                 e.args.push_back(parse_not());
+                --depth;
                 return e;
             }
             return parse_filtered();
@@ -277,6 +289,7 @@ private:
             expr subject = parse_primary();
             while (at_punct('|')) {
                 ++i;
+                nest();
                 if (i >= toks.size() || toks[i].kind != tok_kind::name) unexpected();
                 const token& f = toks[i++];
                 if (f.text != "default" && f.text != "d")
@@ -313,7 +326,9 @@ private:
             const token& t = toks[i];
             if (t.kind == tok_kind::punct && t.text == "(") {
                 ++i;
+                nest();
                 expr e = parse_or();
+                --depth;
                 if (!at_punct(')')) unexpected();
                 ++i;
                 return e;
@@ -369,7 +384,8 @@ private:
         if (toks.size() > 1) fail(toks[1].at, "unexpected '" + toks[1].text + "' in " + construct(it));
     }
 
-    std::vector<node> parse_nodes(std::size_t& i, bool in_if) const {
+    std::vector<node> parse_nodes(std::size_t& i, int depth) const {
+        const bool in_if = depth > 0;
         std::vector<node> out;
         while (i < items_.size()) {
             const item& it = items_[i];
@@ -391,13 +407,14 @@ private:
                 fail(it.begin, "'{% " + kw + " %}' without an open '{% if %}': " + construct(it));
             }
             if (kw != "if") fail(it.begin, "unsupported tag '" + kw + "' in " + construct(it) + " (only if, elif, else, endif)");
+            if (depth >= max_depth) fail(it.begin, "'{% if %}' blocks nested too deeply: " + construct(it));
             node n{node::kind::if_, {}, {}, {}};
             const std::size_t if_item = i;
             n.branches.push_back(branch{parse_expr(it, toks, 1), {}});
             ++i;
             bool seen_else = false;
             while (true) {
-                n.branches.back().body = parse_nodes(i, true);
+                n.branches.back().body = parse_nodes(i, depth + 1);
                 if (i >= items_.size())
                     fail(items_[if_item].begin, "'{% if %}' is never closed by '{% endif %}': " + construct(items_[if_item]));
                 const item& t = items_[i];

@@ -166,6 +166,20 @@ BOOST_AUTO_TEST_CASE(errors_name_line_column_and_construct) {
     has(error_of("{{ 'open }}"), "never closed");
     has(error_of("{{ a | default('x', true, 3) }}"), "at most two arguments");
     has(error_of("{{ not }}"), "expected an expression");
+    // Nesting is bounded (the parser and renderer recurse), far above what cards need.
+    std::string deep, shallow;
+    for (int k = 0; k < 150; ++k) deep += "{% if t %}";
+    for (int k = 0; k < 150; ++k) deep += "{% endif %}";
+    has(error_of(deep), "nested too deeply");
+    for (int k = 0; k < 50; ++k) shallow += "{% if t %}";
+    shallow += "x";
+    for (int k = 0; k < 50; ++k) shallow += "{% endif %}";
+    BOOST_TEST(render(shallow, {{"t", true}}) == "x");
+    std::string nots = "{{ ";
+    for (int k = 0; k < 150; ++k) nots += "not ";
+    has(error_of(nots + "a }}"), "nested too deeply");
+    has(error_of("{{ " + std::string(150, '(') + "a" + std::string(150, ')') + " }}"), "nested too deeply");
+    BOOST_TEST(render("{{ " + std::string(20, '(') + "a" + std::string(20, ')') + " }}", {{"a", 1}}) == "1");
     // An error in a branch that is not taken is still an error.
     has(error_of("{% if false %}{{ a | upper }}{% endif %}"), "unsupported filter");
 }
