@@ -22,14 +22,15 @@ command -v ccache >/dev/null && launcher=(env CCACHE_BASEDIR="$PWD" ccache)
 util=(src/error.cpp src/util/fs.cpp src/util/hash.cpp src/util/paths.cpp)
 declare -A target_sources=(
   [fuzz_safetensors_header]="src/mixin/safetensors.cpp src/mixin/json_text.cpp"
-  [fuzz_card_front_matter]="src/mixin/model_card.cpp src/mixin/json_text.cpp"
+  [fuzz_card_front_matter]="src/mixin/model_card.cpp src/mixin/card_template.cpp src/mixin/json_text.cpp"
+  [fuzz_card_template]="src/mixin/card_template.cpp src/mixin/json_text.cpp"
   [fuzz_http_response]="src/http/policy.cpp src/hub/errors.cpp src/hub/link_header.cpp"
   [fuzz_hub_json]="src/hub/hub_json.cpp src/upload/lfs_batch.cpp src/http/policy.cpp"
   [fuzz_paths]=""
   [fuzz_commit_payload]="src/server/commit_payload.cpp"
   [fuzz_server_routes]="$(ls src/server/*.cpp | grep -v -e session_ -e '/server\.cpp$' | tr '\n' ' ')"
 )
-all=(fuzz_safetensors_header fuzz_card_front_matter fuzz_http_response fuzz_hub_json fuzz_paths
+all=(fuzz_safetensors_header fuzz_card_front_matter fuzz_card_template fuzz_http_response fuzz_hub_json fuzz_paths
      fuzz_commit_payload fuzz_server_routes)
 targets=("$@")
 ((${#targets[@]})) || targets=("${all[@]}")

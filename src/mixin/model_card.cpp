@@ -261,9 +261,20 @@ model_card model_card::load(const fs::path& file) {
 }
 
 model_card model_card::from_template(std::string_view tpl, const json::object& card_data, const template_vars& vars) {
-    template_vars all = vars;
+    json::object o;
+    for (const auto& [k, v] : vars) o[k] = v;
+    return from_template_json(tpl, card_data, o);
+}
+
+model_card model_card::from_template_json(std::string_view tpl, const json::object& card_data, const json::object& vars) {
+    // Python renders with card_data.to_dict() (which has no None values) updated by the
+    // template's arguments, and card_data= the YAML.
+    json::object all;
+    for (const auto& kv : card_data)
+        if (!kv.value().is_null()) all[kv.key()] = kv.value();
+    for (const auto& kv : vars) all[kv.key()] = kv.value();
     all["card_data"] = card_data_to_yaml(card_data);
-    return parse(render_template(tpl, all));
+    return parse(render_template_json(tpl, all));
 }
 
 std::string model_card::to_string() const { return "---\n" + card_data_to_yaml(data_) + "\n---\n" + text_; }
@@ -273,40 +284,6 @@ void model_card::save(const fs::path& file) const {
     util::write_file_atomic(file, to_string());
 }
 
-
-std::string render_template(std::string_view tpl, const template_vars& vars) {
-    std::string out;
-    std::size_t i = 0;
-    static const std::regex placeholder(
-        R"re(^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(\|\s*default\s*\(\s*"((?:[^"\\]|\\.)*)"\s*(,\s*(true|True|false|False)\s*)?\)\s*)?$)re");
-    while (i < tpl.size()) {
-        auto open = tpl.find("{{", i);
-        if (open == std::string_view::npos) {
-            out.append(tpl.substr(i));
-            break;
-        }
-        auto close = tpl.find("}}", open + 2);
-        if (close == std::string_view::npos) fail("template: \"{{\" without \"}}\"");
-        out.append(tpl.substr(i, open - i));
-        std::string inner(tpl.substr(open + 2, close - open - 2));
-        std::smatch m;
-        if (!std::regex_match(inner, m, placeholder))
-            fail("template: unsupported placeholder {{" + inner + "}} (only {{ name }} and {{ name | default(\"text\"[, true]) }})");
-        auto it = vars.find(m[1].str());
-        bool use_default = m[2].matched && (it == vars.end() || (m[4].matched && (m[5] == "true" || m[5] == "True") && it->second.empty()));
-        if (use_default) {
-            std::string d = m[3].str();
-            for (std::size_t k = 0; k < d.size(); ++k) {
-                if (d[k] == '\\' && k + 1 < d.size()) ++k;
-                out += d[k];
-            }
-        } else if (it != vars.end()) {
-            out += it->second;
-        }
-        i = close + 2;
-    }
-    return out;
-}
 
 model_card generate_model_card(const model_card_metadata& meta, const template_vars& vars) {
     json::object extra = meta.extra;
@@ -327,43 +304,72 @@ model_card generate_model_card(const model_card_metadata& meta, const template_v
     put("datasets", take("datasets"));
     put("eval_results", take("eval_results"));
     put("language", take("language"));
+    if (!meta.language.empty()) {
+        json::array langs;
+        for (const auto& l : meta.language) langs.emplace_back(l);
+        data["language"] = std::move(langs);
+    }
     put("library_name", take("library_name"));
     put_if(data, "library_name", meta.library_name);
     put("license", take("license"));
     put_if(data, "license", meta.license);
     put("license_name", take("license_name"));
+    put_if(data, "license_name", meta.license_name);
     put("license_link", take("license_link"));
+    put_if(data, "license_link", meta.license_link);
     put("metrics", take("metrics"));
     put("model_name", take("model_name"));
     put("pipeline_tag", take("pipeline_tag"));
     put_if(data, "pipeline_tag", meta.pipeline_tag);
-    json::array tags;
-    std::set<std::string> seen;
-    auto add_tag = [&](std::string_view t) {
-        if (seen.insert(std::string(t)).second) tags.emplace_back(t);
-    };
+    // Python's sorted(set(tags)): code point order, which is UTF-8's byte order.
+    std::set<std::string> tags{"model_hub_mixin"};
     json::value extra_tags = take("tags");
-    if (extra_tags.is_string()) add_tag(extra_tags.get_string());
-    if (extra_tags.is_array())
-        for (const auto& t : extra_tags.get_array())
-            if (t.is_string()) add_tag(t.get_string());
-    for (const auto& t : meta.tags) add_tag(t);
-    add_tag("model_hub_mixin");
-    data["tags"] = std::move(tags);
+    if (extra_tags.is_string()) tags.insert(std::string(extra_tags.get_string()));
+    else if (extra_tags.is_array()) {
+        for (const auto& t : extra_tags.get_array()) {
+            if (!t.is_string()) fail("card data: every tag in extra[\"tags\"] must be a string, not " + json::serialize(t));
+            tags.insert(std::string(t.get_string()));
+        }
+    } else if (!extra_tags.is_null()) {
+        fail("card data: extra[\"tags\"] must be a string or a list of strings, not " + json::serialize(extra_tags));
+    }
+    tags.insert(meta.tags.begin(), meta.tags.end());
+    json::array tag_list;
+    for (const auto& t : tags) tag_list.emplace_back(t);
+    data["tags"] = std::move(tag_list);
     for (const auto& kv : extra) data[kv.key()] = kv.value();
 
     template_vars all = vars;
     auto var = [&](const char* k, const std::string& v) {
         if (!v.empty() && !all.contains(k)) all[k] = v;
     };
-    var("library_name", meta.library_name);
-    var("license", meta.license);
-    var("pipeline_tag", meta.pipeline_tag);
     var("repo_url", meta.repo_url);
     var("docs_url", meta.docs_url);
     var("paper_url", meta.paper_url);
     return model_card::from_template(meta.card_template.empty() ? default_model_card_template : std::string_view(meta.card_template),
                                      data, all);
+}
+
+model_card_metadata inherit_metadata(const model_card_metadata& parent, const model_card_metadata& child) {
+    model_card_metadata m = parent;
+    auto over = [](std::string& dst, const std::string& src) {
+        if (!src.empty()) dst = src;
+    };
+    over(m.library_name, child.library_name);
+    over(m.license, child.license);
+    over(m.license_name, child.license_name);
+    over(m.license_link, child.license_link);
+    over(m.pipeline_tag, child.pipeline_tag);
+    over(m.repo_url, child.repo_url);
+    over(m.docs_url, child.docs_url);
+    over(m.paper_url, child.paper_url);
+    over(m.card_template, child.card_template);
+    if (!child.language.empty()) m.language = child.language;
+    std::set<std::string> seen(m.tags.begin(), m.tags.end());  // copies: push_back moves the strings
+    for (const auto& t : child.tags)
+        if (seen.insert(t).second) m.tags.push_back(t);
+    for (const auto& kv : child.extra) m.extra[kv.key()] = kv.value();
+    return m;
 }
 
 }  // namespace hfhub

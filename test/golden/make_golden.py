@@ -133,7 +133,7 @@ def check_card():
     m = re.search(r"^(\s*---[\r\n]+)([\S\s]*?)([\r\n]+---(\r\n|\n|$))", card)
     assert yaml.safe_load(m.group(2)) == {
         "datasets": ["kitti", "nyu"], "language": "en", "library_name": "my-org/my-lib", "license": "mit",
-        "pipeline_tag": "depth-estimation", "tags": ["vision", "model_hub_mixin", "depth"], "model_size": "1.2B"}
+        "pipeline_tag": "depth-estimation", "tags": ["depth", "model_hub_mixin", "vision"], "model_size": "1.2B"}
     assert card[m.end():].startswith("\nThis model was pushed")
 
 

@@ -31,6 +31,9 @@ std::string error_text(auto&& f) {
     return {};
 }
 
+// The card's front matter as generate_model_card writes it.
+std::string card_data_yaml(const hfhub::model_card& c) { return hfhub::card_data_to_yaml(c.data()); }
+
 }  // namespace
 
 namespace cfgtest {
@@ -261,8 +264,8 @@ BOOST_AUTO_TEST_CASE(generated_card_matches_golden) {
     auto card = hfhub::generate_model_card(meta);
     std::string text = card.to_string();
     BOOST_TEST(text == slurp(golden / "model_card.md"), text);
-    // Tags are deduplicated and always include model_hub_mixin.
-    BOOST_TEST(json::serialize(card.data().at("tags")) == R"(["vision","model_hub_mixin","depth"])");
+    // Tags are Python's sorted(set(tags)), with model_hub_mixin.
+    BOOST_TEST(json::serialize(card.data().at("tags")) == R"(["depth","model_hub_mixin","vision"])");
     // Parsing the saved card gives the same card back.
     auto again = hfhub::model_card::parse(text);
     BOOST_TEST(json::serialize(again.data()) == json::serialize(card.data()));
@@ -281,6 +284,105 @@ BOOST_AUTO_TEST_CASE(custom_template_and_vars) {
     meta.card_template = "---\n{{ card_data }}\n---\n# {{ title }}\nRepo: {{ repo_url | default(\"none\") }}\n";
     auto card = hfhub::generate_model_card(meta, {{"title", "VoiceCraft"}});
     BOOST_TEST(card.to_string() == "---\nlibrary_name: voicecraft\ntags:\n  - model_hub_mixin\n---\n# VoiceCraft\nRepo: none\n");
+}
+
+BOOST_AUTO_TEST_CASE(typed_metadata_in_python_order) {
+    hfhub::model_card_metadata meta;
+    meta.library_name = "lib";
+    meta.language = {"en", "fr"};
+    meta.license = "other";
+    meta.license_name = "my-license";
+    meta.license_link = "https://example.com/license";
+    meta.pipeline_tag = "text-classification";
+    meta.paper_url = "https://arxiv.org/abs/1234";
+    // Extra keys go where ModelCardData puts them; typed fields win over the same key in extra.
+    meta.extra = {{"custom", 1},          {"license_link", "https://old"}, {"model_name", "m"}, {"metrics", json::array{"acc"}},
+                  {"language", "de"},     {"base_model", "org/base"},      {"datasets", "d"},   {"license_name", "old"}};
+    auto card = hfhub::generate_model_card(meta);
+    BOOST_TEST(json::serialize(card.data()) ==
+               R"({"base_model":"org/base","datasets":"d","language":["en","fr"],"library_name":"lib","license":"other",)"
+               R"("license_name":"my-license","license_link":"https://example.com/license","metrics":["acc"],"model_name":"m",)"
+               R"("pipeline_tag":"text-classification","tags":["model_hub_mixin"],"custom":1})");
+    BOOST_TEST(card.text().find("- Paper: https://arxiv.org/abs/1234\n") != std::string::npos, card.text());
+    // Language is written as the list it is, even with one entry; from extra it stays as given.
+    meta = {};
+    meta.language = {"en"};
+    BOOST_TEST(card_data_yaml(hfhub::generate_model_card(meta)) == "language:\n  - en\ntags:\n  - model_hub_mixin");
+    meta = {};
+    meta.extra = {{"language", "en"}, {"license_name", "kept"}};
+    BOOST_TEST(json::serialize(hfhub::generate_model_card(meta).data()) ==
+               R"({"language":"en","license_name":"kept","tags":["model_hub_mixin"]})");
+}
+
+BOOST_AUTO_TEST_CASE(tags_sorted_and_unique_like_python) {
+    hfhub::model_card_metadata meta;
+    meta.tags = {"vision", "Zeta", "alpha", "vision", "caf\xc3\xa9", "cafe"};
+    meta.extra = {{"tags", json::array{"b-tag", "alpha", "model_hub_mixin"}}};
+    auto card = hfhub::generate_model_card(meta);
+    // sorted(set(tags)): code point order (upper case first, non-ASCII last).
+    BOOST_TEST(json::serialize(card.data().at("tags")) ==
+               "[\"Zeta\",\"alpha\",\"b-tag\",\"cafe\",\"caf\xc3\xa9\",\"model_hub_mixin\",\"vision\"]");
+    meta.extra = {{"tags", "solo"}};
+    meta.tags = {};
+    BOOST_TEST(json::serialize(hfhub::generate_model_card(meta).data().at("tags")) == R"(["model_hub_mixin","solo"])");
+    meta.extra = {{"tags", json::array{"ok", 3}}};
+    auto m = error_text([&] { hfhub::generate_model_card(meta); });
+    BOOST_TEST(m.find("tags") != std::string::npos, m);
+}
+
+BOOST_AUTO_TEST_CASE(inherit_metadata_merges_like_init_subclass) {
+    hfhub::model_card_metadata parent;
+    parent.library_name = "base-lib";
+    parent.tags = {"base", "shared"};
+    parent.license = "mit";
+    parent.repo_url = "https://github.com/base";
+    parent.docs_url = "https://docs.base";
+    parent.language = {"en"};
+    parent.extra = {{"datasets", "d1"}, {"keep", 1}};
+    parent.card_template = "parent {{ card_data }}";
+
+    hfhub::model_card_metadata child;
+    child.tags = {"child", "shared"};
+    child.license = "apache-2.0";
+    child.paper_url = "https://paper";
+    child.extra = {{"datasets", "d2"}, {"added", true}};
+    auto m = hfhub::inherit_metadata(parent, child);
+    BOOST_TEST(m.library_name == "base-lib");  // empty in the child: the parent's
+    BOOST_TEST(m.license == "apache-2.0");     // the child's wins
+    BOOST_TEST(m.repo_url == "https://github.com/base");
+    BOOST_TEST(m.docs_url == "https://docs.base");
+    BOOST_TEST(m.paper_url == "https://paper");
+    BOOST_TEST((m.language == std::vector<std::string>{"en"}));
+    BOOST_TEST((m.tags == std::vector<std::string>{"base", "shared", "child"}));
+    BOOST_TEST(json::serialize(m.extra) == R"({"datasets":"d2","keep":1,"added":true})");
+    BOOST_TEST(m.card_template == "parent {{ card_data }}");  // the child has none
+
+    child.card_template = "child";
+    child.language = {"fr", "de"};
+    child.library_name = "child-lib";
+    child.pipeline_tag = "p";
+    child.license_name = "n";
+    child.license_link = "l";
+    child.repo_url = "r";
+    child.docs_url = "dd";
+    m = hfhub::inherit_metadata(parent, child);
+    BOOST_TEST(m.card_template == "child");
+    BOOST_TEST((m.language == std::vector<std::string>{"fr", "de"}));
+    BOOST_TEST(m.library_name == "child-lib");
+    BOOST_TEST(m.pipeline_tag == "p");
+    BOOST_TEST(m.license_name == "n");
+    BOOST_TEST(m.license_link == "l");
+    BOOST_TEST(m.repo_url == "r");
+    BOOST_TEST(m.docs_url == "dd");
+
+    // Two levels, then the card: tags sorted at generation.
+    hfhub::model_card_metadata grandchild;
+    grandchild.tags = {"aaa"};
+    auto g = hfhub::inherit_metadata(hfhub::inherit_metadata(parent, {}), grandchild);
+    g.card_template = "---\n{{ card_data }}\n---\n{{ library_name }}";
+    auto card = hfhub::generate_model_card(g);
+    BOOST_TEST(json::serialize(card.data().at("tags")) == R"(["aaa","base","model_hub_mixin","shared"])");
+    BOOST_TEST(card.text() == "base-lib");  // card data keys are template variables
 }
 
 BOOST_AUTO_TEST_CASE(edit_save_load) {
