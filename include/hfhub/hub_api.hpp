@@ -54,6 +54,10 @@ struct repo_metadata {
     std::string gated;  // "false", "auto" or "manual"
     bool disabled = false;
     std::vector<repo_file> siblings;  // size, blob_id and lfs only with files_metadata
+    // Downloads in the last 30 days, and since creation (the Hub sends this one only when
+    // expanded); absent when the answer did not carry them, as for Spaces.
+    std::optional<std::uint64_t> downloads;
+    std::optional<std::uint64_t> downloads_all_time;
 };
 
 struct git_ref {
@@ -92,6 +96,13 @@ struct repo_query {
     std::string user_agent_suffix;        // appended to the User-Agent, as http_request's
 };
 
+// repo_info with the Hub's expand: only the named properties come back, beside the id (e.g.
+// {"downloads", "downloadsAllTime"}); the rest of repo_metadata stays empty, `sha` included.
+// Names the Hub doesn't know for the repo type are a 400 from it.
+struct repo_info_query : repo_query {
+    std::vector<std::string> expand;
+};
+
 struct tree_query : repo_query {
     std::string path;  // a folder; empty for the root
     bool recursive = false;
@@ -100,6 +111,7 @@ struct tree_query : repo_query {
 
 boost::asio::awaitable<repo_metadata> co_repo_info(client& c, std::string repo_id, repo_query q = repo_query(),
                                                bool files_metadata = false);
+boost::asio::awaitable<repo_metadata> co_repo_info(client& c, std::string repo_id, repo_info_query q);
 // Every page, following the Link header.
 boost::asio::awaitable<std::vector<tree_entry>> co_list_repo_tree(client& c, std::string repo_id, tree_query q = tree_query());
 // Entries for the given paths; missing paths are left out. Sent in batches of 500.
@@ -140,6 +152,7 @@ inline boost::asio::awaitable<bool> co_file_exists(client& c, std::string repo_i
 }
 
 repo_metadata repo_info(client& c, std::string repo_id, repo_query q = repo_query(), bool files_metadata = false);
+repo_metadata repo_info(client& c, std::string repo_id, repo_info_query q);
 std::vector<tree_entry> list_repo_tree(client& c, std::string repo_id, tree_query q = tree_query());
 std::vector<tree_entry> get_paths_info(client& c, std::string repo_id, std::vector<std::string> paths,
                                        repo_query q = repo_query(), bool expand = false);

@@ -109,20 +109,30 @@ asio::awaitable<void> co_paginate(client& c, http_request req,
 
 }  // namespace
 
-static asio::awaitable<repo_metadata> co_repo_info_impl(client& c, std::string repo_id, repo_query q, bool files_metadata);
+static asio::awaitable<repo_metadata> co_repo_info_impl(client& c, std::string repo_id, repo_query q, bool files_metadata,
+                                                       std::vector<std::string> expand);
 
 asio::awaitable<repo_metadata> co_repo_info(client& c, std::string repo_id, repo_query q, bool files_metadata) {
-    return detail::co_public(co_repo_info_impl(c, std::move(repo_id), std::move(q), files_metadata));
+    return detail::co_public(co_repo_info_impl(c, std::move(repo_id), std::move(q), files_metadata, {}));
 }
 
-static asio::awaitable<repo_metadata> co_repo_info_impl(client& c, std::string repo_id, repo_query q, bool files_metadata) {
+static asio::awaitable<repo_metadata> co_repo_info_impl(client& c, std::string repo_id, repo_query q, bool files_metadata,
+                                                       std::vector<std::string> expand) {
     validate_repo_id(repo_id);
     std::string url = api_base(c, q.type, repo_id);
     // An empty revision asks for the repo's default branch, as the Python client's None does.
     if (!q.revision.empty()) url += "/revision/" + enc_rev(q.revision);
     if (files_metadata) url += "?blobs=true";
+    // Repeated keys, as the Python client sends them.
+    for (std::size_t i = 0; i < expand.size(); ++i)
+        url += (i == 0 ? "?expand=" : "&expand=") + util::percent_encode(expand[i], false);
     json_reply reply = co_await co_json(c, get(std::move(url), q));
-    co_return hub::read_repo_info(reply.reader, reply.value);
+    co_return hub::read_repo_info(reply.reader, reply.value, !expand.empty());
+}
+
+asio::awaitable<repo_metadata> co_repo_info(client& c, std::string repo_id, repo_info_query q) {
+    std::vector<std::string> expand = std::move(q.expand);
+    return detail::co_public(co_repo_info_impl(c, std::move(repo_id), std::move(q), false, std::move(expand)));
 }
 
 static asio::awaitable<std::vector<tree_entry>> co_list_repo_tree_impl(client& c, std::string repo_id, tree_query q);
@@ -288,6 +298,9 @@ static asio::awaitable<whoami_info> co_whoami_impl(client& c, std::optional<std:
 
 repo_metadata repo_info(client& c, std::string repo_id, repo_query q, bool files_metadata) {
     return detail::run_blocking(c, co_repo_info(c, std::move(repo_id), std::move(q), files_metadata));
+}
+repo_metadata repo_info(client& c, std::string repo_id, repo_info_query q) {
+    return detail::run_blocking(c, co_repo_info(c, std::move(repo_id), std::move(q)));
 }
 std::vector<tree_entry> list_repo_tree(client& c, std::string repo_id, tree_query q) {
     return detail::run_blocking(c, co_list_repo_tree(c, std::move(repo_id), std::move(q)));

@@ -50,16 +50,18 @@ std::vector<git_ref> read_refs(const json_reader& r, const json::object& o, std:
     return out;
 }
 
-repo_metadata read_repo_info(const json_reader& r, const json::value& v) {
+repo_metadata read_repo_info(const json_reader& r, const json::value& v, bool expanded) {
     const auto& o = r.object(v, "response");
     repo_metadata m;
     m.id = r.str(o, "id", "");
-    m.sha = r.str(o, "sha", "");
+    m.sha = expanded ? r.opt_str(o, "sha", "").value_or("") : r.str(o, "sha", "");
     m.author = r.opt_str(o, "author", "").value_or("");
     m.last_modified = r.opt_str(o, "lastModified", "").value_or("");
     m.created_at = r.opt_str(o, "createdAt", "").value_or("");
     m.is_private = r.opt_bool(o, "private", "");
     m.disabled = r.opt_bool(o, "disabled", "");
+    m.downloads = r.opt_u64(o, "downloads", "");
+    m.downloads_all_time = r.opt_u64(o, "downloadsAllTime", "");
     m.gated = "false";
     if (auto* g = json_reader::find(o, "gated")) {
         if (auto* b = g->if_bool())

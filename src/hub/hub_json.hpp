@@ -116,7 +116,8 @@ lfs_info read_lfs(const json_reader& r, const json::value& v, const std::string&
 // nullopt for an entry type this client does not know (forward compatible).
 std::optional<tree_entry> read_entry(const json_reader& r, const json::value& v, const std::string& where);
 std::vector<git_ref> read_refs(const json_reader& r, const json::object& o, std::string_view key, bool required);
-// The answer of GET /api/{type}s/{id}[/revision/{rev}].
-repo_metadata read_repo_info(const json_reader& r, const json::value& v);
+// The answer of GET /api/{type}s/{id}[/revision/{rev}]; `expanded`: of an ?expand= request,
+// which carries only the properties named (no `sha` unless asked for).
+repo_metadata read_repo_info(const json_reader& r, const json::value& v, bool expanded = false);
 
 }  // namespace hfhub::hub

@@ -14,7 +14,9 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -26,6 +28,9 @@ struct hub_config {
     std::uint64_t multipart_threshold = 20ull << 20;
     std::uint64_t multipart_chunk = 8ull << 20;
     std::chrono::seconds url_ttl{3600};
+    // Seconds since the epoch that downloads are dated by; empty: the system clock. Tests set it
+    // to move through the 30-day window.
+    std::function<std::int64_t()> clock;
 };
 
 class hub {
@@ -78,6 +83,10 @@ private:
     std::string repo_url(repo_type t, const std::string& id) const;
 
     // files
+    // Counts a served resolve of `path` as the Hub does: for models, a request (GET or HEAD) for
+    // a default query file at the root; for datasets, any file, once per client per 5 minutes.
+    void count_download(const ctx& c, repo& r, const std::string& path);
+    std::int64_t now() const { return cfg_.clock ? cfg_.clock() : now_seconds(); }
     response resolve_file(ctx& c, repo_type t, const std::string& id, const std::string& rev,
                           const std::string& path, bool raw);
     response tree(ctx& c, repo_type t, const std::string& id, const std::string& rev, const std::string& path);
@@ -136,6 +145,9 @@ private:
     repo_store store_;
     fault_injector faults_;
     multipart_assembly assembly_;
+    // Datasets: when each (repo, client) last had a download counted.
+    std::mutex dataset_dl_mu_;
+    std::map<std::pair<std::string, std::string>, std::int64_t> dataset_dl_;
 };
 
 // Reads an NDJSON commit payload into `req` (summary, description, parent, ops); a 400
@@ -144,6 +156,9 @@ void parse_commit_payload(std::string_view body, commit_request& req);
 
 // A path from a URL, normalized; throws a 400 http_error naming it when it is unsafe.
 std::string checked_path(std::string_view raw);
+
+// The UTC day (days since the epoch) a download at `unix_seconds` is counted on.
+std::int64_t download_day(std::int64_t unix_seconds);
 
 // Shared by the routes: ISO 8601 with milliseconds, as the Hub writes dates.
 std::string iso_time(std::int64_t unix_seconds);

@@ -46,6 +46,7 @@ struct request {
     std::string body;
     std::optional<streamed_body> upload;
     bool from_loopback = false;
+    std::string remote;  // the client's address; dataset downloads are counted once per client
 
     // Decoded query value, the first of that name.
     std::optional<std::string> query_param(std::string_view name) const;

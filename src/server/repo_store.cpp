@@ -199,6 +199,82 @@ std::shared_ptr<const repo_state> repo::state() const {
     return state_;
 }
 
+// ---- download counts -----------------------------------------------------------------------
+
+namespace {
+
+// Appends past this many lines over one per day rewrite the file.
+constexpr std::size_t downloads_slack = 4096;
+
+// The file's lines, summed per day; lines that don't read as "<day> <n>" are skipped.
+std::size_t parse_downloads(std::string_view text, std::map<std::int64_t, std::uint64_t>& days) {
+    std::size_t lines = 0;
+    while (!text.empty()) {
+        auto nl = text.find('\n');
+        std::string_view line = text.substr(0, nl);
+        text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
+        ++lines;
+        auto sp = line.find(' ');
+        if (sp == std::string_view::npos) continue;
+        std::string_view d = line.substr(0, sp), n = line.substr(sp + 1);
+        auto digits = [](std::string_view x) {
+            return !x.empty() && x.size() < 19 && x.find_first_not_of("0123456789") == std::string_view::npos;
+        };
+        if (!digits(d) || !digits(n)) continue;
+        days[std::stoll(std::string(d))] += std::stoull(std::string(n));
+    }
+    return lines;
+}
+
+}  // namespace
+
+fs::path downloads_path(const fs::path& repo_dir) { return repo_dir / "downloads"; }
+
+void download_log::open(const fs::path& file) {
+    std::lock_guard lk(mu_);
+    file_ = file;
+    closed_ = false;
+    days_.clear();
+    total_ = 0;
+    lines_ = 0;
+    if (auto text = util::read_file(file_)) lines_ = parse_downloads(*text, days_);
+    for (auto& [_, n] : days_) total_ += n;
+    if (lines_ > days_.size()) compact_locked();
+}
+
+void download_log::compact_locked() {
+    std::string text;
+    for (auto& [d, n] : days_) text += std::to_string(d) + " " + std::to_string(n) + "\n";
+    util::write_file_atomic(file_, text);
+    lines_ = days_.size();
+}
+
+void download_log::add(std::int64_t day) {
+    std::lock_guard lk(mu_);
+    if (closed_) return;
+    std::string line = std::to_string(day) + " 1\n";
+    util::unique_fd fd(::open(file_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+    if (!fd) util::throw_errno("open", file_);
+    util::write_all(fd.get(), line.data(), line.size(), file_);
+    ++days_[day];
+    ++total_;
+    if (++lines_ > days_.size() + downloads_slack) compact_locked();
+}
+
+download_counts download_log::counts(std::int64_t today) const {
+    std::lock_guard lk(mu_);
+    download_counts c;
+    c.all_time = total_;
+    for (auto it = days_.lower_bound(today - 29); it != days_.end() && it->first <= today; ++it)
+        c.last_30_days += it->second;
+    return c;
+}
+
+void download_log::close() {
+    std::lock_guard lk(mu_);
+    closed_ = true;
+}
+
 // ---- store ---------------------------------------------------------------------------------
 
 repo_store::repo_store(fs::path root, lfs_storage& lfs, blob_store& blobs)
@@ -264,6 +340,7 @@ std::shared_ptr<repo> repo_store::load(repo_type t, std::string_view id) {
     r->created = m.at("createdAt").to_number<std::int64_t>();
     r->dir = dir;
     r->state_ = std::make_shared<const repo_state>(parse_state(*state));
+    r->downloads.open(downloads_path(dir));
     return r;
 }
 
@@ -349,6 +426,7 @@ std::shared_ptr<repo> repo_store::create(repo_type t, const std::string& id, boo
         util::rename_durable(dir, final_dir);
         r->dir = final_dir;
         r->state_ = std::make_shared<const repo_state>(std::move(s));
+        r->downloads.open(downloads_path(final_dir));
         std::unique_lock lk(map_mu_);
         repos_[key_of(t, id)] = r;
         names_[key_of(t, id)] = id;
@@ -365,6 +443,7 @@ bool repo_store::remove(repo_type t, std::string_view id) {
     auto r = find(t, id);
     if (!r) return false;
     std::lock_guard wl(r->write_mu_);
+    r->downloads.close();  // its counts go with it
     fs::path grave = tmp_ / ("deleted." + util::unique_suffix());
     util::rename_durable(r->dir, grave);
     r->deleted_ = true;
@@ -389,7 +468,14 @@ std::shared_ptr<repo> repo_store::move(repo& r, const std::string& to) {
         fs::create_directories(dest.parent_path());
         // Through a temp name: "Alice/m" -> "alice/m" must also work on a case-folding disk.
         fs::path via = tmp_ / ("moving." + util::unique_suffix());
-        util::rename_durable(r.dir, via);
+        // The counts move with the folder; the repo found under `to` reads them from there.
+        r.downloads.close();
+        try {
+            util::rename_durable(r.dir, via);
+        } catch (...) {
+            r.downloads.open(downloads_path(r.dir));
+            throw;
+        }
         auto meta = json::parse(util::read_file(via / "repo.json").value_or("{}")).as_object();
         meta["id"] = to;
         util::write_file_atomic(via / "repo.json", json::serialize(meta));

@@ -100,6 +100,36 @@ struct repo_state {
     const discussion* find_discussion(int num) const;
 };
 
+// What repo_info reports: downloads in the 30 days ending today, and since the repo was created.
+struct download_counts {
+    std::uint64_t last_30_days = 0;
+    std::uint64_t all_time = 0;
+};
+
+// A repo's downloads per UTC day (days since the epoch), in memory and in a file in its folder.
+// Each download appends one "<day> 1" line without fsync (a crash of the machine may lose the
+// latest, a killed process does not); the file is rewritten as one "<day> <n>" line per day
+// when loaded and whenever appends pile up, so it stays small.
+class download_log {
+public:
+    // Reads `file` (absent: no downloads yet); later downloads go there.
+    void open(const fs::path& file);
+    void add(std::int64_t day);
+    download_counts counts(std::int64_t today) const;
+    // Downloads from now on are dropped: the folder is being moved or deleted.
+    void close();
+
+private:
+    void compact_locked();
+
+    mutable std::mutex mu_;
+    fs::path file_;
+    bool closed_ = true;
+    std::map<std::int64_t, std::uint64_t> days_;
+    std::uint64_t total_ = 0;
+    std::size_t lines_ = 0;  // in the file
+};
+
 class repo {
 public:
     repo_type type;
@@ -109,6 +139,7 @@ public:
     fs::path dir;
 
     std::shared_ptr<const repo_state> state() const;
+    download_log downloads;
     std::string ns() const { return id.substr(0, id.find('/')); }
     std::string name() const { return id.substr(id.find('/') + 1); }
 
@@ -173,6 +204,8 @@ struct lfs_grant_log {
 
 // The repo's grants file, in its folder.
 fs::path lfs_grants_path(const fs::path& repo_dir);
+// The repo's download counts, in its folder.
+fs::path downloads_path(const fs::path& repo_dir);
 
 class repo_store {
 public:

@@ -12,6 +12,47 @@ namespace hfhub::server {
 
 namespace json = boost::json;
 
+namespace {
+
+// The files a model's downloads are counted from when its library names none, as on the Hub
+// (at the root only). Library-specific query files are not known here.
+bool is_query_file(std::string_view path) {
+    for (std::string_view q : {"config.json", "config.yaml", "hyperparams.yaml", "params.json", "meta.yaml"})
+        if (path == q) return true;
+    return false;
+}
+
+// The Hub counts a dataset's downloads per client and repo within 5 minutes as one.
+constexpr std::int64_t dataset_download_window = 300;
+
+}  // namespace
+
+std::int64_t download_day(std::int64_t unix_seconds) {
+    return unix_seconds >= 0 ? unix_seconds / 86400 : -((-unix_seconds + 86399) / 86400);
+}
+
+void hub::count_download(const ctx& c, repo& r, const std::string& path) {
+    std::int64_t t = now();
+    if (r.type == repo_type::model) {
+        if (!is_query_file(path)) return;
+    } else if (r.type == repo_type::dataset) {
+        std::lock_guard lk(dataset_dl_mu_);
+        auto key = std::make_pair(r.object_id, c.req.remote);
+        auto it = dataset_dl_.find(key);
+        if (it != dataset_dl_.end() && t >= it->second && t - it->second < dataset_download_window) return;
+        dataset_dl_[key] = t;
+        if (dataset_dl_.size() > 4096)
+            std::erase_if(dataset_dl_, [&](auto& e) { return t - e.second >= dataset_download_window; });
+    } else {
+        return;  // the Hub reports no downloads for Spaces
+    }
+    try {
+        r.downloads.add(download_day(t));
+    } catch (const std::exception&) {
+        // A count that can't be written is not worth failing the download over.
+    }
+}
+
 
 response hub::resolve_file(ctx& c, repo_type t, const std::string& id, const std::string& rev,
                            const std::string& raw_path, bool raw) {
@@ -55,10 +96,14 @@ response hub::resolve_file(ctx& c, repo_type t, const std::string& id, const std
         red.headers.add("ETag", quote_etag(f.lfs_sha256));
         red.headers.add("Location", sign_storage_url("/lfs/" + f.lfs_sha256 + "?commit=" + cm->id));
         red.head = c.req.method == "HEAD";
+        count_download(c, *r, it->first);
         return red;
     }
     h.add("ETag", quote_etag(f.oid));
-    return file_answer(c.req, blobs_.path_of(f.oid), f.size, std::move(h));
+    response ans = file_answer(c.req, blobs_.path_of(f.oid), f.size, std::move(h));
+    // Each served request counts, ranges and HEAD included; /raw/ is not a download.
+    if (!raw && ans.status < 400) count_download(c, *r, it->first);
+    return ans;
 }
 
 response hub::storage_get(ctx& c, const std::string& sha) {

@@ -110,12 +110,17 @@ response hub::repo_info(ctx& c, repo_type t, const std::string& id, std::optiona
                    {"private", st->is_private},
                    {"gated", st->gated.empty() ? json::value(false) : json::value(st->gated)},
                    {"disabled", false},
-                   {"downloads", 0},
                    {"likes", 0},
                    {"tags", json::array{}},
                    {"siblings", std::move(siblings)},
                    {"usedStorage", used},
                    {"xetEnabled", false}};
+    if (t != repo_type::space) {
+        // The Hub sends the all-time count only when asked for it by ?expand=.
+        auto n = r->downloads.counts(download_day(now()));
+        o["downloads"] = n.last_30_days;
+        if (!expand.empty()) o["downloadsAllTime"] = n.all_time;
+    }
     if (t == repo_type::model) o["modelId"] = r->id;
     if (t == repo_type::space) {
         auto readme = cm->files.find("README.md");

@@ -86,6 +86,10 @@ server::server(asio::io_context& ioc, options opts) : impl_(std::make_shared<imp
     cfg.storage_url = m.url_of(m.storage);
     cfg.multipart_threshold = m.opts.multipart_threshold;
     cfg.multipart_chunk = std::max<std::uint64_t>(m.opts.multipart_chunk, 1);
+    if (auto clock = m.opts.clock)
+        cfg.clock = [clock] {
+            return std::chrono::duration_cast<std::chrono::seconds>(clock().time_since_epoch()).count();
+        };
     m.h = std::make_shared<hub>(m.opts.root, std::move(auth), cfg);
     if (m.opts.faults_file) {
         std::ifstream in(*m.opts.faults_file);

@@ -147,6 +147,7 @@ struct connection_io {
     session_shared& sh;
     listener_kind kind;
     bool loopback;
+    std::string remote;  // the peer's address
     beast::flat_buffer buf;
     std::vector<char> chunk;
 
@@ -165,10 +166,12 @@ asio::awaitable<void> reject(connection_io<Stream>& io, unsigned status, std::st
 }
 
 // The request line and headers as the hub sees them.
-inline request request_of(const http::request<http::empty_body>& hr, listener_kind kind, bool loopback) {
+inline request request_of(const http::request<http::empty_body>& hr, listener_kind kind, bool loopback,
+                          const std::string& remote) {
     request req;
     req.listener = kind;
     req.from_loopback = loopback;
+    req.remote = remote;
     req.method = std::string(hr.method_string());
     req.target = std::string(hr.target());
     auto q = req.target.find('?');
@@ -395,7 +398,7 @@ asio::awaitable<bool> serve_request(connection_io<Stream>& io, http::request_par
     in_flight_guard guard(sh);
     // Held until the answer is built: released, the part still missing, unless accepted.
     std::unique_ptr<multipart_assembly::claim> part_slot;
-    request req = request_of(hp.get(), io.kind, io.loopback);
+    request req = request_of(hp.get(), io.kind, io.loopback, io.remote);
     bool keep_alive = hp.get().keep_alive();
 
     if (auto expect = hp.get()[http::field::expect]; beast::iequals(expect, "100-continue")) {
@@ -426,8 +429,8 @@ asio::awaitable<bool> serve_request(connection_io<Stream>& io, http::request_par
 
 template <class Stream>
 asio::awaitable<void> serve_connection(Stream& stream, std::shared_ptr<session_shared> sh, listener_kind kind,
-                                       bool loopback) {
-    connection_io<Stream> io{stream, *sh, kind, loopback, {}, {}};
+                                       bool loopback, std::string remote) {
+    connection_io<Stream> io{stream, *sh, kind, loopback, std::move(remote), {}, {}};
     io.buf.reserve(64 * 1024);
     connection_registration reg(*sh, io.lowest());
     auto& conn = *reg.conn;

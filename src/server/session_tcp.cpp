@@ -7,10 +7,11 @@ boost::asio::awaitable<void> run_plain_session(boost::asio::ip::tcp::socket sock
     boost::beast::error_code ec;
     auto remote = sock.remote_endpoint(ec);
     bool loopback = !ec && is_loopback(remote.address());
+    std::string addr = ec ? std::string() : remote.address().to_string();
     sock.set_option(boost::asio::ip::tcp::no_delay(true), ec);
     boost::beast::tcp_stream stream(std::move(sock));
     try {
-        co_await detail::serve_connection(stream, sh, kind, loopback);
+        co_await detail::serve_connection(stream, sh, kind, loopback, std::move(addr));
     } catch (const std::exception&) {
         // A broken connection ends only itself.
     }

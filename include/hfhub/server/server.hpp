@@ -37,6 +37,9 @@ struct options {
     // Threads for storage uploads and commits (hashing, joining parts, writing the store), so
     // that work never holds up the I/O threads. 0: run it on the I/O thread.
     unsigned store_threads = 2;
+    // "Now" for download counts (per UTC day; `downloads` covers the last 30); empty: the
+    // system clock. A test hook, to move through the window without waiting.
+    std::function<std::chrono::system_clock::time_point()> clock;
 };
 
 class server {
