@@ -312,6 +312,11 @@ model_card_metadata metadata_of() {
     return m;
 }
 
+// C is D's config_type (a concept, so that naming it in a member template's constraint does not
+// need D complete when the class template is instantiated).
+template <class C, class D>
+concept config_of = std::same_as<C, typename D::config_type>;
+
 template <class D>
 concept loads_from_source = requires(pretrained_source& s, typename D::config_type cfg) {
     { D::from_source(s, std::move(cfg)) } -> std::same_as<D>;
@@ -493,7 +498,7 @@ public:
     // With a config that replaces the model's in the pushed config.json (Python's config=).
     // (Templates only so that the declaration does not need Derived complete.)
     template <class Config>
-        requires std::same_as<Config, typename Derived::config_type>
+        requires mixin_detail::config_of<Config, Derived>
     boost::asio::awaitable<commit_info> co_push_to_hub(client& c, std::string repo_id, Config config,
                                                        mixin_push_options opts = mixin_push_options(),
                                                        template_vars card_vars = template_vars()) const {
@@ -507,7 +512,7 @@ public:
         return push(c, std::move(repo_id), std::move(opts), card_vars, static_cast<const typename Derived::config_type*>(nullptr));
     }
     template <class Config>
-        requires std::same_as<Config, typename Derived::config_type>
+        requires mixin_detail::config_of<Config, Derived>
     commit_info push_to_hub(client& c, std::string repo_id, const Config& config, mixin_push_options opts = mixin_push_options(),
                             const template_vars& card_vars = {}) const {
         check();

@@ -119,6 +119,36 @@ public:
     }
 };
 
+// A framework's base class, mixin-enabled for any model class built on it.
+template <class Self>
+class framework_model : public model_hub_mixin<Self> {
+public:
+    using config_type = no_config;
+    static inline const model_card_metadata hub_metadata = [] {
+        model_card_metadata m;
+        m.library_name = "fw";
+        m.tags = {"fw-tag"};
+        m.license = "mit";
+        m.card_template = "---\n{{ card_data }}\n---\nA {{ library_name }} model for {{ pipeline_tag | default(\"any task\") }}.\n";
+        return m;
+    }();
+    void save_weights(const fs::path& dir) const { std::ofstream(dir / "w.bin") << "w"; }
+    static Self from_dir(const fs::path&, no_config) { return Self{}; }
+};
+
+// Inherits everything.
+struct plain_user : framework_model<plain_user> {};
+
+// Adds to what it inherits, as a Python subclass's class arguments do.
+struct tagged_user : framework_model<tagged_user> {
+    static inline const model_card_metadata hub_metadata = inherit_metadata(framework_model<tagged_user>::hub_metadata, [] {
+        model_card_metadata m;
+        m.tags = {"user", "fw-tag"};
+        m.pipeline_tag = "text-classification";
+        return m;
+    }());
+};
+
 static_assert(hub_model<net>);
 static_assert(hub_model<blob_model>);
 static_assert(hub_model<carded>);
@@ -360,6 +390,20 @@ BOOST_AUTO_TEST_CASE(tags_come_out_sorted_with_the_mixins_tag) {
     auto card = model_card::load(dir.path() / "README.md");
     BOOST_TEST(json::serialize(card.data().at("tags")) == R"(["alpha","model_hub_mixin","safetensors_model_hub_mixin","zeta"])");
     BOOST_TEST(card.data().at("library_name").as_string() == "netlib");
+}
+
+BOOST_AUTO_TEST_CASE(a_derived_class_inherits_its_bases_metadata) {
+    temp_dir dir;
+    parity::plain_user{}.save_pretrained(dir.path() / "plain");
+    auto plain = model_card::load(dir.path() / "plain" / "README.md");
+    BOOST_TEST(json::serialize(plain.data()) == R"({"library_name":"fw","license":"mit","tags":["fw-tag","model_hub_mixin"]})");
+    BOOST_TEST(plain.text() == "A fw model for any task.\n");
+
+    parity::tagged_user{}.save_pretrained(dir.path() / "tagged");
+    auto tagged = model_card::load(dir.path() / "tagged" / "README.md");
+    BOOST_TEST(json::serialize(tagged.data()) ==
+               R"({"library_name":"fw","license":"mit","pipeline_tag":"text-classification","tags":["fw-tag","model_hub_mixin","user"]})");
+    BOOST_TEST(tagged.text() == "A fw model for text-classification.\n");  // the base's template
 }
 
 BOOST_AUTO_TEST_CASE(safetensors_weights_are_one_file_by_default) {
