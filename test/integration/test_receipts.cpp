@@ -52,7 +52,8 @@ std::string hfhub_binary() {
 }
 
 // A process with stdout to `out` (or /dev/null) and stderr to `err` (or inherited).
-pid_t spawn(const std::vector<std::string>& args, const fs::path& out = {}, const fs::path& err = {}) {
+pid_t spawn(const std::vector<std::string>& args, const fs::path& out = {}, const fs::path& err = {},
+            const fs::path& in = {}) {
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
@@ -61,6 +62,8 @@ pid_t spawn(const std::vector<std::string>& args, const fs::path& out = {}, cons
     std::string o = out.empty() ? "/dev/null" : out.string(), e = err.string();
     posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, o.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (!e.empty()) posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, e.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    std::string i = in.string();
+    if (!i.empty()) posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, i.c_str(), O_RDONLY, 0);
     pid_t pid = -1;
     int rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&fa);
@@ -416,6 +419,43 @@ BOOST_AUTO_TEST_CASE(receipts_read_back_as_written_and_malformed_ones_name_the_f
     auto bad_line = message_of([&] { receipts_from_jsonl(line + "\n" + edited("lfs", "yes") + "\n"); });
     BOOST_TEST(bad_line.find("line 2") != std::string::npos, bad_line);
     BOOST_TEST(bad_line.find("'lfs'") != std::string::npos, bad_line);
+}
+
+BOOST_AUTO_TEST_CASE(receipts_travel_over_stdout_and_stdin_and_the_cli_refuses_a_foreign_one_typed) {
+    test_server srv;
+    srv.create_repo("alice/ckpt", alice_token);
+    srv.create_repo("alice/other", alice_token);
+    temp_dir work;
+    fs::path rank = work.path() / "rank0";
+    std::string sha = write_shard(rank / "w.safetensors", 3 << 20, 5);
+    std::ofstream(rank / "config.json") << R"({"rank": 0})";
+    pid_t up = spawn(rank_upload_args(srv, "alice/ckpt", rank, "-"), work.path() / "receipts.jsonl");
+    BOOST_TEST_REQUIRE(wait_exit(up) == 0);
+    auto got = read_receipts(work.path() / "receipts.jsonl");
+    BOOST_TEST_REQUIRE(got.size() == 2u);
+    std::map<std::string, upload_receipt> by_path;
+    for (auto& r : got) by_path[r.path_in_repo] = r;
+    BOOST_TEST(by_path.at("ckpt/w.safetensors").sha256 == sha);
+    BOOST_TEST(by_path.at("ckpt/w.safetensors").is_lfs);
+    BOOST_TEST(by_path.at("ckpt/config.json").content.value_or("") == R"({"rank": 0})");
+
+    // Receipts made for alice/ckpt, committed to alice/other: refused before any request.
+    std::size_t before = test::settled_log(srv).size();
+    pid_t wrong = spawn({hfhub_binary(), "commit", "alice/other", "--endpoint", srv.url(), "--token", alice_token,
+                         "--receipts", "-", "--format", "json", "--quiet"},
+                        work.path() / "wrong.out", work.path() / "wrong.err", work.path() / "receipts.jsonl");
+    BOOST_TEST(wait_exit(wrong) == 1);
+    auto err = json::parse(slurp(work.path() / "wrong.out")).as_object();
+    BOOST_TEST(err.at("error").at("code").as_string() == "invalid_argument");
+    BOOST_TEST(test::settled_log(srv).size() == before);
+
+    pid_t ok = spawn({hfhub_binary(), "commit", "alice/ckpt", "--endpoint", srv.url(), "--token", alice_token,
+                      "--receipts", "-", "--quiet"},
+                     work.path() / "ok.out", {}, work.path() / "receipts.jsonl");
+    BOOST_TEST_REQUIRE(wait_exit(ok) == 0);
+    BOOST_TEST(slurp(work.path() / "ok.out").find("/alice/ckpt/commit/") != std::string::npos);
+    std::vector<std::string> want{".gitattributes", "ckpt/config.json", "ckpt/w.safetensors"};
+    BOOST_TEST(file_list(srv, "models/alice/ckpt") == want, boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(an_object_no_commit_took_is_removed_after_the_retention_and_its_receipt_fails_typed) {
