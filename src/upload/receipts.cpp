@@ -172,7 +172,8 @@ std::vector<upload_receipt> receipts_from_jsonl(std::string_view text) {
 
 void write_receipts(const fs::path& file, const std::vector<upload_receipt>& receipts) {
     try {
-        util::write_file_atomic(file, receipts_to_jsonl(receipts));
+        // Absolute: a bare name has no parent folder to hold the temporary file.
+        util::write_file_atomic(fs::absolute(file), receipts_to_jsonl(receipts));
     } catch (const std::exception& e) {
         throw error(client_errc::io_error, {.client_message = "cannot write receipts to " + file.string() + ": " + e.what()});
     }
