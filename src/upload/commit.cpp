@@ -15,6 +15,7 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <map>
 #include <set>
 
@@ -181,6 +182,7 @@ void check_receipts(const std::string& repo_id, const commit_options& o, const s
 }
 
 // The Hub refused an object the commit cites (422): name the receipt, whose object is missing.
+// Another 422 (a bad path, say) is rethrown as it is.
 [[noreturn]] void refused_receipt(const error& e, const std::vector<local_add>& adds) {
     const std::string& said = e.diag().server_message;
     const upload_receipt* named = nullptr;
@@ -190,6 +192,9 @@ void check_receipts(const std::string& repo_id, const commit_options& o, const s
             all.push_back(&*pre->receipt);
             if (!named && said.find(pre->receipt->sha256) != std::string::npos) named = &*pre->receipt;
         }
+    std::string lower = said;
+    for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (!named && lower.find("lfs") == std::string::npos) throw e;
     diagnostics d = e.diag();
     std::string which;
     if (named) which = receipt_what(*named);
@@ -411,6 +416,7 @@ static asio::awaitable<std::vector<commit_add>> co_preupload_lfs_files_impl(clie
         pre->git_sha1 = a.git_sha1;
         pre->sample = a.sample;
         pre->lfs = a.lfs;
+        if (additions[i].preuploaded) pre->receipt = additions[i].preuploaded->receipt;  // still elsewhere
         bool sent_before = additions[i].preuploaded && additions[i].preuploaded->sent;
         pre->sent = a.lfs && (sent_oids.erase(a.sha256) > 0 || sent_before);  // once per content
         additions[i].preuploaded = std::move(pre);
