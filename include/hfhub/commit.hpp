@@ -23,6 +23,8 @@ namespace hfhub {
 
 // What co_preupload_lfs_files learned about an add (its hashes; its LFS object is stored).
 struct preuploaded_file;
+// A file another process stored on the Hub (receipts.hpp).
+struct upload_receipt;
 
 // Adds or replaces a file, from a local file (streamed, never loaded whole) or from bytes.
 struct commit_add {
@@ -38,6 +40,11 @@ struct commit_add {
     static commit_add bytes(std::string path_in_repo, std::string content) {
         return {std::move(path_in_repo), std::move(content)};
     }
+    // The file a receipt names, whose bytes need not be on this host. co_create_commit refuses
+    // (client_errc::invalid_argument, before any request) a receipt made for another repo, repo
+    // type or revision; an object the Hub no longer has fails the commit with
+    // hub_errc::unprocessable naming the receipt's path.
+    static commit_add from_receipt(const upload_receipt& r);
 };
 
 // Deletes a file, or a folder with everything under it (also when the path ends with '/').

@@ -6,6 +6,7 @@
 #include <hfhub/cache.hpp>
 #include <hfhub/client.hpp>
 #include <hfhub/commit.hpp>
+#include <hfhub/receipts.hpp>
 #include <hfhub/config.hpp>
 #include <hfhub/deadline.hpp>
 #include <hfhub/download.hpp>

@@ -7,6 +7,7 @@ int serve(int argc, char** argv);
 int download(int argc, char** argv);
 int cache(int argc, char** argv);
 int upload(int argc, char** argv);
+int commit(int argc, char** argv);
 int mirror(int argc, char** argv);
 int whoami(int argc, char** argv);
 int login(int argc, char** argv);

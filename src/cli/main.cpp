@@ -11,6 +11,7 @@ void usage(std::ostream& os) {
           "commands:\n"
           "  download  download files or a snapshot into the shared cache\n"
           "  upload    upload a file or a folder as one commit\n"
+          "  commit    publish files other processes uploaded (their receipts) as one commit\n"
           "  mirror    copy a repo from one Hub to another, streaming, as one commit\n"
           "  cache     scan, verify, prune the cache\n"
           "  repo      create or delete repos, branches and tags; change settings\n"
@@ -41,6 +42,7 @@ int main(int argc, char** argv) {
     if (cmd == "cache") return hfhub::cli::cache(argc - 1, argv + 1);
     if (cmd == "repo") return hfhub::cli::repo(argc - 1, argv + 1);
     if (cmd == "upload") return hfhub::cli::upload(argc - 1, argv + 1);
+    if (cmd == "commit") return hfhub::cli::commit(argc - 1, argv + 1);
     if (cmd == "mirror") return hfhub::cli::mirror(argc - 1, argv + 1);
     if (cmd == "whoami") return hfhub::cli::whoami(argc - 1, argv + 1);
     if (cmd == "login") return hfhub::cli::login(argc - 1, argv + 1);

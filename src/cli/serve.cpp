@@ -10,6 +10,8 @@
 #include <boost/program_options.hpp>
 
 #include <charconv>
+#include <chrono>
+#include <string_view>
 #include <iostream>
 #include <thread>
 #include <vector>
@@ -19,6 +21,19 @@ namespace hfhub::cli {
 namespace po = boost::program_options;
 
 namespace {
+// "24h", "30m", "10s", "500ms", "0": a duration for --keep-unreferenced.
+std::chrono::milliseconds parse_duration(const std::string& text, const char* flag) {
+    std::uint64_t v = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    std::string_view unit(end, static_cast<std::size_t>(text.data() + text.size() - end));
+    std::uint64_t ms_per = unit == "ms" ? 1 : unit == "s" ? 1000 : unit == "m" ? 60000 : unit == "h" ? 3600000
+                         : unit == "d" ? 86400000 : (unit.empty() && v == 0) ? 1 : 0;
+    if (ec != std::errc() || end == text.data() || ms_per == 0 || v > (1ull << 40) / ms_per)
+        throw po::error(std::string("invalid value '") + text + "' for --" + flag +
+                        " (a number with ms, s, m, h or d, like 24h; 0 keeps forever)");
+    return std::chrono::milliseconds(v * ms_per);
+}
+
 // program_options reads "-1" into an unsigned as a huge number; parse counts strictly.
 std::uint64_t parse_count(const std::string& text, std::uint64_t max, const char* flag) {
     std::uint64_t v = 0;
@@ -38,7 +53,7 @@ int serve(int argc, char** argv) {
     // the CPU per small request (bench/README.md). Commits and uploads' hashing and joining run
     // on --store-threads instead.
     unsigned threads = 1;
-    std::string store_threads_text;
+    std::string store_threads_text, keep_text = "24h";
     po::options_description desc(
         "usage: hfhub serve [options]\n\n"
         "Runs a Hub-compatible server: the API on --port, LFS bytes on a second origin.\n"
@@ -64,7 +79,9 @@ int serve(int argc, char** argv) {
         ("store-threads", po::value(&store_threads_text),
          "threads for commits and for hashing and joining uploads (default 2; 0 runs them on the I/O threads)")
         ("multipart-threshold", po::value(&o.multipart_threshold), "LFS objects at least this big upload in parts")
-        ("multipart-chunk", po::value(&o.multipart_chunk), "part size for multipart uploads");
+        ("multipart-chunk", po::value(&o.multipart_chunk), "part size for multipart uploads")
+        ("keep-unreferenced", po::value(&keep_text), "keep uploaded LFS objects no commit references this long "
+                                                     "(e.g. 24h, 30m, 10s; 0: forever; default 24h), then remove them");
     po::variables_map vm;
     try {
         // No positional options: a stray word is an error rather than silently ignored.
@@ -75,6 +92,7 @@ int serve(int argc, char** argv) {
         o.storage_port = static_cast<std::uint16_t>(parse_count(storage_port, 65535, "storage-port"));
         if (!threads_text.empty()) threads = static_cast<unsigned>(parse_count(threads_text, 1024, "threads"));
         if (threads == 0) threads = 1;
+        o.keep_unreferenced = parse_duration(keep_text, "keep-unreferenced");
         if (!store_threads_text.empty())
             o.store_threads = static_cast<unsigned>(parse_count(store_threads_text, 1024, "store-threads"));
     } catch (const po::error& e) {

@@ -7,6 +7,7 @@
 #include "cli/watch.hpp"
 
 #include <hfhub/commit.hpp>
+#include <hfhub/receipts.hpp>
 #include <hfhub/repo.hpp>
 
 #include "upload/payload.hpp"
@@ -46,7 +47,7 @@ int usage(const std::string& why) {
 // The command line, as parsed.
 struct upload_args {
     std::string repo, local, path_in_repo, repo_type = "model", revision = "main", message, description, token,
-                endpoint, format = "text", watch_dir, marker = ".complete", folders = "*";
+                endpoint, format = "text", watch_dir, receipts_out, marker = ".complete", folders = "*";
     std::vector<std::string> include, exclude, del;
     unsigned max_workers = 8;
     std::uint64_t max_commits = 0;
@@ -76,7 +77,8 @@ po::options_description main_options(upload_args& a) {
         "  hfhub upload --watch ./runs/exp1 alice/exp1 --revision exp1 --folders 'checkpoint-*'\n"
         "  hfhub upload --watch ./ckpt alice/model --marker trainer_state.json --upload-marker \\\n"
         "      --path-in-repo checkpoints --commit-message 'Checkpoint {folder}'\n"
-        "  hfhub upload --watch ./ckpt alice/model --idle-exit 0   # what is complete now, then exit\n\n"
+        "  hfhub upload --watch ./ckpt alice/model --idle-exit 0   # what is complete now, then exit\n"
+        "  hfhub upload alice/model ./rank3 --receipts-out rank3.jsonl   # no commit: see hfhub commit\n\n"
         "options");
     desc.add_options()
         ("help,h", "show this help")
@@ -91,6 +93,9 @@ po::options_description main_options(upload_args& a) {
         ("commit-message", po::value(&a.message), "the commit's summary; with --watch, {folder} is the folder's name")
         ("commit-description", po::value(&a.description), "the commit's description")
         ("create-pr", "open a pull request instead of committing to the branch")
+        ("receipts-out", po::value(&a.receipts_out), "store the files' LFS objects without committing and write "
+                                                     "their receipts to FILE as JSON lines ('-': stdout), for "
+                                                     "'hfhub commit --receipts'")
         ("multi-commit", "split a very large upload into several commits (resumable)")
         ("max-workers", po::value(&a.max_workers), "files hashed and uploaded at once")
         ("token", po::value(&a.token), "token (default $HF_TOKEN or the stored one)")
@@ -159,6 +164,12 @@ std::optional<int> check(const upload_args& a) {
     } else if (a.repo.empty() || a.local.empty()) {
         return usage("a repo id and a local path are required (see --help)");
     }
+    if (a.has("receipts-out")) {
+        if (watching) return usage("--receipts-out does not apply to --watch");
+        if (!a.del.empty()) return usage("--delete belongs to the commit: 'hfhub commit --delete'");
+        if (a.has("multi-commit")) return usage("--multi-commit does not apply to --receipts-out: nothing is committed");
+        if (a.receipts_out.empty()) return usage("--receipts-out needs a file name (or '-' for stdout)");
+    }
     if (!parse_repo_type(a.repo_type)) return usage("unknown repo type '" + a.repo_type + "'");
     try {
         validate_repo_id(a.repo);
@@ -223,6 +234,76 @@ int watch_mode(const upload_args& a, const config& cfg, const push_options& o, b
     return run_watch(cfg, std::move(w));
 }
 
+// The adds an upload of `local` makes: a file at `dest`, or a folder's matching files under it.
+std::vector<commit_add> adds_of(const upload_args& a, bool is_file, const push_options& o) {
+    std::vector<commit_add> adds;
+    if (is_file) {
+        std::string dest = a.path_in_repo.empty() ? fs::path(a.local).filename().string() : a.path_in_repo;
+        adds.push_back(commit_add::file(dest, a.local));
+        return adds;
+    }
+    folder_options fo = o;
+    std::string prefix;
+    if (!a.path_in_repo.empty() && a.path_in_repo != "/" && a.path_in_repo != ".")
+        prefix = upload::path_in_repo(a.path_in_repo, true) + "/";
+    std::vector<std::string> local;
+    for (auto it = fs::recursive_directory_iterator(a.local, fs::directory_options::follow_directory_symlink);
+         it != fs::recursive_directory_iterator(); ++it)
+        if (it->is_regular_file()) local.push_back(fs::relative(it->path(), a.local).generic_string());
+    for (auto& f : plan_folder(local, {}, fo).upload) adds.push_back(commit_add::file(prefix + f, fs::path(a.local) / f));
+    return adds;
+}
+
+// --receipts-out: the LFS objects are stored, nothing is committed; the receipts go to a file.
+int upload_receipts(const upload_args& a, const config& cfg, push_options o, bool is_file, bool bars_on) {
+    bool json_out = a.format == "json", to_stdout = a.receipts_out == "-";
+    phase_progress bar(bars_on);
+    interrupt::arm("interrupted: no receipts were written; LFS files already sent stay on the Hub");
+    o.progress = commit_phases(bar, "LFS file");
+    asio::io_context ioc;
+    client hub(ioc.get_executor(), cfg);
+    try {
+        std::string id;
+        std::vector<commit_add> adds = adds_of(a, is_file, o);
+        auto run = [&]() -> asio::awaitable<std::vector<upload_receipt>> {
+            id = co_await upload::co_ensure_target(hub, a.repo, o.type, o.revision, o.is_private, o.create_pr,
+                                                   std::nullopt);
+            commit_options co = o;
+            co_return co_await co_preupload(hub, id, std::move(adds), co);
+        };
+        std::future<std::vector<upload_receipt>> result = asio::co_spawn(ioc, run(), asio::use_future);
+        std::vector<std::thread> threads;
+        for (int i = 0; i < 2; ++i) threads.emplace_back([&] { ioc.run(); });
+        for (auto& t : threads) t.join();
+        std::vector<upload_receipt> receipts = result.get();
+        bar.finish();
+        std::uint64_t bytes = 0, lfs_files = 0;
+        for (auto& r : receipts) {
+            bytes += r.size;
+            lfs_files += r.is_lfs;
+        }
+        if (to_stdout) {
+            std::cout << receipts_to_jsonl(receipts) << std::flush;
+            return 0;
+        }
+        write_receipts(a.receipts_out, receipts);
+        if (json_out) {
+            boost::json::object out{{"repo_id", id}, {"receipts", a.receipts_out}, {"files", receipts.size()},
+                                    {"lfs_files", lfs_files}, {"bytes", bytes}, {"committed", false}};
+            print_json(out);
+        } else {
+            std::cout << receipts.size() << " receipts for " << id << " in " << a.receipts_out
+                      << " (nothing committed: hfhub commit " << id << " --receipts FILE...)" << std::endl;
+        }
+        return 0;
+    } catch (const std::exception& e) {
+        bar.finish();
+        std::cerr << "hfhub upload: " << e.what() << "\n";
+        if (json_out) print_json(error_json(e));
+        return 1;
+    }
+}
+
 // One file or one folder as one commit, with phases on stderr.
 int upload_once(const upload_args& a, const config& cfg, push_options o, bool bars_on) {
     std::error_code ec;
@@ -232,6 +313,7 @@ int upload_once(const upload_args& a, const config& cfg, push_options o, bool ba
     bool is_file = fs::is_regular_file(status);
     if (is_file && (!a.include.empty() || !a.exclude.empty() || !a.del.empty()))
         return usage("--include, --exclude and --delete apply to folders only");
+    if (a.has("receipts-out")) return upload_receipts(a, cfg, std::move(o), is_file, bars_on);
     bool json_out = a.format == "json";
     phase_progress bar(bars_on);
     // Until the commit is sent, Ctrl-C loses nothing on the Hub: stored LFS objects stay there.

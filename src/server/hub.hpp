@@ -41,6 +41,8 @@ public:
 
     hub_config& config() { return cfg_; }
     fault_injector& faults() { return faults_; }
+    // Removes uploaded LFS objects no commit references, granted before `granted_before`.
+    std::size_t sweep_unreferenced_lfs(std::int64_t granted_before) { return store_.sweep_unreferenced_lfs(granted_before); }
     const authenticator& auth() const { return auth_; }
     fs::path temp_dir() const { return root_ / "tmp"; }
 

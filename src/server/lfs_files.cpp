@@ -216,4 +216,31 @@ std::size_t repo_store::purge_lfs(repo& r, const std::vector<std::string>& oids,
     return gone.size();
 }
 
+std::size_t repo_store::sweep_unreferenced_lfs(std::int64_t granted_before) {
+    std::vector<std::pair<repo_type, std::string>> ids;
+    {
+        std::lock_guard create_lk(create_mu_);
+        for_each_repo_dir([&](repo_type t, const std::string& id, const fs::path&) {
+            ids.emplace_back(t, id);
+            return true;
+        });
+    }
+    std::size_t removed = 0;
+    for (auto& [t, id] : ids) {
+        auto r = find(t, id);
+        if (!r) continue;
+        std::vector<std::string> stale;
+        // No ref names it (ref empty) and its grant is old: uploaded, never committed.
+        for (auto& f : lfs_files(*r))
+            if (f.ref.empty() && f.pushed < granted_before) stale.push_back(f.oid);
+        if (stale.empty()) continue;
+        try {
+            removed += purge_lfs(*r, stale, false);
+        } catch (const http_error&) {
+            // Deleted meanwhile: its grants went with it.
+        }
+    }
+    return removed;
+}
+
 }  // namespace hfhub::server

@@ -265,6 +265,10 @@ public:
     // files that point at them. Bytes no other repo holds a grant for leave the store; returns
     // how many did.
     std::size_t purge_lfs(repo& r, const std::vector<std::string>& oids, bool rewrite_history);
+    // Drops every repo's grants of objects that no ref's history references and that were
+    // granted before `granted_before` (unix seconds); bytes no repo holds then leave the store.
+    // Returns how many objects left the store.
+    std::size_t sweep_unreferenced_lfs(std::int64_t granted_before);
 
     lfs_storage& lfs() { return lfs_; }
     blob_store& blobs() { return blobs_; }

@@ -6,6 +6,9 @@
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <fstream>
 
 namespace hfhub::server {
@@ -24,10 +27,38 @@ struct server::impl : std::enable_shared_from_this<impl> {
     std::shared_ptr<session_shared> shared;
     std::string scheme;
     std::unique_ptr<asio::thread_pool> store_pool;
+    asio::steady_timer sweep_timer;
+    std::atomic<bool> sweeping_stopped{false};
 
     // Each acceptor lives on its own strand, so stop() can close it from any thread.
     impl(asio::io_context& io, options o)
-        : ioc(io), opts(std::move(o)), api(asio::make_strand(io)), storage(asio::make_strand(io)) {}
+        : ioc(io), opts(std::move(o)), api(asio::make_strand(io)), storage(asio::make_strand(io)),
+          sweep_timer(asio::make_strand(io)) {}
+
+    // Uploaded objects no commit took in go once older than keep_unreferenced: checked every
+    // half of that (at least every 250 ms, at most every 10 minutes), on the store's threads.
+    asio::awaitable<void> sweep_loop() {
+        auto self = shared_from_this();
+        using namespace std::chrono;
+        auto keep = opts.keep_unreferenced;
+        auto every = std::clamp<milliseconds>(keep / 2, milliseconds(250), minutes(10));
+        for (;;) {
+            sweep_timer.expires_after(every);
+            auto [ec] = co_await sweep_timer.async_wait(asio::as_tuple(asio::use_awaitable));
+            if (ec || sweeping_stopped) co_return;
+            std::int64_t now = duration_cast<seconds>(system_clock::now().time_since_epoch()).count();
+            std::int64_t before = now - (duration_cast<seconds>(keep + milliseconds(999))).count();
+            auto sweep = [h = h, before] {
+                try {
+                    h->sweep_unreferenced_lfs(before);
+                } catch (const std::exception&) {
+                    // A store that can't be read now is swept next time.
+                }
+            };
+            if (store_pool) asio::post(*store_pool, sweep);
+            else sweep();
+        }
+    }
 
     static void bind(tcp::acceptor& acc, const std::string& host, std::uint16_t port) {
         asio::ip::address addr = host == "localhost" ? asio::ip::make_address("127.0.0.1")
@@ -114,6 +145,8 @@ server::~server() {
     boost::system::error_code ec;
     impl_->api.close(ec);
     impl_->storage.close(ec);
+    impl_->sweeping_stopped = true;
+    impl_->sweep_timer.cancel();
     // Store work under way finishes (a commit lands whole or not at all); its answer then
     // goes to an io_context that is stopped or gone, and is dropped.
     if (impl_->store_pool) impl_->store_pool->join();
@@ -123,6 +156,8 @@ void server::start() {
     auto& m = *impl_;
     asio::co_spawn(m.api.get_executor(), m.accept_loop(m.api, listener_kind::api), asio::detached);
     asio::co_spawn(m.storage.get_executor(), m.accept_loop(m.storage, listener_kind::storage), asio::detached);
+    if (m.opts.keep_unreferenced.count() > 0)
+        asio::co_spawn(m.sweep_timer.get_executor(), m.sweep_loop(), asio::detached);
 }
 
 void server::stop(std::function<void()> on_drained) {
@@ -134,6 +169,8 @@ void server::stop(std::function<void()> on_drained) {
     m.shared->stopping = true;
     m.shared->close_idle();
     auto self = impl_;
+    m.sweeping_stopped = true;
+    asio::post(m.sweep_timer.get_executor(), [self] { self->sweep_timer.cancel(); });
     for (auto* acc : {&m.api, &m.storage})
         asio::post(acc->get_executor(), [self, acc] {
             boost::system::error_code ec;

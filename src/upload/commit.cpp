@@ -15,6 +15,7 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <map>
 #include <set>
 
@@ -47,12 +48,19 @@ asio::awaitable<std::string> upload::co_preupload(client& c, const std::string& 
     std::string head;  // commitOid: the head the answers are about
     std::string url = api_repo_url(c, o.type, repo_id) + "/preupload/" + enc_rev(o.revision);
     if (o.create_pr) url += "?create_pr=1";
-    for (auto [b, e] : batches(adds.size(), o.batch_size)) {
+    // A receipt's add was asked about by the process that stored it: its mode is known.
+    std::vector<std::size_t> ask;
+    for (std::size_t i = 0; i < adds.size(); ++i) {
+        auto& pre = adds[i].src->preuploaded;
+        if (pre && pre->receipt) adds[i].lfs = pre->lfs;
+        else ask.push_back(i);
+    }
+    for (auto [bk, ek] : batches(ask.size(), o.batch_size)) {
         json::array files;
-        for (std::size_t i = b; i < e; ++i)
-            files.push_back(json::object{{"path", adds[i].path},
-                                         {"sample", util::base64_encode(adds[i].sample)},
-                                         {"size", adds[i].size}});
+        for (std::size_t k = bk; k < ek; ++k)
+            files.push_back(json::object{{"path", adds[ask[k]].path},
+                                         {"sample", util::base64_encode(adds[ask[k]].sample)},
+                                         {"size", adds[ask[k]].size}});
         http_request r;
         r.method = "POST";
         r.url = url;
@@ -72,8 +80,8 @@ asio::awaitable<std::string> upload::co_preupload(client& c, const std::string& 
             if (!p || !p->is_string()) protocol_fail(r, resp, "a 'files' entry has no path");
             by_path[std::string(p->as_string())] = fo;
         }
-        for (std::size_t i = b; i < e; ++i) {
-            auto& a = adds[i];
+        for (std::size_t k = bk; k < ek; ++k) {
+            auto& a = adds[ask[k]];
             auto it = by_path.find(a.path);
             if (it == by_path.end()) protocol_fail(r, resp, "no upload mode for '" + a.path + "'");
             auto* mode = it->second->if_contains("uploadMode");
@@ -97,7 +105,8 @@ std::vector<lfs_object> upload::lfs_objects_of(const std::vector<local_add>& add
     std::vector<lfs_object> objects;
     std::set<std::string> seen;
     for (auto& a : adds)
-        if (a.lfs && !a.ignore && !a.unchanged && seen.insert(a.sha256).second)
+        if (a.src->preuploaded && a.src->preuploaded->receipt) continue;  // stored by whoever made it
+        else if (a.lfs && !a.ignore && !a.unchanged && seen.insert(a.sha256).second)
             objects.push_back({a.sha256, a.size, a.path, a.file(), a.bytes()});
     return objects;
 }
@@ -150,6 +159,53 @@ sorted_ops sort_operations(const std::vector<commit_operation>& operations, cons
         }
     }
     return s;
+}
+
+std::string receipt_what(const upload_receipt& r) {
+    return "the receipt for '" + r.path_in_repo + "' (" + r.repo_id + ", " + std::string(to_string(r.type)) +
+           ", revision " + r.revision + ")";
+}
+
+// Receipts made for another repo, repo type or revision would commit a file the ranks never
+// meant for this commit: refused before any request.
+void check_receipts(const std::string& repo_id, const commit_options& o, const std::vector<local_add>& adds) {
+    for (auto& a : adds) {
+        auto& pre = a.src->preuploaded;
+        if (!pre || !pre->receipt) continue;
+        const upload_receipt& r = *pre->receipt;
+        std::string why;
+        if (r.repo_id != repo_id) why = "repo " + repo_id;
+        else if (r.type != o.type) why = "repo type " + std::string(to_string(o.type));
+        else if (r.revision != o.revision) why = "revision " + o.revision;
+        if (!why.empty()) invalid(receipt_what(r) + " cannot be committed to " + why);
+    }
+}
+
+// The Hub refused an object the commit cites (422): name the receipt, whose object is missing.
+// Another 422 (a bad path, say) is rethrown as it is.
+[[noreturn]] void refused_receipt(const error& e, const std::vector<local_add>& adds) {
+    const std::string& said = e.diag().server_message;
+    const upload_receipt* named = nullptr;
+    std::vector<const upload_receipt*> all;
+    for (auto& a : adds)
+        if (auto& pre = a.src->preuploaded; pre && pre->receipt) {
+            all.push_back(&*pre->receipt);
+            if (!named && said.find(pre->receipt->sha256) != std::string::npos) named = &*pre->receipt;
+        }
+    std::string lower = said;
+    for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (!named && lower.find("lfs") == std::string::npos) throw e;
+    diagnostics d = e.diag();
+    std::string which;
+    if (named) which = receipt_what(*named);
+    else {
+        which = "one of the receipts for";
+        for (std::size_t i = 0; i < all.size() && i < 8; ++i) which += (i ? ", '" : " '") + all[i]->path_in_repo + "'";
+        if (all.size() > 8) which += ", ...";
+    }
+    d.client_message = which + ": the Hub does not have its object as the receipt says (never uploaded, another "
+                       "size, or removed because the receipt is older than the Hub keeps unreferenced objects)";
+    throw error(e.code(), std::move(d));
 }
 
 // A resumed multi-commit upload repeats deletes that already landed: those are done.
@@ -278,6 +334,7 @@ static asio::awaitable<commit_info> co_create_commit_impl(client& c, std::string
     validate(repo_id, o);
     progress_reporter prog(o.progress);
     sorted_ops s = sort_operations(operations, o);
+    check_receipts(repo_id, o, s.adds);
     if (o.multi_commit) co_await co_drop_landed_deletes(c, repo_id, o, operations, s);
 
     co_await co_hash_all(c, s.adds, o, prog);
@@ -306,7 +363,18 @@ static asio::awaitable<commit_info> co_create_commit_impl(client& c, std::string
     p.cr.head_before = head;
 
     prog.stage_only(commit_progress::stage::committing);
-    commit_info info = co_await co_send_commit(c, repo_id, o, std::move(p.cr));
+    bool from_receipts = std::any_of(s.adds.begin(), s.adds.end(), [](const local_add& a) {
+        return a.src->preuploaded && a.src->preuploaded->receipt && a.lfs;
+    });
+    std::optional<commit_info> sent_info;
+    try {
+        commit_info answered = co_await co_send_commit(c, repo_id, o, std::move(p.cr));
+        sent_info = std::move(answered);
+    } catch (const error& e) {
+        if (from_receipts && e.code() == hub_errc::unprocessable) refused_receipt(e, s.adds);
+        throw;
+    }
+    commit_info info = std::move(*sent_info);
     count_uploads(info, sent, s.adds);
     info.operations = p.changed_ops;
     prog.stage_only(commit_progress::stage::done);
@@ -348,6 +416,7 @@ static asio::awaitable<std::vector<commit_add>> co_preupload_lfs_files_impl(clie
         pre->git_sha1 = a.git_sha1;
         pre->sample = a.sample;
         pre->lfs = a.lfs;
+        if (additions[i].preuploaded) pre->receipt = additions[i].preuploaded->receipt;  // still elsewhere
         bool sent_before = additions[i].preuploaded && additions[i].preuploaded->sent;
         pre->sent = a.lfs && (sent_oids.erase(a.sha256) > 0 || sent_before);  // once per content
         additions[i].preuploaded = std::move(pre);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <hfhub/commit.hpp>
+#include <hfhub/receipts.hpp>
 
 #include "upload/body_source.hpp"
 #include "upload/commit_fsm.hpp"
@@ -27,6 +28,8 @@ struct preuploaded_file {
     std::string sample;    // the first <=512 bytes
     bool lfs = false;      // the Hub asked for LFS and the object is stored
     bool sent = false;     // this preupload sent the object (it was not stored before)
+    // Set for an add made from a receipt: its bytes are elsewhere (LFS) or in the add (regular).
+    std::optional<upload_receipt> receipt;
 };
 
 }  // namespace hfhub

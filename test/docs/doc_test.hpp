@@ -12,6 +12,7 @@
 #include <hfhub/mirror.hpp>
 #include <hfhub/mixin.hpp>
 #include <hfhub/model_card.hpp>
+#include <hfhub/receipts.hpp>
 #include <hfhub/repo.hpp>
 #include <hfhub/repo_api.hpp>
 #include <hfhub/safetensors.hpp>

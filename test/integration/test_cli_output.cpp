@@ -128,6 +128,7 @@ BOOST_AUTO_TEST_CASE(every_subcommand_help_has_examples) {
         {"--help"},
         {"download", "--help"},
         {"upload", "--help"},
+        {"commit", "--help"},
         {"mirror", "--help"},
         {"cache", "--help"},
         {"repo", "--help"},

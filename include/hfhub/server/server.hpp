@@ -37,6 +37,10 @@ struct options {
     // Threads for storage uploads and commits (hashing, joining parts, writing the store), so
     // that work never holds up the I/O threads. 0: run it on the I/O thread.
     unsigned store_threads = 2;
+    // How long an uploaded LFS object that no commit references is kept, counted from its
+    // upload (its grant to a repo): long enough for a job's ranks to upload and their
+    // coordinator to commit. Then it goes, and a commit citing it fails 422. 0: kept forever.
+    std::chrono::milliseconds keep_unreferenced = std::chrono::hours(24);
     // "Now" for download counts (per UTC day; `downloads` covers the last 30); empty: the
     // system clock. A test hook, to move through the window without waiting.
     std::function<std::chrono::system_clock::time_point()> clock;
