@@ -7,6 +7,7 @@
 #include <hfhub/hub_api.hpp>
 #include <hfhub/mirror.hpp>
 #include <hfhub/mixin.hpp>
+#include <hfhub/receipts.hpp>
 #include <hfhub/model_card.hpp>
 #include <hfhub/repo_api.hpp>
 
@@ -143,6 +144,12 @@ BOOST_AUTO_TEST_CASE(every_blocking_twin_from_a_plain_main) {
         adds.push_back(commit_add::bytes("c.txt", "gamma"));
         BOOST_TEST(preupload_lfs_files(hub, "alice/script", std::move(adds), blocking::message("pre")).size() == 1u);
     }
+    dog.at("preupload");
+    {
+        std::vector<commit_add> adds;
+        adds.push_back(commit_add::bytes("c.txt", "gamma"));
+        BOOST_TEST(preupload(hub, "alice/script", std::move(adds), blocking::message("pre")).size() == 1u);
+    }
     dog.at("upload_file");
     BOOST_TEST(upload_file(hub, "alice/script", commit_add::bytes("d.txt", "delta")).changed);
     fs::create_directories(work.path() / "folder");
@@ -157,6 +164,12 @@ BOOST_AUTO_TEST_CASE(every_blocking_twin_from_a_plain_main) {
     BOOST_TEST(fs::exists(snapshot_download(hub, "alice/script") / "dir" / "b.txt"));
     dog.at("repo_info");
     BOOST_TEST(repo_info(hub, "alice/script").sha.size() == 40u);
+    dog.at("repo_info with expand");
+    {
+        repo_info_query q;
+        q.expand = {"downloads"};
+        BOOST_TEST(repo_info(hub, "alice/script", q).downloads.has_value());
+    }
     dog.at("list_repo_tree");
     BOOST_TEST(!list_repo_tree(hub, "alice/script").empty());
     dog.at("get_paths_info");
@@ -193,12 +206,25 @@ BOOST_AUTO_TEST_CASE(every_blocking_twin_from_a_plain_main) {
     BOOST_TEST(model_card(boost::json::object{{"license", "mit"}}, "A card\n").push_to_hub(hub, "alice/script").changed);
     dog.at("model_card::load");
     BOOST_TEST(model_card::load(hub, "alice/script").text() == "A card\n");
+    dog.at("model_card::validate");
+    BOOST_TEST(model_card(boost::json::object{{"license", "mit"}}, "A card\n").validate(hub).empty());
+    dog.at("validate_card");
+    BOOST_TEST(validate_card(hub, "no front matter\n").size() == 1u);
     dog.at("mirror");
     BOOST_TEST(mirror(hub, other, "alice/script", "alice/script-mirror").commit.changed);
     dog.at("mixin push_to_hub");
     {
         // The mixin saves into its working folder first.
         BOOST_TEST(blocking::small(blocking::small_config()).push_to_hub(hub, "alice/small").changed);
+    }
+    dog.at("mixin push_to_hub with a config");
+    BOOST_TEST(!blocking::small(blocking::small_config()).push_to_hub(hub, "alice/small", blocking::small_config()).changed);
+    dog.at("mixin save_pretrained with a push");
+    {
+        blocking::small::save_options o;
+        o.push_to_hub = true;
+        o.repo_id = "alice/small-saved";
+        BOOST_TEST(blocking::small(blocking::small_config()).save_pretrained(hub, work.path() / "small", o).has_value());
     }
     dog.at("mixin from_pretrained");
     BOOST_TEST((blocking::small::from_pretrained(hub, "alice/small") == blocking::small(blocking::small_config())));
@@ -210,7 +236,7 @@ BOOST_AUTO_TEST_CASE(every_blocking_twin_from_a_plain_main) {
     }
     dog.at("delete_repo");
     delete_repo(hub, "alice/script-mirror");
-    BOOST_TEST(dog.calls() == 28u);  // every blocking twin in the public headers, and client::request
+    BOOST_TEST(dog.calls() == 34u);  // every blocking twin in the public headers, and client::request
     // Nothing ran on the io_context the client was made with.
     BOOST_TEST(ioc.poll() == 0u);
 }

@@ -7,6 +7,7 @@
 #include <hfhub/commit.hpp>
 #include <hfhub/download.hpp>
 #include <hfhub/hub_api.hpp>
+#include <hfhub/receipts.hpp>
 #include <hfhub/mirror.hpp>
 #include <hfhub/mixin.hpp>
 #include <hfhub/model_card.hpp>
@@ -121,6 +122,9 @@ asio::awaitable<void> transfer_calls(client& hub, fs::path work, seen& s) {
     auto pre = co_await co_preupload_lfs_files(hub, "alice/calls", one_add(), message("pre"));
     BOOST_TEST(pre.size() == 1u);
     s("co_preupload_lfs_files");
+    auto receipts = co_await co_preupload(hub, "alice/calls", one_add(), message("pre"));
+    BOOST_TEST((receipts.size() == 1u && receipts[0].repo_id == "alice/calls"));
+    s("co_preupload");
 
     auto up = co_await co_upload_file(hub, "alice/calls", commit_add::bytes("d.txt", "delta"));
     BOOST_TEST(up.changed);
@@ -274,6 +278,8 @@ asio::awaitable<void> brace_calls(client& hub, client& other, fs::path work, see
     BOOST_TEST((co_await co_create_commit(hub, "alice/braces", two_files(), message("two files"))).changed);
     BOOST_TEST((co_await co_preupload_lfs_files(hub, "alice/braces", one_add(), {})).size() == 1u);
     s("co_preupload_lfs_files");
+    BOOST_TEST((co_await co_preupload(hub, "alice/braces", one_add(), {})).size() == 1u);
+    s("co_preupload");
     BOOST_TEST((co_await co_upload_file(hub, "alice/braces", commit_add::bytes("d.txt", "delta"), {})).changed);
     s("co_upload_file");
     fs::create_directories(work / "braces");
@@ -385,15 +391,15 @@ std::size_t calls_made_by(asio::awaitable<void> (*user)(client&, client&, fs::pa
 BOOST_AUTO_TEST_SUITE(coroutine_calls)
 
 BOOST_AUTO_TEST_CASE(every_public_co_function_from_a_user_coroutine) {
-    // 35 calls: every co_ function in the public headers (each overload with an options type of
+    // 36 calls: every co_ function in the public headers (each overload with an options type of
     // its own), and the client's two.
-    BOOST_TEST(cocalls::calls_made_by(cocalls::user_code) == 35u);
+    BOOST_TEST(cocalls::calls_made_by(cocalls::user_code) == 36u);
 }
 
 // The same functions, each with `{}` for its options (those without options are left out:
 // the client's co_request and co_stream).
 BOOST_AUTO_TEST_CASE(every_options_argument_written_as_empty_braces) {
-    BOOST_TEST(cocalls::calls_made_by(cocalls::brace_calls) == 30u);
+    BOOST_TEST(cocalls::calls_made_by(cocalls::brace_calls) == 31u);
 }
 
 // A cancellation that lands anywhere in a commit surfaces as hfhub::error(cancelled), never
