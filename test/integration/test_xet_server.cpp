@@ -456,7 +456,7 @@ BOOST_AUTO_TEST_CASE(shards_register_only_files_that_check_out) {
 
 BOOST_AUTO_TEST_CASE(reconstructions_v1_and_v2_with_ranges_and_signed_xorb_urls) {
     xet_fixture f;
-    auto p = pack(pattern_bytes(700000, 11));
+    auto p = pack(pattern_bytes(1300000, 11));
     auto n = static_cast<std::uint32_t>(p.chunks.size());
     BOOST_REQUIRE(n >= 8);
     BOOST_REQUIRE_EQUAL(f.put_xorb(p, f.write_tok).status, 200u);
