@@ -551,7 +551,9 @@ response hub::shard_upload(ctx& c) {
         xet_file out;
         out.hash = f.file_hash.hex();
         out.registered = now_seconds();
-        if (f.sha256) out.sha256 = util::to_hex({f.sha256->bytes.data(), f.sha256->bytes.size()});
+        // Stored as xet-core's DataHash (Sha256::from_be_bytes) and the JS client write it: the
+        // hash string form (8-byte groups little-endian) is the ordinary sha256 hex.
+        if (f.sha256) out.sha256 = f.sha256->hex();
         if (!f.entries.empty() && f.verification.size() != f.entries.size())
             throw http_error(400, "", "File " + out.hash + " has no verification entries");
         std::vector<xet::hash_and_size> all;
