@@ -640,11 +640,17 @@ public:
         static_assert(requires(const Derived& d) {
             { d.named_tensors() } -> std::convertible_to<safetensors::tensor_list>;
         }, "hfhub::safetensors_model_hub_mixin<D>: D must define `hfhub::safetensors::tensor_list named_tensors() const`");
+        safetensors::save_sharded(static_cast<const Derived&>(*this).named_tensors(), dir, weights_options());
+    }
+
+    // What save_weights writes with: one file of any size unless Derived sets max_shard_size
+    // (safetensors::save_sharded alone shards at 5 GB), and the "pt" format metadata.
+    static safetensors::shard_options weights_options() {
         safetensors::shard_options o;
-        o.max_shard_size = std::numeric_limits<std::uint64_t>::max();  // one file unless Derived asks
+        o.max_shard_size = std::numeric_limits<std::uint64_t>::max();
         if constexpr (requires { Derived::max_shard_size; }) o.max_shard_size = Derived::max_shard_size;
         o.metadata = safetensors::metadata_map{{"format", "pt"}};
-        safetensors::save_sharded(static_cast<const Derived&>(*this).named_tensors(), dir, o);
+        return o;
     }
 
     // model.safetensors, else model.safetensors.index.json and its shards. Errors:

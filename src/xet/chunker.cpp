@@ -158,4 +158,29 @@ std::vector<chunk_span> chunk_buffer(std::span<const std::uint8_t> data) {
     return out;
 }
 
+void chunk_hasher::update(std::span<const std::uint8_t> data, std::vector<chunk_span>& chunks) {
+    while (!data.empty()) {
+        auto cut = chunker_.next_boundary(data);
+        if (!cut) {
+            hasher_.update(data);
+            return;
+        }
+        hasher_.update(data.first(*cut));
+        const std::uint64_t end = chunker_.offset();
+        chunks.push_back({start_, static_cast<std::uint32_t>(end - start_), hasher_.finalize()});
+        hasher_.reset();
+        start_ = end;
+        data = data.subspan(*cut);
+    }
+}
+
+std::optional<chunk_span> chunk_hasher::finish() {
+    std::optional<chunk_span> last;
+    if (auto end = chunker_.finish()) last = chunk_span{start_, static_cast<std::uint32_t>(*end - start_), hasher_.finalize()};
+    chunker_.reset();
+    hasher_.reset();
+    start_ = 0;
+    return last;
+}
+
 }  // namespace hfhub::xet

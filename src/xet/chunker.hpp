@@ -61,4 +61,20 @@ struct chunk_span {
 // Chunks and hashes a whole buffer.
 std::vector<chunk_span> chunk_buffer(std::span<const std::uint8_t> data);
 
+// Chunks and hashes a stream fed in pieces of any size, a chunk's hash running across the
+// pieces it spans. Keeps no data: whoever packs chunks into xorbs keeps their bytes.
+class chunk_hasher {
+public:
+    // Appends each chunk that `data` completes.
+    void update(std::span<const std::uint8_t> data, std::vector<chunk_span>& chunks);
+    // End of input: the last, partial chunk if there is one; then ready for a new stream.
+    std::optional<chunk_span> finish();
+    std::uint64_t offset() const noexcept { return chunker_.offset(); }
+
+private:
+    chunker chunker_;
+    keyed_hasher hasher_;
+    std::uint64_t start_ = 0;  // where the current chunk starts
+};
+
 }  // namespace hfhub::xet

@@ -182,6 +182,7 @@ BOOST_AUTO_TEST_CASE(local_round_trip_and_card_kept) {
     BOOST_TEST(fs::exists(out / "model.safetensors.index.json"));
     BOOST_TEST(fs::exists(out / "model-00001-of-00002.safetensors"));
     BOOST_TEST(!fs::exists(out / "model.safetensors"));
+    BOOST_TEST(mixtest::mlp::weights_options().max_shard_size == 4096u);
     auto card = model_card::load(out / "README.md");
     BOOST_TEST(json::serialize(card.data()) ==
                R"({"library_name":"tiny-mlp","license":"mit","tags":["example","model_hub_mixin","safetensors_model_hub_mixin"]})");

@@ -413,6 +413,9 @@ BOOST_AUTO_TEST_CASE(safetensors_weights_are_one_file_by_default) {
     BOOST_TEST((files_under(dir.path()) == std::vector<std::string>{"README.md", "config.json", "model.safetensors"}));
     auto f = safetensors::file::open(dir.path() / "model.safetensors");
     BOOST_TEST(f.metadata()->at("format") == "pt");
+    // Weights past save_sharded's own 5 GB default still make one file; a shard size is opt-in.
+    BOOST_TEST(parity::net::weights_options().max_shard_size == std::numeric_limits<std::uint64_t>::max());
+    BOOST_TEST(safetensors::shard_options{}.max_shard_size < parity::net::weights_options().max_shard_size);
 }
 
 BOOST_AUTO_TEST_CASE(an_overridden_card_extends_the_generated_one) {

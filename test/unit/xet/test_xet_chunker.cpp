@@ -138,4 +138,25 @@ BOOST_AUTO_TEST_CASE(next_boundary_reports_the_bytes_of_the_chunk) {
     BOOST_TEST(c.offset() == 0u);
 }
 
+BOOST_AUTO_TEST_CASE(streaming_chunks_and_hashes) {
+    auto data = pseudo_random(1500000, 77);
+    auto whole = chunk_buffer(data);
+    BOOST_REQUIRE(whole.size() > 5u);
+    for (std::size_t piece : {1u, 1000u, 70000u, 2000000u}) {
+        chunk_hasher h;
+        std::vector<chunk_span> got;
+        for (std::size_t pos = 0; pos < data.size(); pos += piece)
+            h.update(std::span(data).subspan(pos, std::min(piece, data.size() - pos)), got);
+        if (auto last = h.finish()) got.push_back(*last);
+        BOOST_REQUIRE(got.size() == whole.size());
+        for (std::size_t i = 0; i < got.size(); ++i) {
+            BOOST_TEST(got[i].offset == whole[i].offset);
+            BOOST_TEST(got[i].size == whole[i].size);
+            BOOST_TEST((got[i].hash == whole[i].hash), "piece " << piece << " chunk " << i);
+        }
+        BOOST_TEST(h.offset() == 0u);  // ready for the next stream
+        BOOST_TEST(!h.finish().has_value());
+    }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
