@@ -323,6 +323,7 @@ static asio::awaitable<fs::path> co_download_snapshot(client& c, std::string rep
     auto finished = [&](const repo_file& f) {
         if (o.progress) o.progress({f.path, size_of(f), size_of(f), download_progress::kind::finished});
     };
+    int xet_repo = -1;  // unknown until an LFS file's HEAD says; the workers share one strand
     co_await util::co_for_each(files.size(), workers, [&](std::size_t i) -> asio::awaitable<void> {
         const repo_file& f = files[i];
         // The workers share one strand: this count needs no lock.
@@ -342,11 +343,13 @@ static asio::awaitable<fs::path> co_download_snapshot(client& c, std::string rep
         meta.size = size_of(f);
         meta.url = download::resolve_url(c.settings().endpoint, o.type, repo_id, commit, f.path);
         // The listing doesn't say whether an LFS file is stored with Xet: its resolve HEAD does.
-        // Best effort: any failure leaves the file to the LFS bridge.
-        if (f.lfs && c.settings().xet.enabled) {
+        // Best effort: any failure leaves the file to the LFS bridge. Once one LFS file of the
+        // commit came without Xet signals, the others aren't asked (a repo without Xet).
+        if (f.lfs && c.settings().xet.enabled && xet_repo != 0) {
             try {
                 file_meta probed = co_await download::co_probe(c, fo, repo_id, f.path, nullptr, 0u);
                 if (probed.etag == meta.etag && probed.size == meta.size) meta.xet = std::move(probed.xet);
+                xet_repo = meta.xet ? 1 : 0;
             } catch (const hfhub::error& e) {
                 if (e.code() == client_errc::cancelled) throw;
             }

@@ -196,7 +196,9 @@ asio::awaitable<xet_outcome> co_xet_fetch_impl(client& c, const download_options
              file + ": the reconstruction makes " + std::to_string(s->plan.total) + " bytes, the Hub said " +
                  std::to_string(meta.size));
     s->term_hashes.resize(s->plan.terms.size());
-    s->cache = std::make_unique<chunk_cache>(cfg.xet.chunk_cache_dir, cfg.xet.chunk_cache_size);
+    // No folder configured (a config not made by from_env): no chunk cache.
+    s->cache = std::make_unique<chunk_cache>(cfg.xet.chunk_cache_dir,
+                                             cfg.xet.chunk_cache_dir.empty() ? 0 : cfg.xet.chunk_cache_size);
     for (auto& t : s->plan.terms) s->xorbs_used.insert(t.xorb);
 
     std::string base = partial.string();
