@@ -113,10 +113,9 @@ struct xet_uploader {
             fi.verification.push_back(xet::verification_hash(term));
         }
         fi.file_hash = xet::file_hash(all);
+        // Stored as the reference clients store it: its hash-string form is the sha256's hex.
         std::string sha = util::sha256_hex(content);
-        std::array<std::uint8_t, 32> raw{};
-        for (std::size_t i = 0; i < 32; ++i) raw[i] = static_cast<std::uint8_t>(std::stoi(sha.substr(2 * i, 2), nullptr, 16));
-        fi.sha256 = *xet::merkle_hash::from_bytes(raw);
+        fi.sha256 = *xet::merkle_hash::from_hex(sha);
         xet::shard sh;
         sh.files.push_back(fi);
         for (auto& b : uploaded)
