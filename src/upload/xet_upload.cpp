@@ -128,7 +128,10 @@ private:
         std::uint64_t off = 0;
         std::string sha;
         while (true) {
-            std::uint64_t want = std::min<std::uint64_t>(window_bytes, obj.size - off);
+            // A remote source is read in the pieces it asks for (what one request holds).
+            std::uint64_t piece = remote ? std::max<std::uint64_t>(1, std::min<std::uint64_t>(window_bytes, remote->piece_size))
+                                         : window_bytes;
+            std::uint64_t want = std::min<std::uint64_t>(piece, obj.size - off);
             bool last = off + want >= obj.size;
             window w;
             if (remote) {
