@@ -73,6 +73,34 @@ std::string safetensors(std::size_t tensors, std::size_t tensor_bytes, const std
     return out;
 }
 
+// Runs test/interop/xet_js_download_from_hfhub.mjs with `args`; its JSON output, or nullopt
+// when node or test/interop/node_modules is missing.
+std::optional<json::value> js(const std::vector<std::string>& args) {
+    const char* node = std::getenv("HFHUB_NODE");
+    const char* dir = std::getenv("HFHUB_INTEROP_DIR");
+    if (!node || !dir || !*node || !*dir) return std::nullopt;
+    if (!fs::exists(fs::path(dir) / "node_modules")) return std::nullopt;
+    std::string cmd = std::string("'") + node + "' '" + dir + "/xet_js_download_from_hfhub.mjs'";
+    for (auto& a : args) cmd += " '" + a + "'";
+    cmd += " 2>&1";
+    std::string out;
+    if (FILE* p = ::popen(cmd.c_str(), "r")) {
+        char buf[4096];
+        for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+        if (::pclose(p) != 0) throw std::runtime_error("xet_js_download_from_hfhub.mjs failed: " + out);
+    }
+    auto nl = out.find_last_of('{') == std::string::npos ? 0 : out.rfind("\n{");
+    (void)nl;
+    return json::parse(out.substr(out.find('{')));
+}
+
+// `base` with bytes [at, at + n) replaced.
+std::string edited(std::string base, std::size_t at, std::size_t n, unsigned seed) {
+    std::string fresh = random_bytes(n + 8, seed);
+    base.replace(at, n, fresh.substr(0, n));
+    return base;
+}
+
 struct xet_fixture {
     test_server srv{[](server::options& o) { o.xet_by_default = true; }};
     temp_dir work;
@@ -281,6 +309,49 @@ BOOST_FIXTURE_TEST_CASE(a_mirror_between_xet_repos_sends_no_xorb, xet_fixture) {
     BOOST_TEST((fetch("alice/copy", "a.bin") == a));
     BOOST_TEST((fetch("alice/copy", "sub/b.bin") == b));
     BOOST_TEST(fetch("alice/copy", "README.md") == "# m\n");
+}
+
+// The JS client (@huggingface/hub 2.15.0) reads hfhub's Xet uploads through its XetBlob path,
+// and each client uploads only what the other did not already store.
+BOOST_FIXTURE_TEST_CASE(the_js_client_reads_and_dedupes_against_hfhub, xet_fixture) {
+    std::string big = random_bytes((6 << 20) + 321, 61), small = random_bytes(200 << 10, 62);
+    commit("alice/m", {commit_add::bytes("big.bin", big), commit_add::bytes("small.bin", small)});
+    auto got = js({"download", srv.url(), alice_token, "alice/m", "big.bin", "small.bin"});
+    if (!got) {
+        BOOST_TEST_MESSAGE("node or test/interop/node_modules missing: the JS checks were skipped");
+        return;
+    }
+    for (auto& [name, data] : {std::pair<std::string, const std::string*>{"big.bin", &big}, {"small.bin", &small}}) {
+        auto& o = got->at(name).as_object();
+        BOOST_TEST(std::string(o.at("sha256").as_string()) == util::sha256_hex(*data), name);
+        BOOST_TEST(o.at("size").to_number<std::uint64_t>() == data->size(), name);
+        BOOST_TEST(o.at("xet").as_bool(), name << " came through the JS client's Xet path");
+    }
+
+    // JS uploads hfhub's file with 256 KiB changed in the middle: it sends little.
+    srv.create_repo("alice/js", alice_token);
+    std::string js_edit = edited(big, 3 << 20, 256 << 10, 63);
+    write(work.path() / "js_edit.bin", js_edit);
+    std::size_t from = log_size();
+    js({"upload", srv.url(), alice_token, "alice/js", "edit.bin", (work.path() / "js_edit.bin").string()});
+    auto js_sent = count(from, "POST", "/v1/xorbs/");
+    BOOST_TEST_MESSAGE("JS sent " << js_sent.received << " xorb bytes for a file of " << js_edit.size());
+    BOOST_TEST(js_sent.received <= js_edit.size() / 4);
+    BOOST_TEST((fetch("alice/js", "edit.bin") == js_edit));
+
+    // JS uploads new bytes; hfhub then uploads them with a change and sends little.
+    std::string fresh = random_bytes(6 << 20, 64);
+    write(work.path() / "fresh.bin", fresh);
+    js({"upload", srv.url(), alice_token, "alice/js", "fresh.bin", (work.path() / "fresh.bin").string()});
+    std::string ours = edited(fresh, 1 << 20, 128 << 10, 65);
+    from = log_size();
+    commit("alice/m", {commit_add::bytes("from_js.bin", ours)});
+    auto we_sent = count(from, "POST", "/v1/xorbs/");
+    BOOST_TEST_MESSAGE("hfhub sent " << we_sent.received << " xorb bytes for a file of " << ours.size());
+    BOOST_TEST(we_sent.received > 0u);
+    BOOST_TEST(we_sent.received <= ours.size() / 4);
+    auto back = js({"download", srv.url(), alice_token, "alice/m", "from_js.bin"});
+    BOOST_TEST(std::string(back->at("from_js.bin").at("sha256").as_string()) == util::sha256_hex(ours));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
