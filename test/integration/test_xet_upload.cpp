@@ -89,9 +89,9 @@ std::optional<json::value> js(const std::vector<std::string>& args) {
         for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
         if (::pclose(p) != 0) throw std::runtime_error("xet_js_download_from_hfhub.mjs failed: " + out);
     }
-    auto nl = out.find_last_of('{') == std::string::npos ? 0 : out.rfind("\n{");
-    (void)nl;
-    return json::parse(out.substr(out.find('{')));
+    auto brace = out.find('{');
+    if (brace == std::string::npos) throw std::runtime_error("xet_js_download_from_hfhub.mjs printed no JSON: " + out);
+    return json::parse(out.substr(brace));
 }
 
 // `base` with bytes [at, at + n) replaced.
