@@ -3,6 +3,7 @@
 #include "upload/xet_upload.hpp"
 
 #include "blocking_call.hpp"
+#include "upload/commit_steps.hpp"
 #include "upload/xet_plan.hpp"
 #include "upload/xet_cas.hpp"
 #include "util/blocking.hpp"
