@@ -60,8 +60,9 @@ void cas_session::fail_answer(const std::string& why) const {
 }
 
 // Sends `r` to the CAS with the Xet token (never the Hub's): once more with a fresh token after
-// a 401. A 404 comes back as an answer when `missing_ok`; other failures throw.
-asio::awaitable<http_response> cas_session::co_send(http_request r, bool missing_ok) {
+// a 401. Failures throw, except a 404 with accept::or_missing and any answer with
+// accept::anything.
+asio::awaitable<http_response> cas_session::co_send(http_request r, accept what) {
     hub::xet_token tok = co_await tokens_.co_get();
     const std::string path = r.url;
     for (int attempt = 0;; ++attempt) {
@@ -77,7 +78,7 @@ asio::awaitable<http_response> cas_session::co_send(http_request r, bool missing
             tok = std::move(fresh);
             continue;
         }
-        if (resp.status == 404 && missing_ok) co_return resp;
+        if (what == accept::anything || (resp.status == 404 && what == accept::or_missing)) co_return resp;
         if (resp.status >= 400) throw hub::status_error(method, last_url_, resp);
         co_return resp;
     }
@@ -87,7 +88,7 @@ asio::awaitable<std::optional<std::vector<std::uint8_t>>> cas_session::co_query_
     http_request r;
     r.url = "/v1/chunks/default-merkledb/" + chunk.hex();
     r.idempotent = true;
-    http_response resp = co_await co_send(std::move(r), true);
+    http_response resp = co_await co_send(std::move(r), accept::or_missing);
     if (resp.status == 404) co_return std::nullopt;
     co_return std::vector<std::uint8_t>(resp.body.begin(), resp.body.end());
 }
@@ -101,8 +102,7 @@ asio::awaitable<bool> cas_session::co_upload_xorb(const xet::merkle_hash& hash, 
         h.method = "HEAD";
         h.url = path;
         h.idempotent = true;
-        http_response resp = co_await co_send(std::move(h), true);
-        (void)resp;
+        http_response resp = co_await co_send(std::move(h), accept::anything);
         if (resp.status >= 200 && resp.status < 300) co_return false;
     }
     http_request r;
@@ -113,7 +113,7 @@ asio::awaitable<bool> cas_session::co_upload_xorb(const xet::merkle_hash& hash, 
     bytes = {};
     r.idempotent = true;  // content addressed: sending it twice stores it once
     r.redirects = follow_redirects::none;
-    http_response resp = co_await co_send(std::move(r), false);
+    http_response resp = co_await co_send(std::move(r), accept::success);
     (void)resp;
     co_return true;
 }
@@ -129,7 +129,7 @@ asio::awaitable<void> cas_session::co_upload_shard(std::vector<std::uint8_t> byt
     r.redirects = follow_redirects::none;
     // The CAS checks every term against the xorbs before it answers.
     r.read_timeout = std::max(c_.settings().timeouts.read, std::chrono::milliseconds(std::chrono::minutes(5)));
-    http_response resp = co_await co_send(std::move(r), false);
+    http_response resp = co_await co_send(std::move(r), accept::success);
     boost::system::error_code ec;
     json::value v = json::parse(resp.body, ec);
     if (ec || !v.is_object()) fail_answer("the shard upload's answer is not a JSON object");

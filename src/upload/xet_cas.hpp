@@ -32,7 +32,8 @@ public:
     [[noreturn]] void fail_answer(const std::string& why) const;
 
 private:
-    boost::asio::awaitable<http_response> co_send(http_request r, bool missing_ok);
+    enum class accept { success, or_missing, anything };
+    boost::asio::awaitable<http_response> co_send(http_request r, accept what);
 
     client& c_;
     hub::xet_token_source tokens_;
