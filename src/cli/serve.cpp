@@ -53,7 +53,7 @@ int serve(int argc, char** argv) {
     // the CPU per small request (bench/README.md). Commits and uploads' hashing and joining run
     // on --store-threads instead.
     unsigned threads = 1;
-    std::string store_threads_text, keep_text = "24h";
+    std::string store_threads_text, keep_text = "24h", xet_ttl_text = "1h";
     po::options_description desc(
         "usage: hfhub serve [options]\n\n"
         "Runs a Hub-compatible server: the API on --port, LFS bytes on a second origin.\n"
@@ -81,7 +81,10 @@ int serve(int argc, char** argv) {
         ("multipart-threshold", po::value(&o.multipart_threshold), "LFS objects at least this big upload in parts")
         ("multipart-chunk", po::value(&o.multipart_chunk), "part size for multipart uploads")
         ("keep-unreferenced", po::value(&keep_text), "keep uploaded LFS objects no commit references this long "
-                                                     "(e.g. 24h, 30m, 10s; 0: forever; default 24h), then remove them");
+                                                     "(e.g. 24h, 30m, 10s; 0: forever; default 24h), then remove them")
+        ("xet", po::bool_switch(&o.xet_by_default), "new repos store large files with Xet (see docs/serve.md); "
+                                                    "a repo's settings (xetEnabled) still choose per repo")
+        ("xet-token-ttl", po::value(&xet_ttl_text), "how long a Xet access token stays valid (e.g. 1h, 30s; default 1h)");
     po::variables_map vm;
     try {
         // No positional options: a stray word is an error rather than silently ignored.
@@ -93,6 +96,9 @@ int serve(int argc, char** argv) {
         if (!threads_text.empty()) threads = static_cast<unsigned>(parse_count(threads_text, 1024, "threads"));
         if (threads == 0) threads = 1;
         o.keep_unreferenced = parse_duration(keep_text, "keep-unreferenced");
+        auto ttl = std::chrono::duration_cast<std::chrono::seconds>(parse_duration(xet_ttl_text, "xet-token-ttl"));
+        if (ttl.count() <= 0) throw po::error("--xet-token-ttl must be at least 1s");
+        o.xet_token_ttl = ttl;
         if (!store_threads_text.empty())
             o.store_threads = static_cast<unsigned>(parse_count(store_threads_text, 1024, "store-threads"));
     } catch (const po::error& e) {

@@ -20,7 +20,7 @@ access_log::~access_log() {
 }
 
 void access_log::write(listener_kind l, std::string_view method, std::string_view target, unsigned status,
-                       std::uint64_t body_bytes, bool authorized, double duration_ms) {
+                       std::uint64_t body_bytes, bool authorized, double duration_ms, std::uint64_t received) {
     if (fd_ < 0) return;
     double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
     boost::json::object o{{"time", now},
@@ -29,6 +29,7 @@ void access_log::write(listener_kind l, std::string_view method, std::string_vie
                           {"target", target},
                           {"status", status},
                           {"bytes", body_bytes},
+                          {"received", received},
                           {"authorized", authorized},
                           {"duration_ms", duration_ms}};
     std::string line = boost::json::serialize(o);

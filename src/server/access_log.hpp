@@ -19,8 +19,9 @@ public:
     access_log& operator=(const access_log&) = delete;
 
     bool enabled() const { return fd_ >= 0; }
+    // `body_bytes`: the answer's body bytes sent; `received`: the request's body bytes read.
     void write(listener_kind l, std::string_view method, std::string_view target, unsigned status,
-               std::uint64_t body_bytes, bool authorized, double duration_ms);
+               std::uint64_t body_bytes, bool authorized, double duration_ms, std::uint64_t received = 0);
 
 private:
     int fd_ = -1;

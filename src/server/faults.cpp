@@ -86,6 +86,10 @@ std::vector<fault_rule> parse_rules(std::string_view text) {
                 r.action.drop_after_bytes = as_count(v, "drop_after_bytes");
             } else if (k == "drop") {
                 r.action.drop = v.as_bool();
+            } else if (k == "corrupt_at_byte") {
+                r.action.corrupt_at_byte = as_count(v, "corrupt_at_byte");
+            } else if (k == "corrupt") {
+                r.action.corrupt_middle = v.as_bool();
             } else {
                 throw std::invalid_argument("fault rule: unknown key '" + std::string(k) + "'");
             }

@@ -3,7 +3,8 @@
 //   {"rules":[{"listener":"api"|"storage", "method":"GET", "match":"/resolve/",
 //              "nth":2, "times":1, "status":503, "headers":{"X":"y"},
 //              "retry_after":2, "ratelimit_reset":2,
-//              "stall_ms":500, "stall_after_bytes":1024, "drop_after_bytes":4096, "drop":true}]}
+//              "stall_ms":500, "stall_after_bytes":1024, "drop_after_bytes":4096, "drop":true,
+//              "corrupt_at_byte":100, "corrupt":true}]}
 #pragma once
 
 #include "server/message.hpp"
@@ -25,6 +26,10 @@ struct fault_action {
     std::optional<std::uint64_t> stall_after_bytes;  // stall mid-body instead of before
     std::optional<std::uint64_t> drop_after_bytes;   // close the connection after K body bytes
     bool drop = false;  // close halfway through the body, or before answering when it has none
+    // Flip the bits of body byte K (the middle one for "corrupt": true): a client's checks of
+    // what it downloads (a xorb range, an object) must catch it.
+    std::optional<std::uint64_t> corrupt_at_byte;
+    bool corrupt_middle = false;
 };
 
 struct fault_rule {

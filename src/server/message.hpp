@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -61,14 +62,25 @@ struct file_slice {
     std::uint64_t length = 0;
 };
 
+// A body made while it is sent (a file rebuilt from xorbs, a multipart/byteranges answer), so
+// a big answer never sits in memory whole.
+struct body_stream {
+    virtual ~body_stream() = default;
+    virtual std::uint64_t size() const = 0;
+    // Up to `n` bytes of what follows into `buf`; 0 only once size() bytes were given. Throws
+    // on a store that can't be read: the connection is then cut, never sent a wrong byte.
+    virtual std::size_t read(char* buf, std::size_t n) = 0;
+};
+
 struct response {
     unsigned status = 200;
     header_list headers;
     std::string body;
     std::optional<file_slice> file;  // sent with pread after the headers, instead of `body`
+    std::shared_ptr<body_stream> stream;  // or this, instead of both
     bool head = false;               // a HEAD: headers only, Content-Length still the body's
 
-    std::uint64_t content_length() const { return file ? file->length : body.size(); }
+    std::uint64_t content_length() const { return stream ? stream->size() : file ? file->length : body.size(); }
 };
 
 // Thrown by routes and the store; becomes a Hub-style error response.

@@ -50,6 +50,7 @@ std::string state_json(const repo_state& s) {
     json::object o;
     o["private"] = s.is_private;
     o["gated"] = s.gated;
+    o["xetEnabled"] = s.xet_enabled;
     json::array access;
     for (auto& u : s.gate_access) access.emplace_back(u);
     o["gateAccess"] = std::move(access);
@@ -92,6 +93,7 @@ repo_state parse_state(std::string_view text) {
     repo_state s;
     s.is_private = o.at("private").as_bool();
     s.gated = opt_str(o, "gated");
+    if (auto* x = o.if_contains("xetEnabled"); x && x->is_bool()) s.xet_enabled = x->as_bool();
     if (auto* a = o.if_contains("gateAccess"); a && a->is_array())
         for (auto& u : a->as_array()) s.gate_access.push_back(json::value_to<std::string>(u));
     for (auto& [k, v] : o.at("branches").as_object()) s.branches[k] = json::value_to<std::string>(v);
@@ -382,7 +384,7 @@ void repo_store::write_state(repo& r, const repo_state& s) {
 
 std::shared_ptr<repo> repo_store::create(repo_type t, const std::string& id, bool is_private,
                                          const std::string& author,
-                                         const std::vector<initial_file>& files) {
+                                         const std::vector<initial_file>& files, bool xet_enabled) {
     std::lock_guard create_lk(create_mu_);
     if (find(t, id)) throw http_error(409, "", "You already created this " + std::string(type_name(t)) + " repo");
     fs::path final_dir = repo_dir(t, id);
@@ -414,6 +416,7 @@ std::shared_ptr<repo> repo_store::create(repo_type t, const std::string& id, boo
 
         repo_state s;
         s.is_private = is_private;
+        s.xet_enabled = xet_enabled;
         s.branches["main"] = head;
         write_state(*r, s);
         util::write_file_atomic(lfs_grants_path(dir), "");  // present: nothing to migrate at load

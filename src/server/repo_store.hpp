@@ -93,6 +93,7 @@ struct repo_state {
     bool is_private = false;
     std::string gated;                     // "", "auto" or "manual"
     std::vector<std::string> gate_access;  // users granted access to a gated repo
+    bool xet_enabled = false;              // large files go through Xet (settings: xetEnabled)
     std::map<std::string, std::string> branches;
     std::map<std::string, tag_ref> tags;
     std::vector<discussion> discussions;
@@ -213,7 +214,8 @@ public:
 
     std::shared_ptr<repo> find(repo_type t, std::string_view id);
     std::shared_ptr<repo> create(repo_type t, const std::string& id, bool is_private,
-                                 const std::string& author, const std::vector<initial_file>& files);
+                                 const std::string& author, const std::vector<initial_file>& files,
+                                 bool xet_enabled = false);
     bool remove(repo_type t, std::string_view id);
     // Renames `r` to `to` (another namespace or name) and remembers the old id, so old URLs
     // keep working through `moved_to`. Throws http_error (409) when `to` exists.

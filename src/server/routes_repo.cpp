@@ -114,7 +114,7 @@ response hub::repo_info(ctx& c, repo_type t, const std::string& id, std::optiona
                    {"tags", json::array{}},
                    {"siblings", std::move(siblings)},
                    {"usedStorage", used},
-                   {"xetEnabled", false}};
+                   {"xetEnabled", st->xet_enabled}};
     if (t != repo_type::space) {
         // The Hub sends the all-time count only when asked for it by ?expand=.
         auto n = r->downloads.counts(download_day(now()));
@@ -260,7 +260,7 @@ response hub::create_repo(ctx& c) {
     std::string id = ns + "/" + short_name;
     if (t == repo_type::space) add_space_readme(files, short_name, opt_string(body, "sdk").value_or("static"));
     try {
-        auto r = store_.create(t, id, priv, c.who.who->name, files);
+        auto r = store_.create(t, id, priv, c.who.who->name, files, cfg_.xet_by_default);
         return json_response(200, json::serialize(json::object{{"url", repo_url(t, id)}, {"name", id}, {"id", r->object_id}}));
     } catch (const http_error& e) {
         if (e.status != 409) throw;
@@ -308,10 +308,17 @@ response hub::settings(ctx& c, repo_type t, const std::string& id) {
         else if (g->is_string() && (g->as_string() == "auto" || g->as_string() == "manual")) gated = std::string(g->as_string());
         else throw http_error(400, "", "\"gated\" must be \"auto\", \"manual\" or false");
     }
-    if (priv || gated)
+    // "xetEnabled": true | false, as huggingface_hub's update_repo_settings(xet_enabled=) sent it.
+    std::optional<bool> xet;
+    if (auto* x = body.if_contains("xetEnabled")) {
+        if (!x->is_bool()) throw http_error(400, "", "\"xetEnabled\" must be true or false");
+        xet = x->as_bool();
+    }
+    if (priv || gated || xet)
         store_.update_state(*r, [&](repo_state& s) {
             if (priv) s.is_private = *priv;
             if (gated) s.gated = *gated;
+            if (xet) s.xet_enabled = *xet;
         });
     return empty_ok();
 }

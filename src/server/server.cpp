@@ -117,6 +117,9 @@ server::server(asio::io_context& ioc, options opts) : impl_(std::make_shared<imp
     cfg.storage_url = m.url_of(m.storage);
     cfg.multipart_threshold = m.opts.multipart_threshold;
     cfg.multipart_chunk = std::max<std::uint64_t>(m.opts.multipart_chunk, 1);
+    cfg.xet_by_default = m.opts.xet_by_default;
+    cfg.xet_token_ttl = m.opts.xet_token_ttl;
+    cfg.keep_unreferenced = m.opts.keep_unreferenced;
     if (auto clock = m.opts.clock)
         cfg.clock = [clock] {
             return std::chrono::duration_cast<std::chrono::seconds>(clock().time_since_epoch()).count();

@@ -52,7 +52,18 @@ asio::awaitable<bool> write_body(Stream& stream, const session_shared& sh, const
     if (fault && fault->drop_after_bytes) limit = std::min(limit, *fault->drop_after_bytes);
     bool stall_pending = fault && fault->stall_ms && fault->stall_after_bytes;
 
+    // The body byte to flip, if the fault corrupts one.
+    std::optional<std::uint64_t> corrupt;
+    if (fault && fault->corrupt_at_byte && *fault->corrupt_at_byte < total) corrupt = fault->corrupt_at_byte;
+    if (fault && fault->corrupt_middle && total > 0) corrupt = total / 2;
+
     auto send = [&](const char* data, std::size_t n) -> asio::awaitable<bool> {
+        std::vector<char> flipped;
+        if (corrupt && *corrupt >= sent && *corrupt - sent < n) {
+            flipped.assign(data, data + n);
+            flipped[static_cast<std::size_t>(*corrupt - sent)] ^= static_cast<char>(0xff);
+            data = flipped.data();
+        }
         while (n > 0) {
             std::size_t take = n;
             if (stall_pending && sent < *fault->stall_after_bytes)
@@ -74,7 +85,22 @@ asio::awaitable<bool> write_body(Stream& stream, const session_shared& sh, const
         co_return true;
     };
 
-    if (!r.file) {
+    if (r.stream) {
+        if (limit > 0 && chunk.empty()) chunk.resize(1 << 20);
+        std::uint64_t left = limit;
+        while (left > 0) {
+            std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(left, chunk.size()));
+            std::size_t got = 0;
+            try {
+                got = r.stream->read(chunk.data(), want);
+            } catch (const std::exception&) {
+                co_return false;  // unreadable store: cut the answer rather than send wrong bytes
+            }
+            if (got == 0) co_return false;
+            if (!co_await send(chunk.data(), got)) co_return false;
+            left -= got;
+        }
+    } else if (!r.file) {
         if (!co_await send(r.body.data(), static_cast<std::size_t>(limit))) co_return false;
     } else {
         util::unique_fd fd(::open(r.file->path.c_str(), O_RDONLY | O_CLOEXEC));
@@ -325,6 +351,11 @@ void close_now(connection_io<Stream>& io) {
     io.lowest().socket().close(ignore);
 }
 
+// The request body bytes read, for the access log.
+inline std::uint64_t received_bytes(const request& req) {
+    return req.upload ? req.upload->size : req.body.size();
+}
+
 // Writes the answer (cut short if the fault says so) and logs it. True: the connection may
 // carry another request.
 template <class Stream>
@@ -339,7 +370,7 @@ asio::awaitable<bool> send_answer(connection_io<Stream>& io, const request& req,
     if (fault && fault->drop) {
         std::uint64_t total = res.head ? 0 : res.content_length();
         if (total < 2) {  // nothing to cut in half: close without an answer
-            sh.log.write(io.kind, req.method, req.target, res.status, 0, authorized, since_start());
+            sh.log.write(io.kind, req.method, req.target, res.status, 0, authorized, since_start(), received_bytes(req));
             close_now(io);
             co_return false;
         }
@@ -350,7 +381,7 @@ asio::awaitable<bool> send_answer(connection_io<Stream>& io, const request& req,
     std::uint64_t sent = 0;
     bool whole = false;
     io.lowest().expires_after(sh.opts.write_timeout);
-    if (!res.file && !fault) {
+    if (!res.file && !res.stream && !fault) {
         // Head and body in one gather write: one send for a small answer.
         std::string_view body = res.head ? std::string_view() : std::string_view(res.body);
         std::array<asio::const_buffer, 2> bufs{asio::buffer(head), asio::buffer(body)};
@@ -361,7 +392,7 @@ asio::awaitable<bool> send_answer(connection_io<Stream>& io, const request& req,
         auto [hec, hw] = co_await asio::async_write(io.stream, asio::buffer(head), tuple_awaitable);
         whole = !hec && co_await write_body(io.stream, sh, res, fault ? &*fault : nullptr, io.chunk, sent);
     }
-    sh.log.write(io.kind, req.method, req.target, res.status, sent, authorized, since_start());
+    sh.log.write(io.kind, req.method, req.target, res.status, sent, authorized, since_start(), received_bytes(req));
     if (!whole) {
         close_now(io);
         co_return false;
@@ -393,6 +424,12 @@ asio::awaitable<bool> serve_request(connection_io<Stream>& io, http::request_par
     if (!(io.kind == listener_kind::storage && hp.get().method() == http::verb::put) && hp.content_length() &&
         *hp.content_length() > sh.opts.max_body_bytes) {
         co_await reject(io, 413, "Request body too large");
+        co_return false;
+    }
+    // Xorbs and shards are at most 64 MiB (xorb.md, shard.md): a bigger body is refused unread.
+    if (io.kind == listener_kind::storage && hp.get().method() == http::verb::post && hp.content_length() &&
+        *hp.content_length() > xet_max_body_bytes) {
+        co_await reject(io, 400, "A xorb or shard body is at most 64 MiB");
         co_return false;
     }
     in_flight_guard guard(sh);

@@ -41,6 +41,11 @@ struct options {
     // upload (its grant to a repo): long enough for a job's ranks to upload and their
     // coordinator to commit. Then it goes, and a commit citing it fails 422. 0: kept forever.
     std::chrono::milliseconds keep_unreferenced = std::chrono::hours(24);
+    // New repos store large files with Xet (a repo's settings turn it on or off later): the LFS
+    // batch answers "xet" to clients that offer it. Off: the Hub's behaviour before Xet.
+    bool xet_by_default = false;
+    // How long a Xet access token (xet-read-token, xet-write-token) stays valid.
+    std::chrono::seconds xet_token_ttl{3600};
     // "Now" for download counts (per UTC day; `downloads` covers the last 30); empty: the
     // system clock. A test hook, to move through the window without waiting.
     std::function<std::chrono::system_clock::time_point()> clock;
