@@ -60,7 +60,7 @@ std::size_t take_revision(const std::vector<std::string>& segs, std::size_t i, s
 bool is_repo_route(std::string_view seg) {
     for (std::string_view r : {"revision", "tree", "paths-info", "refs", "commits", "settings", "branch", "tag",
                                "discussions", "preupload", "commit", "auth-check", "super-squash", "lfs-files",
-                               "user-access-request"})
+                               "user-access-request", "xet-read-token", "xet-write-token"})
         if (seg == r) return true;
     return false;
 }
@@ -141,7 +141,8 @@ hub::hub(fs::path root, authenticator auth, hub_config cfg)
     : root_(std::move(root)),
       auth_(std::move(auth)),
       cfg_(std::move(cfg)),
-      lfs_(root_ / "lfs"),
+      xet_(root_ / "xet", root_ / "tmp"),
+      lfs_(root_ / "lfs", xet_),
       blobs_(root_ / "objects", root_ / "tmp"),
       store_(root_, lfs_, blobs_) {
     // Leftovers of a killed process: uploads in flight, half-built repos.
@@ -415,13 +416,19 @@ response hub::dispatch_api(ctx& c, repo_type t, const std::string& id, std::size
     if (what == "lfs-files" && m == "POST" && s.size() == k + 2 && s[k + 1] == "batch") return lfs_files_batch(c, t, id);
     if (what == "preupload" && m == "POST" && s.size() > k + 1) return preupload(c, t, id, rest());
     if (what == "commit" && m == "POST" && s.size() > k + 1) return commit_ndjson(c, t, id, rest());
+    if ((what == "xet-read-token" || what == "xet-write-token") && m == "GET" && s.size() > k + 1)
+        return xet_token(c, t, id, rest(), what == "xet-write-token");
     throw http_error(404, "", "Not found: " + c.req.path);
 }
 
 response hub::dispatch_storage(ctx& c) {
     auto& s = c.segs;
     const std::string& m = c.req.method;
+    // The CAS answers to Xet tokens; everything else here to signed URLs.
+    if (!s.empty() && (s[0] == "v1" || s[0] == "v2")) return dispatch_cas(c);
     if (!verify_signature(c.req)) throw http_error(403, "", "Invalid or expired signature");
+    if (s.size() == 3 && s[0] == "xorb" && s[1] == "default" && util::is_hex(s[2], 64) && (m == "GET" || m == "HEAD"))
+        return xorb_range_get(c, s[2]);
     auto oid = [&](std::size_t i) {
         if (i >= s.size() || !util::is_hex(s[i], 64)) throw http_error(400, "", "Invalid object id");
         return s[i];

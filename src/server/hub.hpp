@@ -8,6 +8,7 @@
 #include "server/multipart_assembly.hpp"
 #include "server/object_store.hpp"
 #include "server/repo_store.hpp"
+#include "server/xet_store.hpp"
 
 #include <boost/json/fwd.hpp>
 
@@ -31,7 +32,13 @@ struct hub_config {
     // Seconds since the epoch that downloads are dated by; empty: the system clock. Tests set it
     // to move through the 30-day window.
     std::function<std::int64_t()> clock;
+    bool xet_by_default = false;            // new repos are Xet-enabled
+    std::chrono::seconds xet_token_ttl{3600};  // Xet access tokens' lifetime
+    std::chrono::milliseconds keep_unreferenced{0};
 };
+
+// Xorbs and shards are at most 64 MiB (xorb.md, shard.md): a bigger storage POST is refused unread.
+inline constexpr std::uint64_t xet_max_body_bytes = 64ull << 20;
 
 class hub {
 public:
@@ -42,7 +49,11 @@ public:
     hub_config& config() { return cfg_; }
     fault_injector& faults() { return faults_; }
     // Removes uploaded LFS objects no commit references, granted before `granted_before`.
-    std::size_t sweep_unreferenced_lfs(std::int64_t granted_before) { return store_.sweep_unreferenced_lfs(granted_before); }
+    // Also removes Xet data nothing reaches that is older than that: xorbs no file names, files
+    // no oid names.
+    std::size_t sweep_unreferenced_lfs(std::int64_t granted_before) {
+        return store_.sweep_unreferenced_lfs(granted_before) + xet_.sweep(granted_before);
+    }
     const authenticator& auth() const { return auth_; }
     fs::path temp_dir() const { return root_ / "tmp"; }
 
@@ -138,11 +149,49 @@ private:
 
     bool verify_signature(const request& req) const;
 
+    // Xet (routes_xet.cpp)
+    struct xet_claims {
+        bool write = false;
+        repo_type type = repo_type::model;
+        std::string repo;
+        std::string rev;
+        std::int64_t exp = 0;
+    };
+    std::string issue_xet_token(bool write, repo_type t, const std::string& id, const std::string& rev,
+                                std::int64_t& exp) const;
+    // The Bearer Xet token's claims; 401 when absent, forged or expired, 403 when read-only
+    // and `write` is needed.
+    xet_claims xet_auth(const ctx& c, bool write);
+    std::shared_ptr<repo> xet_repo(const xet_claims& cl);
+    xet_file xet_readable_file(const xet_claims& cl, const std::string& file_hex);
+    response xet_token(ctx& c, repo_type t, const std::string& id, const std::string& rev, bool write);
+    response xet_batch(ctx& c, repo_type t, const std::string& id, repo& target, const std::string& ref, bool for_pr,
+                       const boost::json::array& objects);
+    response dispatch_cas(ctx& c);
+    response xorb_upload(ctx& c, const std::string& hex);
+    response xorb_head(ctx& c, const std::string& hex);
+    response shard_upload(ctx& c);
+    response dedup_query(ctx& c, const std::string& chunk_hex);
+    response reconstruction(ctx& c, const std::string& file_hex, bool v2);
+    response batch_reconstruction(ctx& c);
+    response file_head(ctx& c, const std::string& file_hex);
+    response xorb_range_get(ctx& c, const std::string& hex);
+    std::string sign_xorb_ranges(const std::string& xorb,
+                                 const std::vector<std::pair<std::uint64_t, std::uint64_t>>& bytes) const;
+    // The Xet file an LFS oid stands for, if a shard registered it.
+    std::optional<xet_file> xet_backing(const std::string& sha256) const;
+    // What the Hub adds to a resolve of a Xet-stored file: X-Xet-Hash and the Link rels.
+    void add_xet_headers(header_list& h, repo_type t, const std::string& id, const std::string& commit,
+                         const std::string& file_hex) const;
+    // The file's bytes rebuilt from its xorbs, with Range support.
+    response xet_object_answer(const request& req, const xet_file& f, header_list headers);
+
     fs::path root_;
     authenticator auth_;
     hub_config cfg_;
     std::string secret_;
-    disk_lfs_storage lfs_;
+    xet_store xet_;
+    xet_lfs_storage lfs_;
     blob_store blobs_;
     repo_store store_;
     fault_injector faults_;

@@ -260,12 +260,19 @@ response hub::lfs_batch(ctx& c, repo_type t, const std::string& id) {
     const bool writer = auth_.may_write(c.who, target->ns());
     if (auto* algo = body.if_contains("hash_algo"); algo && !(*algo == "sha256" || *algo == "sha_256"))
         throw http_error(422, "", "Unsupported hash_algo");
-    bool multipart_ok = false;
+    bool multipart_ok = false, xet_ok = false;
     if (auto* tr = body.if_contains("transfers"); tr && tr->is_array())
-        for (auto& x : tr->as_array()) multipart_ok |= x == "multipart";
+        for (auto& x : tr->as_array()) {
+            multipart_ok |= x == "multipart";
+            xet_ok |= x == "xet";
+        }
     auto* objects = body.if_contains("objects");
     if (!objects || !objects->is_array()) throw http_error(422, "", "'objects' is required");
     if (objects->as_array().size() > 1000) throw http_error(413, "", "Too many objects (at most 1000)");
+    // A Xet-enabled repo sends uploads to the CAS when the client speaks Xet; the others keep
+    // basic/multipart.
+    if (op == "upload" && xet_ok && target->state()->xet_enabled)
+        return xet_batch(c, t, id, *target, ref, for_pr, objects->as_array());
 
     bool any_multipart = false;
     json::array out;

@@ -6,6 +6,7 @@
 
 #include "util/hash.hpp"
 #include "util/paths.hpp"
+#include "xet/shard.hpp"
 #include "xet/xorb.hpp"
 
 #include <boost/json.hpp>
@@ -500,6 +501,143 @@ response hub::xet_object_answer(const request& req, const xet_file& f, header_li
     }
     recon_plan p = plan_reconstruction(xet_, f, first, last);
     r.stream = std::make_shared<reconstruct_stream>(xet_, std::move(p.terms), p.offset_into_first, last - first + 1);
+    return r;
+}
+
+}  // namespace hfhub::server
+
+namespace hfhub::server {
+
+namespace {
+
+// Chunks the global-dedup index keeps (deduplication.md): a file's first, and those whose
+// hash's last 8 bytes, as a little-endian u64, are 0 mod 1024.
+bool dedup_eligible(const xet::merkle_hash& h) {
+    std::uint64_t v = 0;
+    for (int i = 0; i < 8; ++i) v |= static_cast<std::uint64_t>(h.bytes[24 + i]) << (8 * i);
+    return v % 1024 == 0;
+}
+
+}  // namespace
+
+// A shard registers files only when every one checks out against the stored xorbs: its terms
+// name stored xorbs and chunks they have, each term's verification hash is the hash of those
+// chunks, and the file hash is theirs. Anything wrong: 400, nothing registered.
+response hub::shard_upload(ctx& c) {
+    auto cl = xet_auth(c, true);
+    auto r = xet_repo(cl);
+    auto parsed = xet::parse_shard(xet::as_bytes(c.req.body));
+    if (!parsed) throw http_error(400, "", "Malformed shard: " + parsed.error().message());
+    const xet::shard& sh = *parsed;
+
+    std::map<std::string, std::vector<xet_chunk_info>> idx;
+    auto chunks_of = [&](const std::string& hex) -> const std::vector<xet_chunk_info>& {
+        auto it = idx.find(hex);
+        if (it == idx.end()) {
+            auto got = xet_.xorb_chunks(hex);
+            if (!got) throw http_error(400, "", "The shard names xorb " + hex + ", which was not uploaded");
+            it = idx.emplace(hex, std::move(*got)).first;
+        }
+        return it->second;
+    };
+    for (auto& x : sh.xorbs) {
+        auto& ch = chunks_of(x.cas_hash.hex());
+        if (ch.size() != x.chunks.size())
+            throw http_error(400, "", "The shard lists " + std::to_string(x.chunks.size()) + " chunks for xorb " +
+                                          x.cas_hash.hex() + ", which has " + std::to_string(ch.size()));
+    }
+    std::vector<xet_file> files;
+    for (auto& f : sh.files) {
+        xet_file out;
+        out.hash = f.file_hash.hex();
+        out.registered = now_seconds();
+        if (f.sha256) out.sha256 = util::to_hex({f.sha256->bytes.data(), f.sha256->bytes.size()});
+        if (!f.entries.empty() && f.verification.size() != f.entries.size())
+            throw http_error(400, "", "File " + out.hash + " has no verification entries");
+        std::vector<xet::hash_and_size> all;
+        for (std::size_t i = 0; i < f.entries.size(); ++i) {
+            auto& e = f.entries[i];
+            std::string xh = e.cas_hash.hex();
+            auto& ch = chunks_of(xh);
+            if (e.chunk_index_start >= e.chunk_index_end || e.chunk_index_end > ch.size())
+                throw http_error(400, "", "File " + out.hash + " names chunks [" + std::to_string(e.chunk_index_start) +
+                                              ", " + std::to_string(e.chunk_index_end) + ") of xorb " + xh + ", which has " +
+                                              std::to_string(ch.size()));
+            std::vector<xet::merkle_hash> hashes;
+            std::uint64_t bytes = 0;
+            for (auto k = e.chunk_index_start; k < e.chunk_index_end; ++k) {
+                hashes.push_back(ch[k].hash);
+                all.push_back({ch[k].hash, ch[k].size});
+                bytes += ch[k].size;
+            }
+            if (bytes != e.unpacked_segment_bytes)
+                throw http_error(400, "", "File " + out.hash + ": a term of xorb " + xh + " says " +
+                                              std::to_string(e.unpacked_segment_bytes) + " bytes, its chunks hold " +
+                                              std::to_string(bytes));
+            if (xet::verification_hash(hashes) != f.verification[i])
+                throw http_error(400, "", "File " + out.hash + ": wrong verification hash for its term " + std::to_string(i));
+            out.terms.push_back({xh, e.chunk_index_start, e.chunk_index_end, bytes});
+            out.size += bytes;
+        }
+        if (xet::file_hash(all) != f.file_hash)
+            throw http_error(400, "", "File " + out.hash + ": its terms' chunks hash to another file hash");
+        files.push_back(std::move(out));
+    }
+
+    bool any_new = false;
+    std::vector<std::string> shas;
+    {
+        std::lock_guard lk(xet_.mutex());
+        // Again under the lock: a removal may have taken a xorb since.
+        for (auto& [hex, _] : idx)
+            if (!xet_.xorb_size(hex)) throw http_error(400, "", "The shard names xorb " + hex + ", which was not uploaded");
+        for (auto& f : files) {
+            any_new |= xet_.put_file(f);
+            if (!f.sha256.empty()) shas.push_back(f.sha256);
+            if (!f.terms.empty()) xet_.index_chunk(idx.at(f.terms[0].xorb)[f.terms[0].start].hash, f.terms[0].xorb);
+        }
+        for (auto& [hex, ch] : idx)
+            for (auto& k : ch)
+                if (dedup_eligible(k.hash)) xet_.index_chunk(k.hash, hex);
+    }
+    // The files' oids are this repo's now, as an LFS upload through it would make them.
+    auto granted = store_.lfs_grants(*r);
+    store_.grant_lfs(*r, shas, granted);
+    return json_response(200, any_new ? R"({"result":1})" : R"({"result":0})");
+}
+
+// A shard holding the xorb the chunk is in, its chunk hashes keyed with a fresh HMAC key, so a
+// client learns only what it can match with hashes of data it has.
+response hub::dedup_query(ctx& c, const std::string& chunk_hex) {
+    xet_auth(c, false);
+    auto x = xet_.dedup_xorb(chunk_hex);
+    if (!x) throw http_error(404, "", "Chunk not found");
+    auto ch = xet_.xorb_chunks(*x);
+    auto size = xet_.xorb_size(*x);
+    if (!ch || !size) throw http_error(404, "", "Chunk not found");
+    xet::hash_key key;
+    std::string rnd = util::random_hex(32);
+    for (std::size_t i = 0; i < key.size(); ++i) key[i] = static_cast<std::uint8_t>(std::stoi(rnd.substr(2 * i, 2), nullptr, 16));
+    xet::cas_info info;
+    info.cas_hash = *xet::merkle_hash::from_hex(*x);
+    info.num_bytes_on_disk = static_cast<std::uint32_t>(*size);
+    std::uint32_t at = 0;
+    for (auto& k : *ch) {
+        info.chunks.push_back({xet::keyed_chunk_hash(k.hash, key), at, k.size});
+        at += k.size;
+    }
+    info.num_bytes_in_cas = at;
+    xet::shard s;
+    s.xorbs.push_back(std::move(info));
+    xet::shard_serialize_options opts;
+    opts.with_footer = true;
+    opts.chunk_hash_hmac_key = key;
+    opts.shard_creation_timestamp = static_cast<std::uint64_t>(now_seconds());
+    opts.shard_key_expiry = opts.shard_creation_timestamp + static_cast<std::uint64_t>(cfg_.xet_token_ttl.count());
+    auto bytes = xet::serialize_shard(s, opts);
+    response r;
+    r.headers.add("Content-Type", "application/octet-stream");
+    r.body.assign(reinterpret_cast<const char*>(bytes.data()), bytes.size());
     return r;
 }
 
