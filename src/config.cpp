@@ -135,6 +135,32 @@ void read_seconds(const lookup_fn& env, std::string_view name, std::chrono::mill
     if (out.count() == 0) out = std::chrono::milliseconds(1);
 }
 
+// A boolean as hf_xet parses its settings: true/false words or numbers; anything else keeps
+// the default.
+void read_bool(const lookup_fn& env, std::string_view name, bool& out) {
+    auto v = get(env, name);
+    if (!v) return;
+    std::string s;
+    for (char c : *v)
+        if (!std::isspace(static_cast<unsigned char>(c))) s += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (s == "1" || s == "true" || s == "yes" || s == "on" || s == "y" || s == "t") out = true;
+    else if (s == "0" || s == "false" || s == "no" || s == "off" || s == "n" || s == "f") out = false;
+}
+
+// A whole number (digits only, surrounding whitespace allowed); anything else keeps the default.
+template <class T>
+void read_uint(const lookup_fn& env, std::string_view name, T& out) {
+    auto v = get(env, name);
+    if (!v) return;
+    std::string_view s = *v;
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+    T n{};
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+    if (ec != std::errc{} || p != s.data() + s.size() || s.empty()) return;
+    out = n;
+}
+
 // curl's order: the lower-case variable first, then the upper-case one.
 std::optional<std::string> proxy_var(const lookup_fn& env, const char* lower, const char* upper) {
     if (auto v = get(env, lower)) return v;
@@ -208,6 +234,18 @@ config config::from_env(const env_lookup& env) {
     if (auto p = proxy_var(env, "no_proxy", "NO_PROXY")) cfg.proxies.no_proxy = *p;
 
     if (auto ca = get(env, "SSL_CERT_FILE")) cfg.ca_bundle = std::filesystem::path(*ca);  // taken literally, as OpenSSL does
+
+    // Xet: HF_XET_CACHE wins over HF_HOME (hf_xet's xet_cache_root).
+    cfg.xet.enabled = !is_true(get(env, "HF_HUB_DISABLE_XET"));
+    read_bool(env, "HF_XET_DEDUPLICATION_GLOBAL_DEDUP_QUERY_ENABLED", cfg.xet.dedup);
+    cfg.xet.cache_dir = cfg.hf_home / "xet";
+    if (auto x = get(env, "HF_XET_CACHE")) cfg.xet.cache_dir = expand(*x, env);
+    // hfhub's own format: beside hf_xet's folders, never inside them.
+    cfg.xet.chunk_cache_dir = cfg.xet.cache_dir / "hfhub-chunk-cache";
+    read_uint(env, "HF_XET_CHUNK_CACHE_SIZE_BYTES", cfg.xet.chunk_cache_size);
+    unsigned parallel = 0;
+    read_uint(env, "HF_XET_FIXED_DOWNLOAD_CONCURRENCY", parallel);
+    if (parallel > 0) cfg.xet.max_parallel = std::min(parallel, 256u);
 
     read_seconds(env, "HF_HUB_ETAG_TIMEOUT", cfg.timeouts.etag);
     read_seconds(env, "HF_HUB_DOWNLOAD_TIMEOUT", cfg.timeouts.download);

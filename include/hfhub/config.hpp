@@ -39,6 +39,19 @@ struct retry_config {
     std::uint64_t total_retries = 10000;              // for the client's lifetime
 };
 
+// Xet storage (content-defined chunks in xorbs, see docs/xet.md). Defaults and environment
+// variables as huggingface_hub and hf_xet read them.
+struct xet_config {
+    bool enabled = true;  // false: HF_HUB_DISABLE_XET; files then come through the LFS bridge
+    // Uploads skip chunks the CAS already has (false: HF_XET_DEDUPLICATION_GLOBAL_DEDUP_QUERY_ENABLED=false).
+    bool dedup = true;
+    std::filesystem::path cache_dir;        // HF_XET_CACHE, else hf_home/xet
+    std::filesystem::path chunk_cache_dir;  // cache_dir/hfhub-chunk-cache (its own format, not hf_xet's)
+    // Bound of the local chunk cache in bytes (HF_XET_CHUNK_CACHE_SIZE_BYTES); 0 turns it off.
+    std::uint64_t chunk_cache_size = 10'000'000'000ull;
+    unsigned max_parallel = 8;  // xorb ranges fetched at once per file (HF_XET_FIXED_DOWNLOAD_CONCURRENCY)
+};
+
 struct config {
     std::string endpoint = "https://huggingface.co";  // HF_ENDPOINT, no trailing '/'
     std::optional<std::string> token;                 // HF_TOKEN, then the token file
@@ -53,6 +66,7 @@ struct config {
     timeout_config timeouts;
     pool_config pool;
     retry_config retry;
+    xet_config xet;
     unsigned max_redirects = 10;
     // Threads of the client's blocking pool, where hashing local files, serialising a model,
     // fsync, renames and unlinks of big files run, off the caller's I/O threads (0 counts as 1).
