@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <ostream>
 
 #include "blake3.h"
 
@@ -110,6 +111,8 @@ result<merkle_hash> merkle_hash::from_bytes(std::span<const std::uint8_t> raw) n
     std::copy(raw.begin(), raw.end(), h.bytes.begin());
     return h;
 }
+
+std::ostream& operator<<(std::ostream& os, const merkle_hash& h) { return os << h.hex(); }
 
 merkle_hash merkle_hash::marker() noexcept {
     merkle_hash h;

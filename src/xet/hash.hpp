@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <iosfwd>
 #include <memory>
 #include <span>
 #include <string>
@@ -55,6 +56,9 @@ struct merkle_hash {
     // The bytes as a BLAKE3 key (a shard footer's HMAC key is stored as a hash).
     hash_key as_key() const noexcept { return bytes; }
 };
+
+// Prints hex() (for test output and logs).
+std::ostream& operator<<(std::ostream& os, const merkle_hash& h);
 
 // A chunk's (or subtree's) hash with the number of bytes it covers: the tree's leaves.
 struct hash_and_size {

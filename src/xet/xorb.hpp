@@ -126,6 +126,12 @@ struct parse_options {
     // Accept (and ignore) xet-core's "XETBLOB" footer after the last chunk, as a stored xorb
     // has it; uploads and range downloads carry none.
     bool allow_footer = false;
+    // Keep the decoded bytes (parsed_chunks::data). Without, each chunk is decoded, checked and
+    // hashed, then dropped: what a server validating an upload needs, in bounded memory (a
+    // 64 MiB xorb of well-compressed chunks can decode to gigabytes).
+    bool keep_data = true;
+    // At most this many chunks (xorb_too_large), so that hostile input stays bounded.
+    std::size_t max_chunks = 1024 * 1024;
 };
 
 // A run of consecutive chunks, as a range download `[chunk a, chunk b)` receives them: every
