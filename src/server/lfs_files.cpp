@@ -198,6 +198,11 @@ std::size_t repo_store::purge_lfs(repo& r, const std::vector<std::string>& oids,
         append_lines(lfs_grants_path(r.dir), lines);
     }
 
+    return drop_unheld(std::move(gone));
+}
+
+std::size_t repo_store::drop_unheld(std::unordered_set<std::string> gone) {
+    if (gone.empty()) return 0;
     // The bytes go when no repo holds a grant any more. create_mu_ keeps a repo from being in
     // the middle of a move (out of repos/) while the others are read.
     std::lock_guard create_lk(create_mu_);

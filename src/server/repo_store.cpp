@@ -442,21 +442,31 @@ std::shared_ptr<repo> repo_store::create(repo_type t, const std::string& id, boo
 }
 
 bool repo_store::remove(repo_type t, std::string_view id) {
-    std::lock_guard create_lk(create_mu_);
-    auto r = find(t, id);
-    if (!r) return false;
-    std::lock_guard wl(r->write_mu_);
-    r->downloads.close();  // its counts go with it
-    fs::path grave = tmp_ / ("deleted." + util::unique_suffix());
-    util::rename_durable(r->dir, grave);
-    r->deleted_ = true;
+    std::unordered_set<std::string> held;
     {
-        std::unique_lock lk(map_mu_);
-        repos_.erase(key_of(t, id));
-        names_.erase(key_of(t, id));
+        std::lock_guard create_lk(create_mu_);
+        auto r = find(t, id);
+        if (!r) return false;
+        std::lock_guard wl(r->write_mu_);
+        r->downloads.close();  // its counts go with it
+        held = lfs_grants(*r);
+        fs::path grave = tmp_ / ("deleted." + util::unique_suffix());
+        util::rename_durable(r->dir, grave);
+        r->deleted_ = true;
+        {
+            std::unique_lock lk(map_mu_);
+            repos_.erase(key_of(t, id));
+            names_.erase(key_of(t, id));
+        }
+        std::error_code ec;
+        fs::remove_all(grave, ec);
     }
-    std::error_code ec;
-    fs::remove_all(grave, ec);
+    // Its objects (LFS bytes, Xet files and their xorbs) go unless another repo holds them.
+    try {
+        drop_unheld(std::move(held));
+    } catch (const std::exception&) {
+        // The repo is gone; bytes left behind are reclaimed by a later deletion or sweep.
+    }
     return true;
 }
 

@@ -282,6 +282,8 @@ private:
     // Calls fn(type, "ns/name", folder) for each repo folder under repos/, until fn returns false.
     void for_each_repo_dir(const std::function<bool(repo_type, const std::string&, const fs::path&)>& fn) const;
     std::shared_ptr<repo> load(repo_type t, std::string_view id);
+    // Removes the objects of `gone` that no repo holds a grant for; returns how many went.
+    std::size_t drop_unheld(std::unordered_set<std::string> gone);
     std::string write_commit(repo& r, const commit& c);
     void write_state(repo& r, const repo_state& s);
 
