@@ -139,12 +139,12 @@ private:
                 std::string fresh;
                 if (want) fresh = co_await remote->read(off, want);
                 if (fresh.size() != want) changed(obj);
-                w = co_await util::co_blocking(pool_, [sc, f = std::move(fresh), last]() mutable {
-                    return scan(*sc, std::move(f), last);
-                });
+                // Named, not a temporary in the co_await: g++ 12 mishandles those.
+                auto scan_job = [sc, f = std::move(fresh), last]() mutable { return scan(*sc, std::move(f), last); };
+                w = co_await util::co_blocking(pool_, std::move(scan_job));
             } else if (fd) {
                 int raw = fd->get();
-                w = co_await util::co_blocking(pool_, [sc, fd, raw, want, last, path = *obj.file]() {
+                auto scan_job = [sc, fd, raw, want, last, path = *obj.file]() {
                     std::string fresh(static_cast<std::size_t>(want), '\0');
                     std::size_t got = 0;
                     while (got < want) {
@@ -156,12 +156,12 @@ private:
                     }
                     fresh.resize(got);
                     return scan(*sc, std::move(fresh), last);
-                });
+                };
+                w = co_await util::co_blocking(pool_, std::move(scan_job));
             } else {
                 std::string fresh = obj.bytes->substr(static_cast<std::size_t>(off), static_cast<std::size_t>(want));
-                w = co_await util::co_blocking(pool_, [sc, f = std::move(fresh), last]() mutable {
-                    return scan(*sc, std::move(f), last);
-                });
+                auto scan_job = [sc, f = std::move(fresh), last]() mutable { return scan(*sc, std::move(f), last); };
+                w = co_await util::co_blocking(pool_, std::move(scan_job));
             }
             if (w.base + w.data.size() != off + want) changed(obj);
             off += want;
@@ -240,7 +240,7 @@ private:
         if (!cur_) co_return;
         auto f = std::make_shared<filling>(std::move(*cur_));
         cur_.reset();
-        xet::built_xorb x = co_await util::co_blocking(pool_, [f]() {
+        auto build = [f]() {
             xet::xorb_builder b;
             std::size_t at = 0;
             for (auto& ch : f->chunks) {
@@ -249,7 +249,8 @@ private:
                 at += ch.size;
             }
             return b.finish();
-        });
+        };
+        xet::built_xorb x = co_await util::co_blocking(pool_, std::move(build));
         made_xorb& m = made_[f->slot];
         m.hash = x.hash;
         m.chunks = x.chunks;
