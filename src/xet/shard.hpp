@@ -41,7 +41,9 @@ struct file_info {
     merkle_hash file_hash;
     std::vector<file_data_entry> entries;
     std::vector<merkle_hash> verification;  // empty, or one per entry
-    std::optional<merkle_hash> sha256;      // raw bytes of the SHA-256, in order
+    // The content's SHA-256 as xet-core and the JS client store it: from_hex(the sha256's hex
+    // digest), so each 8-byte group is reversed, and hex() gives the usual digest back.
+    std::optional<merkle_hash> sha256;
 
     // The flags serialize_shard writes, from what is present.
     std::uint32_t flags() const noexcept;
