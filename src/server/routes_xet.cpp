@@ -227,7 +227,7 @@ response hub::dispatch_cas(ctx& c) {
         if (s[2] != "default") throw http_error(400, "", "The xorb prefix is 'default'");
         std::string hex = hash_param(s[3], "xorb hash");
         if (m == "POST") return xorb_upload(c, hex);
-        if (m == "HEAD" || m == "GET") return xorb_head(c, hex);
+        if (m == "HEAD") return xorb_head(c, hex);
     }
     if (is(0, "v1") && is(1, "shards") && s.size() == 2 && m == "POST") return shard_upload(c);
     if (is(0, "v1") && is(1, "chunks") && s.size() == 4 && m == "GET") {
@@ -238,7 +238,7 @@ response hub::dispatch_cas(ctx& c) {
     if ((is(0, "v1") || is(0, "v2")) && is(1, "reconstructions") && s.size() == 3 && m == "GET")
         return reconstruction(c, hash_param(s[2], "file id"), s[0] == "v2");
     if (is(0, "v1") && is(1, "reconstructions") && s.size() == 2 && m == "POST") return batch_reconstruction(c);
-    if (is(0, "v1") && is(1, "files") && s.size() == 3 && (m == "HEAD" || m == "GET"))
+    if (is(0, "v1") && is(1, "files") && s.size() == 3 && m == "HEAD")
         return file_head(c, hash_param(s[2], "file id"));
     throw http_error(404, "", "Not found: " + c.req.path);
 }
@@ -259,7 +259,7 @@ response hub::xorb_upload(ctx& c, const std::string& hex) {
     if (body.size() > xet::max_xorb_size) throw http_error(400, "", "A xorb is at most 64 MiB");
     auto expected = xet::merkle_hash::from_hex(hex);
     if (!expected) throw http_error(400, "", "Malformed xorb hash");
-    if (xet_.xorb_size(hex)) return json_response(200, R"({"was_inserted":false})");
+    // Checked even when stored: a body that isn't this xorb is a 400, never a quiet success.
     xet::parse_options opts;
     opts.expected_hash = *expected;
     auto parsed = xet::parse_xorb(xet::as_bytes(body), opts);

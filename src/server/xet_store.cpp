@@ -7,6 +7,7 @@
 #include <boost/json.hpp>
 
 #include <cstring>
+#include <fcntl.h>
 #include <sys/stat.h>
 
 namespace hfhub::server {
@@ -85,7 +86,11 @@ std::optional<std::uint64_t> xet_store::xorb_size(std::string_view hex) const {
 }
 
 bool xet_store::put_xorb(std::string_view hex, std::string_view bytes, const std::vector<xet_chunk_info>& chunks) {
-    if (xorb_size(hex)) return false;
+    if (xorb_size(hex)) {
+        // Sent again: young again, so the sweep of unreferenced xorbs leaves it to its shard.
+        ::utimensat(AT_FDCWD, xorb_path(hex).c_str(), nullptr, 0);
+        return false;
+    }
     std::string idx;
     idx.reserve(chunks.size() * idx_record);
     for (auto& c : chunks) {
