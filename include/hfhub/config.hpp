@@ -46,7 +46,8 @@ struct xet_config {
     // Uploads skip chunks the CAS already has (false: HF_XET_DEDUPLICATION_GLOBAL_DEDUP_QUERY_ENABLED=false).
     bool dedup = true;
     std::filesystem::path cache_dir;        // HF_XET_CACHE, else hf_home/xet
-    std::filesystem::path chunk_cache_dir;  // cache_dir/hfhub-chunk-cache (its own format, not hf_xet's)
+    // cache_dir/hfhub-chunk-cache (its own format, not hf_xet's); empty: no chunk cache.
+    std::filesystem::path chunk_cache_dir;
     // Bound of the local chunk cache in bytes (HF_XET_CHUNK_CACHE_SIZE_BYTES); 0 turns it off.
     std::uint64_t chunk_cache_size = 10'000'000'000ull;
     unsigned max_parallel = 8;  // xorb ranges fetched at once per file (HF_XET_FIXED_DOWNLOAD_CONCURRENCY)

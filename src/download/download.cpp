@@ -8,6 +8,7 @@
 #include "cache/lock.hpp"
 #include "download/fetch.hpp"
 #include "download/plan.hpp"
+#include "download/xet_download.hpp"
 #include "util/blocking.hpp"
 #include "util/for_each.hpp"
 #include "util/fs.hpp"
@@ -54,6 +55,17 @@ std::string join_file(const download_options& o, const std::string& filename) {
     return *util::normalize_repo_path(file, why);
 }
 
+// Through Xet when it is on and the Hub stores the file there, else (or when the CAS doesn't
+// serve it) the LFS bridge or plain resolve download.
+asio::awaitable<void> co_fetch_any(client& c, const download_options& o, const std::string& file, const file_meta& meta,
+                                   const fs::path& partial, const fs::path& target, std::shared_ptr<cache::file_lock> lock) {
+    if (download::use_xet(c.settings(), meta)) {
+        download::xet_outcome got = co_await download::co_xet_fetch(c, o, file, meta, partial, target, lock);
+        if (got == download::xet_outcome::published) co_return;
+    }
+    co_await download::co_fetch(c, o, c.settings().endpoint, file, meta, partial, target, std::move(lock));
+}
+
 // Places a blob fetched with `meta` into the cache and links it at the commit.
 asio::awaitable<fs::path> co_into_cache(client& c, const download_options& o, const cache::repo_cache& rc,
                                         const std::string& file, const file_meta& meta) {
@@ -74,7 +86,7 @@ asio::awaitable<fs::path> co_into_cache(client& c, const download_options& o, co
     // One partial file per blob, under the blob's lock: a run killed mid-way is resumed by the next.
     fs::path partial = blob;
     partial += ".incomplete";
-    co_await download::co_fetch(c, o, c.settings().endpoint, file, meta, partial, blob, lock);
+    co_await co_fetch_any(c, o, file, meta, partial, blob, lock);
     co_await util::co_blocking(pool, std::move(link));
     co_return pointer;
 }
@@ -146,7 +158,7 @@ asio::awaitable<fs::path> co_to_local_dir(client& c, const download_options& o, 
     fs::path partial = dir / ".cache" / "huggingface" / "download" / (file + "." + meta.etag + ".incomplete");
     auto lock = std::make_shared<cache::file_lock>(
         co_await cache::file_lock::co_acquire(local_meta_path(dir, file).string() + ".lock", o.lock_timeout));
-    co_await download::co_fetch(c, o, c.settings().endpoint, file, meta, partial, path, lock);
+    co_await co_fetch_any(c, o, file, meta, partial, path, lock);
     write_local_meta(dir, file, meta);
     co_return path;
 }
@@ -311,6 +323,7 @@ static asio::awaitable<fs::path> co_download_snapshot(client& c, std::string rep
     auto finished = [&](const repo_file& f) {
         if (o.progress) o.progress({f.path, size_of(f), size_of(f), download_progress::kind::finished});
     };
+    int xet_repo = -1;  // unknown until an LFS file's HEAD says; the workers share one strand
     co_await util::co_for_each(files.size(), workers, [&](std::size_t i) -> asio::awaitable<void> {
         const repo_file& f = files[i];
         // The workers share one strand: this count needs no lock.
@@ -329,6 +342,18 @@ static asio::awaitable<fs::path> co_download_snapshot(client& c, std::string rep
         meta.etag = f.etag();
         meta.size = size_of(f);
         meta.url = download::resolve_url(c.settings().endpoint, o.type, repo_id, commit, f.path);
+        // The listing doesn't say whether an LFS file is stored with Xet: its resolve HEAD does.
+        // Best effort: any failure leaves the file to the LFS bridge. Once one LFS file of the
+        // commit came without Xet signals, the others aren't asked (a repo without Xet).
+        if (f.lfs && c.settings().xet.enabled && xet_repo != 0) {
+            try {
+                file_meta probed = co_await download::co_probe(c, fo, repo_id, f.path, nullptr, 0u);
+                if (probed.etag == meta.etag && probed.size == meta.size) meta.xet = std::move(probed.xet);
+                xet_repo = meta.xet ? 1 : 0;
+            } catch (const hfhub::error& e) {
+                if (e.code() == client_errc::cancelled) throw;
+            }
+        }
         co_await co_into_cache(c, fo, *rc, f.path, meta);
         finished(f);
     });

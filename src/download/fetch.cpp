@@ -204,6 +204,7 @@ asio::awaitable<file_meta> co_probe(client& c, const download_options& o, const 
     // An etag names a cache file: refuse anything that could escape blobs/.
     if (m.etag.find_first_of("/\\") != std::string::npos || m.etag == "." || m.etag == ".." || m.etag.size() > 128)
         throw hfhub::error(client_errc::protocol_error, {.status = resp.status, .method = "HEAD", .url = r.url, .client_message = "unusable ETag"});
+    m.xet = read_xet_signal(resp.header("X-Xet-Hash"), resp.header("Link"), resp.header("X-Xet-Refresh-Route"));
     m.size = std::stoull(size);
     if (m.size > max_file_size)
         throw hfhub::error(client_errc::protocol_error, {.status = resp.status, .method = "HEAD", .url = r.url, .client_message = "size " + size + " is no file's"});

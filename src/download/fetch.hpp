@@ -3,6 +3,7 @@
 
 #include "cache/layout.hpp"
 #include "cache/lock.hpp"
+#include "download/xet_plan.hpp"
 
 #include <hfhub/client.hpp>
 #include <hfhub/download.hpp>
@@ -25,6 +26,7 @@ struct file_meta {
     std::string etag;  // normalized: no W/ and no quotes
     std::uint64_t size = 0;
     std::string url;   // where the bytes are: a storage URL or the resolve URL
+    std::optional<xet_signal> xet;  // the file is stored with Xet (X-Xet-Hash and a token route)
 };
 
 // The largest size a file can have here (off_t); an announced size above it is a lie.
