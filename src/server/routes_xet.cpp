@@ -551,7 +551,8 @@ response hub::shard_upload(ctx& c) {
         xet_file out;
         out.hash = f.file_hash.hex();
         out.registered = now_seconds();
-        if (f.sha256) out.sha256 = util::to_hex({f.sha256->bytes.data(), f.sha256->bytes.size()});
+        // Stored as xet-core and the JS client write it: hex() gives the usual digest.
+        if (f.sha256) out.sha256 = f.sha256->hex();
         if (!f.entries.empty() && f.verification.size() != f.entries.size())
             throw http_error(400, "", "File " + out.hash + " has no verification entries");
         std::vector<xet::hash_and_size> all;

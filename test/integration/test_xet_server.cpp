@@ -63,12 +63,8 @@ packed pack(std::string data) {
     return p;
 }
 
-xet::merkle_hash raw_sha256(const std::string& data) {
-    std::string hex = util::sha256_hex(data);
-    std::array<std::uint8_t, 32> raw{};
-    for (std::size_t i = 0; i < 32; ++i) raw[i] = static_cast<std::uint8_t>(std::stoi(hex.substr(2 * i, 2), nullptr, 16));
-    return *xet::merkle_hash::from_bytes(raw);
-}
+// The metadata extension's form (xet-core, the JS client): parsed like a Xet hash string.
+xet::merkle_hash raw_sha256(const std::string& data) { return *xet::merkle_hash::from_hex(util::sha256_hex(data)); }
 
 // A term: chunks [a, b) of `p`'s xorb.
 struct term_spec {
