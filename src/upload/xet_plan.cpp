@@ -82,23 +82,12 @@ std::span<const placed_chunk> term_chunks(std::span<const placed_chunk> chunks, 
 
 namespace {
 
-int hex_digit(char ch) {
-    if (ch >= '0' && ch <= '9') return ch - '0';
-    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
-    return -1;
-}
-
-// The sha256 as its 32 bytes in order (not the Xet string form: it is a plain digest).
-digest sha256_bytes(const std::string& hex) {
-    if (hex.size() != 64) throw std::invalid_argument("a sha256 is 64 hex digits: '" + hex + "'");
-    digest d;
-    for (std::size_t i = 0; i < 32; ++i) {
-        int hi = hex_digit(hex[2 * i]), lo = hex_digit(hex[2 * i + 1]);
-        if (hi < 0 || lo < 0) throw std::invalid_argument("a sha256 is 64 hex digits: '" + hex + "'");
-        d.bytes[i] = static_cast<std::uint8_t>(hi * 16 + lo);
-    }
-    return d;
+// The sha256 as xet-core and the JS client put it in the metadata extension: parsed like a Xet
+// hash string, so hex() of it gives the usual digest back.
+digest sha256_ext(const std::string& hex) {
+    auto h = hex.size() == 64 ? xet::merkle_hash::from_hex(hex) : xet::result<xet::merkle_hash>(xet::errc::invalid_hash);
+    if (!h) throw std::invalid_argument("a sha256 is 64 hex digits: '" + hex + "'");
+    return *h;
 }
 
 }  // namespace
@@ -124,7 +113,7 @@ xet::shard form_shard(std::span<const file_plan> files, std::span<const made_xor
             for (auto& c : term_chunks(f.chunks, t)) hashes.push_back(c.hash);
             fi.verification.push_back(xet::verification_hash(hashes));
         }
-        fi.sha256 = sha256_bytes(f.sha256);
+        fi.sha256 = sha256_ext(f.sha256);
         s.files.push_back(std::move(fi));
     }
     for (auto& x : xorbs) s.xorbs.push_back(xet::make_cas_info(x.hash, x.chunks, x.serialized_size));

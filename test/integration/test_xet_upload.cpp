@@ -333,7 +333,13 @@ BOOST_FIXTURE_TEST_CASE(the_js_client_reads_and_dedupes_against_hfhub, xet_fixtu
     std::string js_edit = edited(big, 3 << 20, 256 << 10, 63);
     write(work.path() / "js_edit.bin", js_edit);
     std::size_t from = log_size();
-    js({"upload", srv.url(), alice_token, "alice/js", "edit.bin", (work.path() / "js_edit.bin").string()});
+    try {
+        js({"upload", srv.url(), alice_token, "alice/js", "edit.bin", (work.path() / "js_edit.bin").string()});
+    } catch (...) {
+        auto lines = hfhub::test::settled_log(srv);
+        for (std::size_t i = from; i < lines.size(); ++i) BOOST_TEST_MESSAGE(lines[i]);
+        throw;
+    }
     auto js_sent = count(from, "POST", "/v1/xorbs/");
     BOOST_TEST_MESSAGE("JS sent " << js_sent.received << " xorb bytes for a file of " << js_edit.size());
     BOOST_TEST(js_sent.received <= js_edit.size() / 4);
