@@ -14,7 +14,14 @@ mkdir -p "$out/obj"
 out=$(cd "$out" && pwd)
 flags=(-std=c++20 -O1 -g -fno-sanitize-recover=undefined -Iinclude -Isrc
        -DBOOST_ASIO_NO_DEPRECATED)
-libs=(-lboost_json -lboost_url -lyaml-cpp -lssl -lcrypto -lpthread)
+libs=(-lboost_json -lboost_url -lyaml-cpp -lssl -lcrypto -llz4 -lpthread)
+# BLAKE3 for the Xet parsers: the C sources of Debian's librust-blake3-dev (as
+# cmake/hfhub_xet_deps.cmake finds them), its portable code only.
+blake3_dir=${HFHUB_BLAKE3_SOURCE_DIR:-$(ls -d /usr/share/cargo/registry/blake3-*/c 2>/dev/null | sort -V | tail -n 1)}
+[[ -f "$blake3_dir/blake3.c" ]] || { echo "fuzz: BLAKE3's C sources not found (apt-get install librust-blake3-dev)" >&2; exit 1; }
+flags+=(-I"$blake3_dir")
+blake3=("$blake3_dir/blake3.c" "$blake3_dir/blake3_dispatch.c" "$blake3_dir/blake3_portable.c")
+cc=${FUZZ_CC:-${cxx%++}}
 launcher=()
 command -v ccache >/dev/null && launcher=(env CCACHE_BASEDIR="$PWD" ccache)
 
@@ -29,9 +36,10 @@ declare -A target_sources=(
   [fuzz_paths]=""
   [fuzz_commit_payload]="src/server/commit_payload.cpp"
   [fuzz_server_routes]="$(ls src/server/*.cpp | grep -v -e session_ -e '/server\.cpp$' | tr '\n' ' ')"
+  [fuzz_xet_parsers]="$(ls src/xet/*.cpp | tr '\n' ' ') ${blake3[*]}"
 )
 all=(fuzz_safetensors_header fuzz_card_front_matter fuzz_card_template fuzz_http_response fuzz_hub_json fuzz_paths
-     fuzz_commit_payload fuzz_server_routes)
+     fuzz_commit_payload fuzz_server_routes fuzz_xet_parsers)
 targets=("$@")
 ((${#targets[@]})) || targets=("${all[@]}")
 
@@ -50,6 +58,12 @@ export cxx out
 compile() {
   local src=$1 obj
   obj=$(obj_of "$src")
+  if [[ $src == *.c ]]; then
+    "${launcher[@]}" "$cc" -O1 -g -DBLAKE3_NO_SSE2 -DBLAKE3_NO_SSE41 -DBLAKE3_NO_AVX2 -DBLAKE3_NO_AVX512 \
+      -fsanitize=fuzzer-no-link,address,undefined -c "$src" -o "$obj" ||
+      { echo "fuzz: compiling $src failed" >&2; return 1; }
+    return
+  fi
   "${launcher[@]}" "$cxx" "${flags[@]}" -fsanitize=fuzzer-no-link,address,undefined -c "$src" -o "$obj" ||
     { echo "fuzz: compiling $src failed" >&2; return 1; }
 }

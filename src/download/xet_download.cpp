@@ -126,19 +126,18 @@ asio::awaitable<xet_reconstruction> co_reconstruction(client& c, const download_
 
 // The bytes of the given ranges of a fetch, one request (multipart when several).
 asio::awaitable<std::vector<std::string>> co_fetch_ranges(client& c, const download_options& o, const xet_fetch& f,
-                                                          const std::vector<std::size_t>& ranges, unsigned& status) {
+                                                          const std::vector<std::size_t>& ranges) {
     http_request r;
     r.url = f.url;
     r.send_token = false;  // signed URL: no credentials
     r.proxies = o.proxies;
     r.user_agent_suffix = user_agent_suffix(o);
-    r.read_timeout = std::nullopt;
+    r.read_timeout = c.settings().timeouts.download;  // HF_HUB_DOWNLOAD_TIMEOUT, as for other downloads
     r.headers.emplace_back("Range", range_header(f, ranges));
     std::uint64_t want = 0;
     for (auto i : ranges) want += f.ranges[i].byte_end - f.ranges[i].byte_start + 1;
     r.max_body = want + 4096 * (ranges.size() + 1);
     http_response resp = co_await c.co_request(r, false);
-    status = resp.status;
     std::vector<std::string> out;
     if (resp.status == 401 || resp.status == 403) co_return out;  // expired URL: the caller renews it
     if (resp.status >= 400) throw hub::status_error("GET", resp.url.empty() ? r.url : resp.url, resp);
@@ -265,11 +264,10 @@ asio::awaitable<xet_outcome> co_xet_fetch_impl(client& c, const download_options
             else missing.push_back(ri);
         }
         if (missing.empty()) co_return;
-        unsigned status = 0;
         std::vector<std::string> got;
         for (;;) {
             std::string used = s->plan.fetches[fi].url;
-            got = co_await co_fetch_ranges(c, o, s->plan.fetches[fi], missing, status);
+            got = co_await co_fetch_ranges(c, o, s->plan.fetches[fi], missing);
             if (!got.empty()) break;
             co_await renew(fi, std::move(used));
         }

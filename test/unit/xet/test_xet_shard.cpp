@@ -16,14 +16,18 @@ using namespace hfhub::xet;
 namespace {
 
 // huggingface.js packages/hub/tests/gpt2-64-8bits.tflite.shard: the Hub's global-dedup answer
-// for a chunk of gpt2-64-8bits.tflite, kept as a seed of the fuzz corpus.
+// for a chunk of gpt2-64-8bits.tflite, kept as a seed of the fuzz corpus (after the byte that
+// picks the fuzz target's shard parser).
 const std::filesystem::path hub_shard = std::filesystem::path(__FILE__).parent_path().parent_path().parent_path() /
-                                        "fuzz" / "corpus" / "fuzz_xet_parsers" / "hub_dedup_gpt2.shard";
+                                        "fuzz" / "corpus" / "fuzz_xet_parsers" / "shard_hub_dedup_gpt2";
 
-std::vector<std::uint8_t> slurp(const std::filesystem::path& p) {
+std::vector<std::uint8_t> slurp_seed(const std::filesystem::path& p) {
     std::ifstream in(p, std::ios::binary);
     BOOST_REQUIRE_MESSAGE(in, "can't read " << p);
-    return {std::istreambuf_iterator<char>(in), {}};
+    std::vector<std::uint8_t> b{std::istreambuf_iterator<char>(in), {}};
+    BOOST_REQUIRE(!b.empty() && b[0] == 2);
+    b.erase(b.begin());
+    return b;
 }
 
 merkle_hash H(std::string_view hex) { return merkle_hash::from_hex(hex).value(); }
@@ -107,7 +111,7 @@ void check_equal(const shard& a, const shard& b) {
 BOOST_AUTO_TEST_SUITE(xet_shard)
 
 BOOST_AUTO_TEST_CASE(a_hub_dedup_shard) {
-    auto bytes = slurp(hub_shard);
+    auto bytes = slurp_seed(hub_shard);
     auto s = parse_shard(bytes);
     BOOST_REQUIRE_MESSAGE(s.has_value(), err(s).message());
     // tests/gpt2-64-8bits.tflite.shard.json, beside the shard in huggingface.js.
