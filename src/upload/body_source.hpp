@@ -44,6 +44,11 @@ public:
     // Makes `r` send bytes [offset, offset + length) of the object.
     void attach(http_request& r, std::uint64_t offset, std::uint64_t length, sent_handler sent = sent_handler()) const;
     bool is_remote() const { return std::holds_alternative<std::shared_ptr<const remote_body>>(src_); }
+    // The remote source, for a reader that pulls it in order itself (Xet chunks it); else null.
+    const remote_body* remote() const {
+        auto* r = std::get_if<std::shared_ptr<const remote_body>>(&src_);
+        return r ? r->get() : nullptr;
+    }
 
 private:
     std::variant<std::filesystem::path, std::shared_ptr<const std::string>, std::shared_ptr<const remote_body>> src_;

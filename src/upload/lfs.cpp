@@ -1,6 +1,7 @@
 // LFS uploads: the batch API, basic and multipart transfers, completion and verify.
 #include "upload/payload.hpp"
 #include "upload/pipeline.hpp"
+#include "upload/xet_upload.hpp"
 
 #include "util/for_each.hpp"
 #include "util/paths.hpp"
@@ -142,8 +143,11 @@ asio::awaitable<void> co_ask_batch(client& c, const std::string& url, const comm
                                    std::vector<std::unique_ptr<lfs_transfer>>& transfers) {
     json::array objs;
     for (std::size_t i = b; i < e; ++i) objs.push_back(json::object{{"oid", objects[i].oid}, {"size", objects[i].size}});
+    const bool xet = xet_offered(c);
+    json::array offered{"basic", "multipart"};
+    if (xet) offered.push_back("xet");
     json::object body{{"operation", "upload"},
-                      {"transfers", json::array{"basic", "multipart"}},
+                      {"transfers", std::move(offered)},
                       {"objects", std::move(objs)},
                       {"hash_algo", "sha256"}};
     if (!o.create_pr) body["ref"] = json::object{{"name", o.revision.empty() ? "main" : o.revision}};
@@ -155,7 +159,7 @@ asio::awaitable<void> co_ask_batch(client& c, const std::string& url, const comm
     r.token = o.token;
     r.idempotent = true;  // asking is safe to repeat
     http_response resp = co_await c.co_request(r);
-    parse_lfs_batch(c.settings().endpoint, r, resp, objects, b, e, transfers);
+    parse_lfs_batch(c.settings().endpoint, r, resp, objects, b, e, transfers, xet);
 }
 
 // One PUT of `u`, and the completion once its object is whole. Bytes a remote source streams
@@ -197,10 +201,13 @@ asio::awaitable<lfs_totals> co_upload_lfs(client& c, const std::string& repo_id,
     for (auto [b, e] : batches(objects.size(), o.batch_size)) co_await co_ask_batch(c, url, o, objects, b, e, transfers);
 
     std::vector<unit> units;
+    std::vector<const lfs_transfer*> through_xet;
     std::uint64_t bytes_total = 0;
     for (auto& t : transfers) {
         bytes_total += t->obj->size;
-        if (t->chunk)
+        if (t->xet)
+            through_xet.push_back(t.get());
+        else if (t->chunk)
             for (std::size_t p = 0; p < t->parts.size(); ++p) units.push_back({t.get(), p});
         else
             units.push_back({t.get(), 0});
@@ -209,12 +216,19 @@ asio::awaitable<lfs_totals> co_upload_lfs(client& c, const std::string& repo_id,
     for (auto& obj : objects) bytes_all += obj.size;
     progress.begin(commit_progress::stage::uploading, transfers.size(), bytes_total, objects.size() - transfers.size(),
                    bytes_all - bytes_total);
-    if (units.empty()) co_return totals;
-    co_await util::co_for_each(units.size(), o.max_workers, [&](std::size_t i) -> asio::awaitable<void> {
-        co_await co_send_unit(c, o, units[i], progress);
-    });
+    // Xet objects first: a refused xorb or shard then fails the call before any LFS PUT.
+    if (!through_xet.empty()) co_await co_upload_xet(c, repo_id, o, through_xet, progress, totals);
+    if (!units.empty())
+        co_await util::co_for_each(units.size(), o.max_workers, [&](std::size_t i) -> asio::awaitable<void> {
+            co_await co_send_unit(c, o, units[i], progress);
+        });
     totals.objects = transfers.size();
     totals.bytes = bytes_total;
+    // Through Xet only new chunks went up: count what was sent.
+    if (!through_xet.empty()) {
+        for (auto* t : through_xet) totals.bytes -= t->obj->size;
+        totals.bytes += totals.xorb_bytes_sent;
+    }
     for (auto& t : transfers) totals.sent_oids.push_back(t->obj->oid);
     co_return totals;
 }

@@ -127,8 +127,17 @@ void read_multipart(const http_request& rq, const http_response& rs, const json:
 
 void parse_lfs_batch(const std::string& endpoint, const http_request& rq, const http_response& rs,
                      const std::vector<lfs_object>& objs, std::size_t begin, std::size_t end,
-                     std::vector<std::unique_ptr<lfs_transfer>>& out) {
+                     std::vector<std::unique_ptr<lfs_transfer>>& out, bool xet_offered) {
     json::object body = parse_object(rq, rs);
+    bool xet = false;
+    if (auto* tr = body.if_contains("transfer"); tr && !tr->is_null()) {
+        if (!tr->is_string()) protocol_fail(rq, rs, "'transfer' is not a string");
+        const auto& name = tr->as_string();
+        if (name == "xet") {
+            if (!xet_offered) protocol_fail(rq, rs, "the batch chose the xet transfer, which was not offered");
+            xet = true;
+        }
+    }
     auto* arr = body.if_contains("objects");
     if (!arr || !arr->is_array()) protocol_fail(rq, rs, "'objects' is not an array");
     std::map<std::string, const lfs_object*> wanted;
@@ -151,6 +160,7 @@ void parse_lfs_batch(const std::string& endpoint, const http_request& rq, const 
         if (!up || !up->is_object()) continue;
         auto t = std::make_unique<lfs_transfer>();
         t->obj = it->second;
+        t->xet = xet;
         t->upload_href = fix_endpoint(str_field(rq, rs, up->as_object(), "href", where + ".actions.upload"),
                                       endpoint);
         if (auto* vf = actions->as_object().if_contains("verify"); vf && vf->is_object()) {
@@ -159,6 +169,11 @@ void parse_lfs_batch(const std::string& endpoint, const http_request& rq, const 
             t->verify_headers = action_headers(vf->as_object().if_contains("header"));
         }
         auto* hdr = up->as_object().if_contains("header");
+        if (xet) {  // the header carries the CAS token: no parts
+            t->upload_headers = action_headers(hdr);
+            out.push_back(std::move(t));
+            continue;
+        }
         if (!(hdr && hdr->is_object() && hdr->as_object().contains("chunk_size"))) t->upload_headers = action_headers(hdr);
         if (hdr && hdr->is_object()) read_multipart(rq, rs, hdr->as_object(), oid, endpoint, t.get());
         out.push_back(std::move(t));

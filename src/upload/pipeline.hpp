@@ -93,19 +93,24 @@ struct lfs_transfer {
     std::vector<std::string> etags;
     std::atomic<std::size_t> remaining{0};
     std::atomic<std::uint64_t> streamed{0};  // bytes reported while they went out
+    // The batch answered "transfer": "xet": upload_href is the write-token URL and
+    // upload_headers may carry a first token (X-Xet-*). The object goes up through the CAS.
+    bool xet = false;
 };
 
 // Reads the batch API's answer for objs[begin, end) (sans-io): appends a transfer for each object
 // the server wants; throws protocol_error on a malformed answer, the server's error for a refused
-// object.
+// object. A "xet" transfer (only when `xet_offered`) marks the transfers it appends as Xet ones.
 void parse_lfs_batch(const std::string& endpoint, const http_request& rq, const http_response& rs,
                      const std::vector<lfs_object>& objs, std::size_t begin, std::size_t end,
-                     std::vector<std::unique_ptr<lfs_transfer>>& out);
+                     std::vector<std::unique_ptr<lfs_transfer>>& out, bool xet_offered = false);
 
 struct lfs_totals {
     std::uint64_t objects = 0;  // sent, as opposed to already stored
     std::uint64_t bytes = 0;
     std::vector<std::string> sent_oids;
+    // Through Xet: what went over the wire (xorbs and shards), and the xorbs the CAS already had.
+    std::uint64_t xorbs_sent = 0, xorb_bytes_sent = 0, shards_sent = 0, chunks_deduped = 0;
 };
 
 // The LFS batch API, then basic or multipart transfers (parts in parallel, all transfers

@@ -1,0 +1,291 @@
+// Uploads through Xet: one read pass per object (chunked and hashed on the blocking pool, files
+// in parallel), dedup, xorbs a few at a time, then the shard.
+#include "upload/xet_upload.hpp"
+
+#include "blocking_call.hpp"
+#include "upload/commit_steps.hpp"
+#include "upload/xet_plan.hpp"
+#include "upload/xet_cas.hpp"
+#include "util/blocking.hpp"
+#include "util/for_each.hpp"
+#include "util/fs.hpp"
+#include "util/hash.hpp"
+#include "xet/chunker.hpp"
+
+#include <boost/json.hpp>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <memory>
+#include <set>
+
+namespace hfhub::upload {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+using namespace xet_up;
+
+bool xet_offered(const client& c) { return c.settings().xet.enabled; }
+
+namespace {
+
+constexpr std::size_t window_bytes = 16u << 20;  // read, chunked and placed at a time per file
+constexpr unsigned max_files_at_once = 3;         // each may have one xorb going up: memory stays bounded
+
+// A file's bytes in order, and the chunks they make: state that only pool jobs touch, one job
+// at a time.
+struct scanner {
+    xet::chunker ck;
+    util::hasher sha{util::hash_algo::sha256};
+    std::string carry;           // bytes of the chunk still open
+    std::uint64_t carry_at = 0;  // its offset in the object
+    std::vector<std::uint64_t> ends;
+};
+
+// One window: its bytes (the open chunk's first, then what was read) and the chunks it closed.
+struct window {
+    std::string data;
+    std::uint64_t base = 0;  // offset of data[0] in the object
+    std::vector<chunk_ref> chunks;
+    std::vector<std::uint32_t> offsets;  // of each chunk in `data`
+    std::string sha256;  // set on the last window
+};
+
+// Appends `fresh` (the next bytes of the object, none at its end), closes the chunks that end
+// in it and hashes them.
+window scan(scanner& s, std::string fresh, bool last) {
+    window w;
+    s.sha.update(fresh);
+    s.ends.clear();
+    s.ck.update(xet::as_bytes(fresh), s.ends);
+    if (last)
+        if (auto e = s.ck.finish()) s.ends.push_back(*e);
+    w.base = s.carry_at;
+    w.data = std::move(s.carry);
+    w.data += fresh;
+    std::uint64_t start = w.base;
+    for (std::uint64_t end : s.ends) {
+        auto off = static_cast<std::uint32_t>(start - w.base);
+        auto n = static_cast<std::uint32_t>(end - start);
+        w.chunks.push_back({xet::chunk_hash(xet::as_bytes(std::string_view(w.data).substr(off, n))), n});
+        w.offsets.push_back(off);
+        start = end;
+    }
+    s.carry = w.data.substr(static_cast<std::size_t>(start - w.base));
+    s.carry_at = start;
+    if (last) w.sha256 = s.sha.hex_digest();
+    return w;
+}
+
+// The xorb being filled: chunk bytes kept until it is cut and built on the pool.
+struct filling {
+    std::size_t slot = 0;
+    xorb_fill fill;
+    std::string data;
+    std::vector<chunk_ref> chunks;
+};
+
+struct object_job {
+    const lfs_transfer* t = nullptr;
+    file_plan plan;
+};
+
+class session {
+public:
+    session(client& c, const commit_options& o, progress_reporter& prog, lfs_totals& totals, cas_session& cas)
+        : c_(c), o_(o), prog_(prog), totals_(totals), cas_(cas), pool_(detail::blocking_executor(c)) {}
+
+    asio::awaitable<void> run(std::vector<object_job>& jobs) {
+        unsigned workers = std::max(1u, std::min(o_.max_workers, max_files_at_once));
+        co_await util::co_for_each(jobs.size(), workers, [&](std::size_t i) -> asio::awaitable<void> {
+            co_await co_object(jobs[i]);
+        });
+        co_await co_cut();  // the last, partly filled xorb
+        std::vector<file_plan> files;
+        for (auto& j : jobs) files.push_back(std::move(j.plan));
+        xet::shard sh = form_shard(files, made_);
+        std::vector<std::uint8_t> bytes = xet::serialize_shard(sh);
+        co_await cas_.co_upload_shard(std::move(bytes));
+        ++totals_.shards_sent;
+    }
+
+private:
+    // One object, window by window: read, chunk (pool), ask the dedup, place.
+    asio::awaitable<void> co_object(object_job& job) {
+        const lfs_object& obj = *job.t->obj;
+        job.plan.sha256 = obj.oid;
+        auto sc = std::make_shared<scanner>();
+        std::shared_ptr<util::unique_fd> fd;
+        const remote_body* remote = obj.source ? obj.source->remote() : nullptr;
+        if (!remote && obj.file) {
+            fd = std::make_shared<util::unique_fd>(::open(obj.file->c_str(), O_RDONLY | O_CLOEXEC));
+            if (!*fd) file_error(*obj.file, errno, "cannot open a file to upload");
+        }
+        dedup_sampler sampler;
+        std::size_t chunk_no = 0;
+        std::uint64_t off = 0;
+        std::string sha;
+        while (true) {
+            // A remote source is read in the pieces it asks for (what one request holds).
+            std::uint64_t piece = remote ? std::max<std::uint64_t>(1, std::min<std::uint64_t>(window_bytes, remote->piece_size))
+                                         : window_bytes;
+            std::uint64_t want = std::min<std::uint64_t>(piece, obj.size - off);
+            bool last = off + want >= obj.size;
+            window w;
+            if (remote) {
+                std::string fresh;
+                if (want) fresh = co_await remote->read(off, want);
+                if (fresh.size() != want) changed(obj);
+                // Named, not a temporary in the co_await: g++ 12 mishandles those.
+                auto scan_job = [sc, f = std::move(fresh), last]() mutable { return scan(*sc, std::move(f), last); };
+                w = co_await util::co_blocking(pool_, std::move(scan_job));
+            } else if (fd) {
+                int raw = fd->get();
+                auto scan_job = [sc, fd, raw, want, last, path = *obj.file]() {
+                    std::string fresh(static_cast<std::size_t>(want), '\0');
+                    std::size_t got = 0;
+                    while (got < want) {
+                        ssize_t n = ::read(raw, fresh.data() + got, fresh.size() - got);
+                        if (n < 0 && errno == EINTR) continue;
+                        if (n < 0) file_error(path, errno, "cannot read a file to upload");
+                        if (n == 0) break;
+                        got += static_cast<std::size_t>(n);
+                    }
+                    fresh.resize(got);
+                    return scan(*sc, std::move(fresh), last);
+                };
+                w = co_await util::co_blocking(pool_, std::move(scan_job));
+            } else {
+                std::string fresh = obj.bytes->substr(static_cast<std::size_t>(off), static_cast<std::size_t>(want));
+                auto scan_job = [sc, f = std::move(fresh), last]() mutable { return scan(*sc, std::move(f), last); };
+                w = co_await util::co_blocking(pool_, std::move(scan_job));
+            }
+            if (w.base + w.data.size() != off + want) changed(obj);
+            off += want;
+            if (c_.settings().xet.dedup) co_await co_query(w, sampler, chunk_no);
+            co_await co_place(job, w);
+            chunk_no += w.chunks.size();
+            prog_.advance(want);
+            if (last) {
+                sha = std::move(w.sha256);
+                break;
+            }
+        }
+        if (sha != obj.oid) changed(obj);
+    }
+
+    [[noreturn]] static void changed(const lfs_object& obj) {
+        diagnostics d;
+        d.client_message = (obj.file ? obj.file->string() : obj.path_in_repo) +
+                           " changed since it was hashed: its bytes no longer match " + obj.oid;
+        throw error(obj.file ? client_errc::local_file_changed : client_errc::checksum_mismatch, std::move(d));
+    }
+
+    // Asks the global dedup about the window's sampled chunks that nothing known covers yet.
+    asio::awaitable<void> co_query(const window& w, dedup_sampler& sampler, std::size_t first_no) {
+        std::vector<digest> ask;
+        for (std::size_t i = 0; i < w.chunks.size(); ++i) {
+            const digest& h = w.chunks[i].hash;
+            if (!sampler.should_query(first_no + i, h)) continue;
+            if (index_.find(h) || !queried_.insert(h).second) continue;
+            ask.push_back(h);
+        }
+        co_await util::co_for_each(ask.size(), 4, [&](std::size_t k) -> asio::awaitable<void> {
+            std::optional<std::vector<std::uint8_t>> answer = co_await cas_.co_query_chunk(ask[k]);
+            if (!answer) co_return;
+            auto parsed = xet::parse_shard(*answer);
+            if (!parsed) cas_.fail_answer("the dedup answer for chunk " + ask[k].hex() + " is not a shard: " +
+                                          parsed.error().message());
+            auto key = parsed->hmac_key();
+            std::vector<digest> hashes;
+            for (auto& x : parsed->xorbs) {
+                hashes.clear();
+                for (auto& ch : x.chunks) hashes.push_back(ch.chunk_hash);
+                index_.add_remote(key, x.cas_hash, hashes);
+            }
+        });
+    }
+
+    // Places each chunk: where the CAS or this upload has it, else into the xorb being filled.
+    asio::awaitable<void> co_place(object_job& job, const window& w) {
+        for (std::size_t i = 0; i < w.chunks.size(); ++i) {
+            const chunk_ref& ch = w.chunks[i];
+            std::optional<chunk_place> where = index_.find(ch.hash);
+            if (where) {
+                ++totals_.chunks_deduped;
+            } else {
+                // Another file may have started a xorb while this one waited for its cut: check again.
+                while (cur_ && !cur_->fill.fits(ch.size)) co_await co_cut();
+                if (!cur_) {
+                    cur_.emplace();
+                    cur_->slot = made_.size();
+                    made_.emplace_back();
+                }
+                where = chunk_place{new_xorb_slot{cur_->slot}, static_cast<std::uint32_t>(cur_->chunks.size())};
+                cur_->fill.add(ch.size);
+                cur_->data.append(w.data, w.offsets[i], ch.size);
+                cur_->chunks.push_back(ch);
+                index_.add_local(ch.hash, *where);
+            }
+            job.plan.chunks.push_back({ch.hash, ch.size, *where});
+        }
+    }
+
+    // Builds the filled xorb on the pool and sends it unless the CAS has it. The caller waits
+    // for it: at most one xorb per file worker is in flight.
+    asio::awaitable<void> co_cut() {
+        if (!cur_) co_return;
+        auto f = std::make_shared<filling>(std::move(*cur_));
+        cur_.reset();
+        auto build = [f]() {
+            xet::xorb_builder b;
+            std::size_t at = 0;
+            for (auto& ch : f->chunks) {
+                auto span = xet::as_bytes(std::string_view(f->data).substr(at, ch.size));
+                if (!b.add_chunk(span, ch.hash)) throw std::logic_error("a xorb over its bounds");
+                at += ch.size;
+            }
+            return b.finish();
+        };
+        xet::built_xorb x = co_await util::co_blocking(pool_, std::move(build));
+        made_xorb& m = made_[f->slot];
+        m.hash = x.hash;
+        m.chunks = x.chunks;
+        m.serialized_size = static_cast<std::uint32_t>(x.bytes.size());
+        f.reset();
+        std::uint64_t n = x.bytes.size();
+        if (co_await cas_.co_upload_xorb(x.hash, std::move(x.bytes))) {
+            ++totals_.xorbs_sent;
+            totals_.xorb_bytes_sent += n;
+        }
+    }
+
+    client& c_;
+    const commit_options& o_;
+    progress_reporter& prog_;
+    lfs_totals& totals_;
+    cas_session& cas_;
+    asio::any_io_executor pool_;
+    chunk_index index_;
+    std::set<digest> queried_;
+    std::optional<filling> cur_;
+    std::vector<made_xorb> made_;  // by slot
+};
+
+}  // namespace
+
+asio::awaitable<void> co_upload_xet(client& c, const std::string& repo_id, const commit_options& o,
+                                    const std::vector<const lfs_transfer*>& transfers, progress_reporter& progress,
+                                    lfs_totals& totals) {
+    cas_session cas(c, repo_id, o, *transfers.front());
+    std::vector<object_job> jobs;
+    for (auto* t : transfers) jobs.push_back({t, {}});
+    session s(c, o, progress, totals, cas);
+    co_await s.run(jobs);
+    for (auto* t : transfers) progress.step(t->obj->path_in_repo, 0);
+}
+
+}  // namespace hfhub::upload
