@@ -593,14 +593,17 @@ response hub::shard_upload(ctx& c) {
         // Again under the lock: a removal may have taken a xorb since.
         for (auto& [hex, _] : idx)
             if (!xet_.xorb_size(hex)) throw http_error(400, "", "The shard names xorb " + hex + ", which was not uploaded");
+        std::vector<std::string> shard_xorbs;
+        for (auto& [hex, _] : idx) shard_xorbs.push_back(hex);
         for (auto& f : files) {
             any_new |= xet_.put_file(f);
             if (!f.sha256.empty()) shas.push_back(f.sha256);
-            if (!f.terms.empty()) xet_.index_chunk(idx.at(f.terms[0].xorb)[f.terms[0].start].hash, f.terms[0].xorb);
+            if (!f.terms.empty())
+                xet_.index_chunk(idx.at(f.terms[0].xorb)[f.terms[0].start].hash, f.terms[0].xorb, shard_xorbs);
         }
         for (auto& [hex, ch] : idx)
             for (auto& k : ch)
-                if (dedup_eligible(k.hash)) xet_.index_chunk(k.hash, hex);
+                if (dedup_eligible(k.hash)) xet_.index_chunk(k.hash, hex, shard_xorbs);
     }
     // The files' oids are this repo's now, as an LFS upload through it would make them.
     auto granted = store_.lfs_grants(*r);
@@ -608,29 +611,35 @@ response hub::shard_upload(ctx& c) {
     return json_response(200, any_new ? R"({"result":1})" : R"({"result":0})");
 }
 
-// A shard holding the xorb the chunk is in, its chunk hashes keyed with a fresh HMAC key, so a
-// client learns only what it can match with hashes of data it has.
+// A shard holding the xorb the chunk is in and the other xorbs of the shard that registered it,
+// their chunk hashes keyed with a fresh HMAC key, so a client learns only what it can match with
+// hashes of data it has.
 response hub::dedup_query(ctx& c, const std::string& chunk_hex) {
     xet_auth(c, false);
-    auto x = xet_.dedup_xorb(chunk_hex);
-    if (!x) throw http_error(404, "", "Chunk not found");
-    auto ch = xet_.xorb_chunks(*x);
-    auto size = xet_.xorb_size(*x);
-    if (!ch || !size) throw http_error(404, "", "Chunk not found");
+    auto xorbs = xet_.dedup_xorbs(chunk_hex);
+    if (xorbs.empty()) throw http_error(404, "", "Chunk not found");
     xet::hash_key key;
     std::string rnd = util::random_hex(32);
     for (std::size_t i = 0; i < key.size(); ++i) key[i] = static_cast<std::uint8_t>(std::stoi(rnd.substr(2 * i, 2), nullptr, 16));
-    xet::cas_info info;
-    info.cas_hash = *xet::merkle_hash::from_hex(*x);
-    info.num_bytes_on_disk = static_cast<std::uint32_t>(*size);
-    std::uint32_t at = 0;
-    for (auto& k : *ch) {
-        info.chunks.push_back({xet::keyed_chunk_hash(k.hash, key), at, k.size});
-        at += k.size;
-    }
-    info.num_bytes_in_cas = at;
     xet::shard s;
-    s.xorbs.push_back(std::move(info));
+    for (auto& x : xorbs) {
+        auto ch = xet_.xorb_chunks(x);
+        auto size = xet_.xorb_size(x);
+        if (!ch || !size) {
+            if (s.xorbs.empty()) throw http_error(404, "", "Chunk not found");
+            continue;
+        }
+        xet::cas_info info;
+        info.cas_hash = *xet::merkle_hash::from_hex(x);
+        info.num_bytes_on_disk = static_cast<std::uint32_t>(*size);
+        std::uint32_t at = 0;
+        for (auto& k : *ch) {
+            info.chunks.push_back({xet::keyed_chunk_hash(k.hash, key), at, k.size});
+            at += k.size;
+        }
+        info.num_bytes_in_cas = at;
+        s.xorbs.push_back(std::move(info));
+    }
     xet::shard_serialize_options opts;
     opts.with_footer = true;
     opts.chunk_hash_hmac_key = key;

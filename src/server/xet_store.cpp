@@ -158,17 +158,39 @@ std::optional<std::pair<std::string, std::uint64_t>> xet_store::by_sha256(std::s
     return std::make_pair(text->substr(0, 64), std::stoull(num));
 }
 
-void xet_store::index_chunk(const xet::merkle_hash& chunk, std::string_view xorb_hex) {
+void xet_store::index_chunk(const xet::merkle_hash& chunk, std::string_view xorb_hex,
+                            std::span<const std::string> shard_xorbs) {
+    std::string text(xorb_hex);
+    std::size_t n = 1;
+    for (auto& x : shard_xorbs) {
+        if (n >= max_dedup_xorbs) break;
+        if (x == xorb_hex) continue;
+        text += '\n';
+        text += x;
+        ++n;
+    }
     fs::path p = fan("dedup", chunk.hex());
-    if (util::read_file(p) == xorb_hex) return;
-    write_durable(p, xorb_hex);
+    if (util::read_file(p) == text) return;
+    write_durable(p, text);
 }
 
-std::optional<std::string> xet_store::dedup_xorb(std::string_view chunk_hex) const {
-    if (!is_lower_hex64(chunk_hex)) return std::nullopt;
+std::vector<std::string> xet_store::dedup_xorbs(std::string_view chunk_hex) const {
+    std::vector<std::string> out;
+    if (!is_lower_hex64(chunk_hex)) return out;
     auto text = util::read_file(fan("dedup", chunk_hex));
-    if (!text || !is_lower_hex64(*text) || !xorb_size(*text)) return std::nullopt;
-    return text;
+    if (!text) return out;
+    std::size_t at = 0;
+    while (at <= text->size() && out.size() < max_dedup_xorbs) {
+        auto end = text->find('\n', at);
+        if (end == std::string::npos) end = text->size();
+        std::string x = text->substr(at, end - at);
+        // Entries are checked when read: a xorb removed since is skipped, and the chunk's own
+        // xorb gone means the chunk is unknown.
+        if (is_lower_hex64(x) && xorb_size(x)) out.push_back(std::move(x));
+        else if (out.empty()) return out;
+        at = end + 1;
+    }
+    return out;
 }
 
 std::unordered_set<std::string> xet_store::referenced_xorbs() const {

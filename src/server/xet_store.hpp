@@ -5,7 +5,8 @@
 //   xorbs/<2 hex>/<xorb hex>.idx   its chunks: hash, offset, serialized and unpacked size
 //   files/<2 hex>/<file hex>.json  a file's reconstruction: terms, size, sha256, time
 //   sha256/<2 hex>/<sha256>        "<file hex> <size>": the LFS oid a commit's pointer names
-//   dedup/<2 hex>/<chunk hex>      the xorb that holds the chunk (eligible chunks only)
+//   dedup/<2 hex>/<chunk hex>      the xorb that holds the chunk, then its shard's other xorbs,
+//                                  one per line (eligible chunks only)
 // Everything is written temp -> fsync -> rename, so a crash leaves an entry whole or absent.
 #pragma once
 
@@ -69,9 +70,14 @@ public:
     // The file hash and size an LFS oid stands for.
     std::optional<std::pair<std::string, std::uint64_t>> by_sha256(std::string_view sha) const;
 
-    // Global deduplication: the xorb that holds a chunk, if the chunk was indexed.
-    void index_chunk(const xet::merkle_hash& chunk, std::string_view xorb_hex);
-    std::optional<std::string> dedup_xorb(std::string_view chunk_hex) const;
+    // Global deduplication: the xorb that holds a chunk, then the other xorbs of the shard that
+    // registered it (at most max_dedup_xorbs in all). A hit answers with all of them, as the Hub
+    // answers with a shard: a file's sampled chunks are sparse, and one xorb per hit would leave
+    // the unchanged chunks of unsampled xorbs to be sent again.
+    static constexpr std::size_t max_dedup_xorbs = 64;
+    void index_chunk(const xet::merkle_hash& chunk, std::string_view xorb_hex, std::span<const std::string> shard_xorbs);
+    // The indexed xorbs that are still stored, the chunk's own first; empty when unknown.
+    std::vector<std::string> dedup_xorbs(std::string_view chunk_hex) const;
 
     // Forgets the file the oid stands for (its sha256 entry and its reconstruction), then drops
     // xorbs no remaining file references. Returns how many xorbs went.

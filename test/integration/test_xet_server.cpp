@@ -564,6 +564,32 @@ BOOST_AUTO_TEST_CASE(global_dedup_answers_a_shard_with_keyed_chunk_hashes) {
     (void)file;
 }
 
+// A file over three xorbs: a hit on its first chunk answers every xorb of the shard that
+// registered it, so a client finds the unchanged chunks of xorbs it never sampled.
+BOOST_AUTO_TEST_CASE(a_dedup_hit_answers_every_xorb_of_the_registering_shard) {
+    xet_fixture f;
+    auto a = pack(pattern_bytes(300000, 21));
+    auto b = pack(pattern_bytes(300000, 22));
+    auto c = pack(pattern_bytes(300000, 23));
+    for (auto* p : {&a, &b, &c}) BOOST_REQUIRE_EQUAL(f.put_xorb(*p, f.write_tok).status, 200u);
+    auto [file, bytes] = file_of({{&a, 0, static_cast<std::uint32_t>(a.chunks.size())},
+                                  {&b, 0, static_cast<std::uint32_t>(b.chunks.size())},
+                                  {&c, 0, static_cast<std::uint32_t>(c.chunks.size())}});
+    BOOST_REQUIRE_EQUAL(f.put_shard(shard_bytes({file}, {&a, &b, &c}), f.write_tok).status, 200u);
+    auto r = f.cas("GET", "/v1/chunks/default-merkledb/" + a.chunks[0].hash.hex(), f.read_tok);
+    BOOST_REQUIRE_EQUAL(r.status, 200u);
+    auto sh = xet::parse_shard(bytes_of(r.body));
+    BOOST_REQUIRE(sh);
+    BOOST_REQUIRE_EQUAL(sh->xorbs.size(), 3u);
+    BOOST_TEST(sh->xorbs[0].cas_hash.hex() == a.xorb_hex());  // the chunk's own xorb first
+    for (auto* p : {&b, &c}) {
+        auto last = xet::find_chunk(*sh, p->chunks.back().hash);
+        BOOST_REQUIRE(last.has_value());
+        BOOST_TEST(last->chunk_index == p->chunks.size() - 1);
+    }
+    (void)bytes;
+}
+
 BOOST_AUTO_TEST_CASE(a_xet_file_is_committed_and_resolved_for_every_client) {
     xet_fixture f;
     auto p = pack(pattern_bytes(900000, 13));
