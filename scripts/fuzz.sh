@@ -35,7 +35,7 @@ declare -A target_sources=(
   [fuzz_hub_json]="src/hub/hub_json.cpp src/upload/lfs_batch.cpp src/http/policy.cpp"
   [fuzz_paths]=""
   [fuzz_commit_payload]="src/server/commit_payload.cpp"
-  [fuzz_server_routes]="$(ls src/server/*.cpp | grep -v -e session_ -e '/server\.cpp$' | tr '\n' ' ')"
+  [fuzz_server_routes]="$(ls src/server/*.cpp | grep -v -e session_ -e '/server\.cpp$' | tr '\n' ' ') $(ls src/xet/*.cpp | tr '\n' ' ') ${blake3[*]}"
   [fuzz_xet_parsers]="$(ls src/xet/*.cpp | tr '\n' ' ') ${blake3[*]}"
 )
 all=(fuzz_safetensors_header fuzz_card_front_matter fuzz_card_template fuzz_http_response fuzz_hub_json fuzz_paths

@@ -11,6 +11,9 @@
 
 #include <boost/json.hpp>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <map>
 
@@ -422,7 +425,8 @@ response hub::xorb_range_get(ctx& c, const std::string& hex) {
     auto h = c.req.headers.get("Range");
     auto asked = h ? parse_closed_ranges(*h) : std::nullopt;
     if (!asked) throw http_error(403, "", "A Range within the signed ranges is required");
-    for (auto& [a, b] : *asked) {
+    for (auto& rg : *asked) {
+        auto a = rg.first, b = rg.second;  // not a structured binding: clang 14 can't capture one
         bool inside = std::any_of(allowed->begin(), allowed->end(), [&](auto& s) { return s.first <= a && b <= s.second; });
         if (!inside) throw http_error(403, "", "Range " + std::to_string(a) + "-" + std::to_string(b) + " is not signed");
         if (b >= *size) {
