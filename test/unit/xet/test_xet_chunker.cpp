@@ -3,6 +3,8 @@
 // is split.
 #include "xet/chunker.hpp"
 
+#include "xet_test_data.hpp"
+
 #include <boost/test/unit_test.hpp>
 
 #include <cstdint>
@@ -10,20 +12,9 @@
 
 using namespace hfhub::xet;
 
-namespace {
+using hfhub::xet::test::pseudo_random;
 
-// xorshift32, one byte per step: the same stream test/interop/xet_vectors.mjs generates.
-std::vector<std::uint8_t> pseudo_random(std::size_t n, std::uint32_t seed) {
-    std::vector<std::uint8_t> out(n);
-    std::uint32_t x = seed;
-    for (auto& b : out) {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        b = static_cast<std::uint8_t>(x);
-    }
-    return out;
-}
+namespace {
 
 // docs/xet/chunking.md's pseudocode, every byte hashed and tested.
 std::vector<std::uint64_t> reference_ends(const std::vector<std::uint8_t>& data) {

@@ -10,6 +10,8 @@
 #include "util/hash.hpp"
 
 #include <boost/json.hpp>
+#include "xet_test_data.hpp"
+
 #include <boost/test/unit_test.hpp>
 
 #include <cstdio>
@@ -22,20 +24,9 @@ namespace json = boost::json;
 namespace fs = std::filesystem;
 using namespace hfhub::xet;
 
-namespace {
+using hfhub::xet::test::pseudo_random;
 
-// The same streams as the script's pseudoRandom (xorshift32, one byte per step).
-std::vector<std::uint8_t> pseudo_random(std::size_t n, std::uint32_t seed) {
-    std::vector<std::uint8_t> out(n);
-    std::uint32_t x = seed;
-    for (auto& b : out) {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        b = static_cast<std::uint8_t>(x);
-    }
-    return out;
-}
+namespace {
 
 // The script's inputs, by name.
 std::map<std::string, std::vector<std::uint8_t>> inputs() {

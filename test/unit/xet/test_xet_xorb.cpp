@@ -4,6 +4,8 @@
 
 #include "xet/chunker.hpp"
 
+#include "xet_test_data.hpp"
+
 #include <boost/test/unit_test.hpp>
 
 #include <cstring>
@@ -15,17 +17,7 @@ using namespace hfhub::xet;
 
 namespace {
 
-std::vector<std::uint8_t> noise(std::size_t n, std::uint32_t seed) {
-    std::vector<std::uint8_t> out(n);
-    std::uint32_t x = seed;
-    for (auto& b : out) {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        b = static_cast<std::uint8_t>(x);
-    }
-    return out;
-}
+std::vector<std::uint8_t> noise(std::size_t n, std::uint32_t seed) { return hfhub::xet::test::pseudo_random(n, seed); }
 
 // Little-endian floats of a slowly varying signal: what byte grouping is for.
 std::vector<std::uint8_t> floats(std::size_t count) {
