@@ -1,6 +1,7 @@
 // Cancelling a big download anywhere (before its first byte, during the transfer, while it is
 // verified and published) ends it with hfhub::error(cancelled), promptly, with a consistent
 // cache; and no step of a download holds up the I/O thread it runs on.
+#include "node_script.hpp"
 #include "big_object.hpp"
 #include "client_util.hpp"
 #include "test_server.hpp"
@@ -81,18 +82,10 @@ constexpr std::uint64_t cancel_size = 1024 * mib;
 // the size of each snapshot file by name. Empty when node or the interop folder is not set up
 // (test/CMakeLists.txt sets both when node is installed); a scan that fails fails the test.
 std::optional<std::map<std::string, std::uint64_t>> js_cache_scan(const fs::path& cache) {
-    const char* node = std::getenv("HFHUB_NODE");
-    const char* dir = std::getenv("HFHUB_INTEROP_DIR");
-    if (!node || !dir || !*node || !*dir) return std::nullopt;
-    auto cmd = std::string("'") + node + "' '" + dir + "/cache_scan.mjs' '" + cache.string() + "' 2>&1";
-    std::string out;
-    if (FILE* p = ::popen(cmd.c_str(), "r")) {
-        char buf[4096];
-        for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
-        if (::pclose(p) != 0) throw std::runtime_error("cache_scan.mjs failed: " + out);
-    }
-    auto scan = json::parse(out).as_object();
-    if (!scan.at("warnings").as_array().empty()) throw std::runtime_error("JS cache reader warns: " + out);
+    auto out = test::run_interop_script("cache_scan.mjs", {cache.string()});
+    if (!out) return std::nullopt;
+    auto scan = json::parse(*out).as_object();
+    if (!scan.at("warnings").as_array().empty()) throw std::runtime_error("JS cache reader warns: " + *out);
     std::map<std::string, std::uint64_t> files;
     for (const auto& f : scan.at("files").as_array())
         files[std::string(f.at("file").as_string())] = f.at("size").to_number<std::uint64_t>();

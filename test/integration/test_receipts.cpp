@@ -1,5 +1,6 @@
 // Checkpoints from many ranks: each process stores its own shards and writes receipts, one
 // process commits them all. Ranks are real processes (the hfhub CLI); the commit is atomic.
+#include "node_script.hpp"
 #include "client_util.hpp"
 #include "hub_helpers.hpp"
 #include "test_server.hpp"
@@ -141,22 +142,12 @@ std::size_t commits_of(test_server& s, const std::string& api_repo) {
 // The JS client's sha256 of each file it downloads, when node and test/interop are set up.
 std::optional<std::map<std::string, std::string>> js_sha256(const std::string& endpoint, const std::string& repo,
                                                             const std::vector<std::string>& files) {
-    const char* node = std::getenv("HFHUB_NODE");
-    const char* dir = std::getenv("HFHUB_INTEROP_DIR");
-    if (!node || !dir || !*node || !*dir) return std::nullopt;
-    if (!fs::exists(fs::path(dir) / "node_modules")) return std::nullopt;
-    std::string cmd = std::string("'") + node + "' '" + dir + "/receipts_readback.mjs' '" + endpoint + "' '" +
-                      alice_token + "' '" + repo + "'";
-    for (auto& f : files) cmd += " '" + f + "'";
-    cmd += " 2>&1";
-    std::string out;
-    if (FILE* p = ::popen(cmd.c_str(), "r")) {
-        char buf[4096];
-        for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
-        if (::pclose(p) != 0) throw std::runtime_error("receipts_readback.mjs failed: " + out);
-    }
+    std::vector<std::string> args{endpoint, alice_token, repo};
+    args.insert(args.end(), files.begin(), files.end());
+    auto out = test::run_interop_script("receipts_readback.mjs", args);
+    if (!out) return std::nullopt;
     std::map<std::string, std::string> got;
-    json::value parsed = json::parse(out);
+    json::value parsed = json::parse(*out);
     for (auto& [k, v] : parsed.as_object()) got[std::string(k)] = std::string(v.as_string());
     return got;
 }

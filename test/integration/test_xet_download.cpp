@@ -2,6 +2,7 @@
 // with hfhub::xet, posted with a write token, committed as LFS pointers), then fetched with
 // hf_hub_download / snapshot_download through the CAS, checked byte for byte and in the
 // server's access log.
+#include "node_script.hpp"
 #include "client_util.hpp"
 #include "hub_helpers.hpp"
 #include "test_server.hpp"
@@ -384,23 +385,13 @@ BOOST_AUTO_TEST_SUITE(xet_download_interop)
 
 // The JS client (@huggingface/hub, Xet by default) uploads; hfhub downloads through Xet.
 BOOST_AUTO_TEST_CASE(js_uploads_hfhub_downloads_through_xet) {
-    const char* node = std::getenv("HFHUB_NODE");
-    const char* dir = std::getenv("HFHUB_INTEROP_DIR");
-    if (!node || !dir || !*node || !*dir || !fs::exists(fs::path(dir) / "node_modules")) {
+    test_server s;
+    auto ran = test::run_interop_script("xet_js_upload_for_hfhub.mjs", {s.url(), alice_token, "alice/fromjs"});
+    if (!ran) {
         BOOST_TEST_MESSAGE("node or test/interop/node_modules missing: the JS Xet upload was skipped");
         return;
     }
-    test_server s;
-    std::string cmd = std::string("'") + node + "' '" + dir + "/xet_js_upload_for_hfhub.mjs' '" + s.url() + "' '" +
-                      alice_token + "' alice/fromjs 2>&1";
-    std::string out;
-    int rc = -1;
-    if (FILE* p = ::popen(cmd.c_str(), "r")) {
-        char buf[4096];
-        for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
-        rc = ::pclose(p);
-    }
-    BOOST_REQUIRE_MESSAGE(rc == 0, "xet_js_upload_for_hfhub.mjs failed: " << out);
+    const std::string& out = *ran;
     auto res = json::parse(out.substr(out.rfind("{\"files\""))).as_object();
     BOOST_TEST_REQUIRE(res.at("files").as_object().size() == 2u);
 

@@ -2,6 +2,7 @@
 // shards, dedup, reconstructions and their signed xorb ranges), resolve of Xet-stored files for
 // every client, content-addressed sharing and clean-up, and the official JS client end to end.
 // Xorbs and shards are built with the project's own xet library.
+#include "node_script.hpp"
 #include "client_util.hpp"
 #include "hub_helpers.hpp"
 #include "test_server.hpp"
@@ -732,23 +733,13 @@ BOOST_AUTO_TEST_CASE(a_corrupt_fault_damages_served_xorb_bytes) {
 }
 
 BOOST_AUTO_TEST_CASE(the_js_client_uploads_and_downloads_through_xet) {
-    const char* node = std::getenv("HFHUB_NODE");
-    const char* dir = std::getenv("HFHUB_INTEROP_DIR");
-    if (!node || !dir || !*node || !*dir || !fs::exists(fs::path(dir) / "node_modules")) {
+    test_server s;
+    auto ran = test::run_interop_script("xet_js_roundtrip.mjs", {s.url(), alice_token, "alice/jsxet"});
+    if (!ran) {
         BOOST_TEST_MESSAGE("node or test/interop/node_modules missing: the JS Xet round trip was skipped");
         return;
     }
-    test_server s;
-    std::string cmd = std::string("'") + node + "' '" + dir + "/xet_js_roundtrip.mjs' '" + s.url() + "' '" +
-                      alice_token + "' alice/jsxet 2>&1";
-    std::string out;
-    int rc = -1;
-    if (FILE* p = ::popen(cmd.c_str(), "r")) {
-        char buf[4096];
-        for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
-        rc = ::pclose(p);
-    }
-    BOOST_REQUIRE_MESSAGE(rc == 0, "xet_js_roundtrip.mjs failed: " << out);
+    const std::string& out = *ran;
     auto res = json::parse(out.substr(out.rfind("{\"files\""))).as_object();
     BOOST_TEST(res.at("files").as_object().size() == 2u);
     // It went the Xet way both ways.

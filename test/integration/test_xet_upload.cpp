@@ -2,6 +2,7 @@
 // byte-identical, xorbs and a shard in the access log, no xorb for bytes the CAS has (another
 // repo, a mirror), a checkpoint with 10% of its tensors changed sends little, refusals commit
 // nothing, receipts, Xet turned off, and the JS client reading (and deduping against) hfhub.
+#include "node_script.hpp"
 #include "client_util.hpp"
 #include "hub_helpers.hpp"
 #include "test_server.hpp"
@@ -76,19 +77,9 @@ std::string safetensors(std::size_t tensors, std::size_t tensor_bytes, const std
 // Runs test/interop/xet_js_download_from_hfhub.mjs with `args`; its JSON output, or nullopt
 // when node or test/interop/node_modules is missing.
 std::optional<json::value> js(const std::vector<std::string>& args) {
-    const char* node = std::getenv("HFHUB_NODE");
-    const char* dir = std::getenv("HFHUB_INTEROP_DIR");
-    if (!node || !dir || !*node || !*dir) return std::nullopt;
-    if (!fs::exists(fs::path(dir) / "node_modules")) return std::nullopt;
-    std::string cmd = std::string("'") + node + "' '" + dir + "/xet_js_download_from_hfhub.mjs'";
-    for (auto& a : args) cmd += " '" + a + "'";
-    cmd += " 2>&1";
-    std::string out;
-    if (FILE* p = ::popen(cmd.c_str(), "r")) {
-        char buf[4096];
-        for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
-        if (::pclose(p) != 0) throw std::runtime_error("xet_js_download_from_hfhub.mjs failed: " + out);
-    }
+    auto ran = test::run_interop_script("xet_js_download_from_hfhub.mjs", args);
+    if (!ran) return std::nullopt;
+    const std::string& out = *ran;
     auto brace = out.find('{');
     if (brace == std::string::npos) throw std::runtime_error("xet_js_download_from_hfhub.mjs printed no JSON: " + out);
     return json::parse(out.substr(brace));
