@@ -144,6 +144,13 @@ struct xet_fixture {
     test::http_response put_shard(const std::string& bytes, const std::string& tok) {
         return cas("POST", "/v1/shards", tok, bytes);
     }
+    // `size` bytes packed into one xorb of at least `min_chunks` chunks, uploaded.
+    packed stored_xorb(std::size_t size, unsigned seed, std::size_t min_chunks) {
+        auto p = pack(pattern_bytes(size, seed));
+        if (p.chunks.size() < min_chunks) throw std::runtime_error("test data of too few chunks");
+        if (auto r = put_xorb(p, write_tok); r.status != 200) throw std::runtime_error("xorb: " + r.body);
+        return p;
+    }
     // Uploads the xorb and a shard registering the whole of `p` as one file; returns its info.
     xet::file_info upload_file(const packed& p, const std::string& tok) {
         if (auto r = put_xorb(p, tok); r.status != 200) throw std::runtime_error("xorb: " + r.body);
@@ -457,10 +464,8 @@ BOOST_AUTO_TEST_CASE(shards_register_only_files_that_check_out) {
 
 BOOST_AUTO_TEST_CASE(reconstructions_v1_and_v2_with_ranges_and_signed_xorb_urls) {
     xet_fixture f;
-    auto p = pack(pattern_bytes(1300000, 11));
+    auto p = f.stored_xorb(1300000, 11, 8);
     auto n = static_cast<std::uint32_t>(p.chunks.size());
-    BOOST_REQUIRE(n >= 8);
-    BOOST_REQUIRE_EQUAL(f.put_xorb(p, f.write_tok).status, 200u);
     // Chunks [0,2) then [5,7): two ranges of one xorb, fetched with one multi-range request.
     auto [split, split_bytes] = file_of({{&p, 0, 2}, {&p, 5, 7}});
     auto [whole, whole_bytes] = file_of({{&p, 0, n}});
@@ -544,10 +549,8 @@ BOOST_AUTO_TEST_CASE(reconstructions_v1_and_v2_with_ranges_and_signed_xorb_urls)
 // hash; gapVerification holds the shard's verification hashes of the terms no window touches.
 BOOST_AUTO_TEST_CASE(file_chunk_hashes_give_windows_and_subtrees_that_rebuild_the_file_hash) {
     xet_fixture f;
-    auto p = pack(pattern_bytes(2600000, 31));
+    auto p = f.stored_xorb(2600000, 31, 30);
     auto n = static_cast<std::uint32_t>(p.chunks.size());
-    BOOST_REQUIRE(n >= 30);
-    BOOST_REQUIRE_EQUAL(f.put_xorb(p, f.write_tok).status, 200u);
     // Not a structured binding: the lambdas below capture these.
     auto made = file_of({{&p, 0, 10}, {&p, 10, 25}, {&p, 25, n}});
     const auto& file = made.first;
