@@ -2,6 +2,7 @@
 // and signed xorb ranges on the storage origin, and the bytes of Xet-stored files for clients
 // that only speak LFS. Spec: hub-docs docs/xet/*.md.
 #include "server/hub.hpp"
+#include "server/lfs_batch_object.hpp"
 #include "server/xet_reconstruct.hpp"
 
 #include "util/hash.hpp"
@@ -192,21 +193,13 @@ response hub::xet_batch(ctx& c, repo_type t, const std::string& id, repo& target
     json::array out;
     for (auto& ov : objects) {
         json::object o;
-        std::string oid;
-        std::int64_t size = -1;
-        if (ov.is_object()) {
-            if (auto* v = ov.as_object().if_contains("oid"); v && v->is_string()) oid = json::value_to<std::string>(*v);
-            if (auto* v = ov.as_object().if_contains("size"); v && v->is_number()) size = v->to_number<std::int64_t>();
-        }
-        o["oid"] = oid;
-        o["size"] = size;
-        if (!util::is_hex(oid, 64) || size < 0) {
-            o["error"] = json::object{{"code", 422}, {"message", "Invalid object: needs a sha256 oid and a size"}};
+        auto obj = read_batch_object(ov, o);
+        if (!obj) {
             out.push_back(std::move(o));
             continue;
         }
-        auto have = lfs_.stat(oid);
-        if (!(have && *have == static_cast<std::uint64_t>(size) && granted.contains(oid)))
+        auto have = lfs_.stat(obj->oid);
+        if (!(have && *have == obj->size && granted.contains(obj->oid)))
             o["actions"] = json::object{
                 {"upload", json::object{{"href", href},
                                         {"header", json::object{{"X-Xet-Cas-Url", cfg_.storage_url},
