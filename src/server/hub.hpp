@@ -174,6 +174,7 @@ private:
     response dedup_query(ctx& c, const std::string& chunk_hex);
     response reconstruction(ctx& c, const std::string& file_hex, bool v2);
     response batch_reconstruction(ctx& c);
+    response file_chunk_hashes(ctx& c, const std::string& file_hex);
     response file_head(ctx& c, const std::string& file_hex);
     response xorb_range_get(ctx& c, const std::string& hex);
     std::string sign_xorb_ranges(const std::string& xorb,

@@ -1,6 +1,7 @@
 // Writing: validate-yaml, preupload, the LFS batch API and its storage side, and the NDJSON
 // commit.
 #include "server/hub.hpp"
+#include "server/lfs_batch_object.hpp"
 
 #include "util/fs.hpp"
 #include "util/hash.hpp"
@@ -279,20 +280,13 @@ response hub::lfs_batch(ctx& c, repo_type t, const std::string& id) {
     const auto granted = store_.lfs_grants(*target);
     for (auto& ov : objects->as_array()) {
         json::object o;
-        std::string oid;
-        std::int64_t size = -1;
-        if (ov.is_object()) {
-            if (auto* v = ov.as_object().if_contains("oid"); v && v->is_string()) oid = json::value_to<std::string>(*v);
-            if (auto* v = ov.as_object().if_contains("size"); v && v->is_number()) size = v->to_number<std::int64_t>();
-        }
-        o["oid"] = oid;
-        o["size"] = size;
-        if (!util::is_hex(oid, 64) || size < 0) {
-            o["error"] = json::object{{"code", 422}, {"message", "Invalid object: needs a sha256 oid and a size"}};
+        auto obj = read_batch_object(ov, o);
+        if (!obj) {
             out.push_back(std::move(o));
             continue;
         }
-        auto usize = static_cast<std::uint64_t>(size);
+        const std::string& oid = obj->oid;
+        const std::uint64_t usize = obj->size;
         auto have = lfs_.stat(oid);
         if (op == "download") {
             if (!have || !granted.contains(oid)) o["error"] = json::object{{"code", 404}, {"message", "Object does not exist"}};

@@ -2,10 +2,12 @@
 // and signed xorb ranges on the storage origin, and the bytes of Xet-stored files for clients
 // that only speak LFS. Spec: hub-docs docs/xet/*.md.
 #include "server/hub.hpp"
+#include "server/lfs_batch_object.hpp"
 #include "server/xet_reconstruct.hpp"
 
 #include "util/hash.hpp"
 #include "util/paths.hpp"
+#include "xet/chunk_windows.hpp"
 #include "xet/shard.hpp"
 #include "xet/xorb.hpp"
 
@@ -191,21 +193,13 @@ response hub::xet_batch(ctx& c, repo_type t, const std::string& id, repo& target
     json::array out;
     for (auto& ov : objects) {
         json::object o;
-        std::string oid;
-        std::int64_t size = -1;
-        if (ov.is_object()) {
-            if (auto* v = ov.as_object().if_contains("oid"); v && v->is_string()) oid = json::value_to<std::string>(*v);
-            if (auto* v = ov.as_object().if_contains("size"); v && v->is_number()) size = v->to_number<std::int64_t>();
-        }
-        o["oid"] = oid;
-        o["size"] = size;
-        if (!util::is_hex(oid, 64) || size < 0) {
-            o["error"] = json::object{{"code", 422}, {"message", "Invalid object: needs a sha256 oid and a size"}};
+        auto obj = read_batch_object(ov, o);
+        if (!obj) {
             out.push_back(std::move(o));
             continue;
         }
-        auto have = lfs_.stat(oid);
-        if (!(have && *have == static_cast<std::uint64_t>(size) && granted.contains(oid)))
+        auto have = lfs_.stat(obj->oid);
+        if (!(have && *have == obj->size && granted.contains(obj->oid)))
             o["actions"] = json::object{
                 {"upload", json::object{{"href", href},
                                         {"header", json::object{{"X-Xet-Cas-Url", cfg_.storage_url},
@@ -241,6 +235,8 @@ response hub::dispatch_cas(ctx& c) {
     if ((is(0, "v1") || is(0, "v2")) && is(1, "reconstructions") && s.size() == 3 && m == "GET")
         return reconstruction(c, hash_param(s[2], "file id"), s[0] == "v2");
     if (is(0, "v1") && is(1, "reconstructions") && s.size() == 2 && m == "POST") return batch_reconstruction(c);
+    if (is(0, "v2") && is(1, "file-chunk-hashes") && s.size() == 3 && m == "GET")
+        return file_chunk_hashes(c, hash_param(s[2], "file id"));
     if (is(0, "v1") && is(1, "files") && s.size() == 3 && m == "HEAD")
         return file_head(c, hash_param(s[2], "file id"));
     throw http_error(404, "", "Not found: " + c.req.path);
@@ -412,6 +408,46 @@ response hub::batch_reconstruction(ctx& c) {
         }
     }
     return json_response(200, json::serialize(json::object{{"files", std::move(files)}, {"fetch_info", std::move(fetch)}}));
+}
+
+// The spans a client re-chunks to change bytes of a stored file, and the Merkle subtrees of
+// the chunks around them (api.md "Get File Chunk Hashes"; camelCase, as the Hub answers).
+response hub::file_chunk_hashes(ctx& c, const std::string& file_hex) {
+    auto cl = xet_auth(c, false);
+    auto h = c.req.headers.get("X-Range-Dirty");
+    auto asked = h ? parse_closed_ranges(*h) : std::nullopt;
+    if (!asked) throw http_error(400, "", "X-Range-Dirty: bytes=<first>-<last>[,...] is required (inclusive ends)");
+    auto f = xet_readable_file(cl, file_hex);
+    std::vector<xet::byte_range> dirty;
+    for (auto& [a, b] : *asked) dirty.push_back({a, b + 1});
+    dirty = xet::normalize_dirty_ranges(std::move(dirty), f.size);
+    if (dirty.empty())
+        throw http_error(400, "", "No X-Range-Dirty range falls within the file's " + std::to_string(f.size) + " bytes");
+    recon_plan p = plan_reconstruction(xet_, f, 0, f.size - 1);
+    std::vector<xet::hash_and_size> chunks;
+    std::vector<std::uint64_t> segments;
+    std::vector<xet::merkle_hash> verification;
+    for (auto& t : f.terms) {
+        auto& idx = p.chunks.at(t.xorb);
+        std::vector<xet::merkle_hash> hashes;
+        for (auto k = t.start; k < t.end; ++k) {
+            chunks.push_back({idx[k].hash, idx[k].size});
+            hashes.push_back(idx[k].hash);
+        }
+        segments.push_back(t.unpacked);
+        // What the shard's verification entry was: the upload checked it against these hashes.
+        verification.push_back(xet::verification_hash(hashes));
+    }
+    auto plan = xet::plan_chunk_windows(chunks, dirty);
+    json::array windows, ranges, gaps;
+    for (auto& w : plan.windows) windows.push_back(json::object{{"dirtyByteRange", json::array{w.start, w.end}}});
+    for (auto& g : plan.gaps) ranges.push_back(g ? g->to_json() : json::value(nullptr));
+    for (auto i : xet::untouched_segments(segments, plan.windows)) gaps.push_back(json::value(verification[i].hex()));
+    return json_response(200, json::serialize(json::object{{"totalChunks", chunks.size()},
+                                                           {"fileSize", f.size},
+                                                           {"windows", std::move(windows)},
+                                                           {"hashRanges", std::move(ranges)},
+                                                           {"gapVerification", std::move(gaps)}}));
 }
 
 // A signed URL's xorb bytes: only ranges within those it was signed for; several at once come

@@ -27,6 +27,7 @@ public:
             case errc::too_many_entries: return "shard has more entries than allowed";
             case errc::inconsistent_shard: return "shard verification entries are inconsistent";
             case errc::invalid_range: return "invalid chunk range";
+            case errc::invalid_subtree: return "malformed Merkle subtree, or subtrees merged out of order";
         }
         return "unknown Xet error " + std::to_string(v);
     }

@@ -27,6 +27,7 @@ enum class errc {
     too_many_entries,       // a shard over the parser's entry limit
     inconsistent_shard,     // verification entries on some files only, or one file's count off
     invalid_range,          // a chunk range [start, end) that is empty or reversed
+    invalid_subtree,        // a Merkle subtree that is malformed or merged out of order
 };
 
 const std::error_category& category() noexcept;

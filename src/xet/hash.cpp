@@ -45,8 +45,9 @@ std::uint64_t last_word(const merkle_hash& h) noexcept {
     return v;
 }
 
-// One tree node over 2..9 children: "<hex> : <size>\n" per child, keyed with the node key.
-hash_and_size merge(std::span<const hash_and_size> children) noexcept {
+}  // namespace
+
+hash_and_size merge_nodes(std::span<const hash_and_size> children) noexcept {
     // 64 hex + " : " + up to 20 digits + "\n" per child, at most 9 children.
     char buf[9 * 88];
     std::size_t pos = 0;
@@ -64,18 +65,16 @@ hash_and_size merge(std::span<const hash_and_size> children) noexcept {
     return {keyed_hash(internal_node_key, {reinterpret_cast<const std::uint8_t*>(buf), pos}), total};
 }
 
-// How many of the next nodes form one parent: at least 2, at most 9, ending at the first node
-// from the third on whose hash is 0 mod 4 (xet-core's next_merge_cut).
-std::size_t next_cut(std::span<const hash_and_size> nodes) noexcept {
+bool is_natural_cut(const merkle_hash& h) noexcept { return last_word(h) % 4 == 0; }
+
+std::size_t next_merge_cut(std::span<const hash_and_size> nodes) noexcept {
     if (nodes.size() <= 2) return nodes.size();
     std::size_t end = std::min<std::size_t>(9, nodes.size());
     for (std::size_t i = 2; i < end; ++i) {
-        if (last_word(nodes[i].hash) % 4 == 0) return i + 1;
+        if (is_natural_cut(nodes[i].hash)) return i + 1;
     }
     return end;
 }
-
-}  // namespace
 
 bool merkle_hash::is_zero() const noexcept {
     return std::all_of(bytes.begin(), bytes.end(), [](std::uint8_t b) { return b == 0; });
@@ -138,8 +137,8 @@ merkle_hash xorb_hash(std::span<const hash_and_size> chunks) {
         std::size_t write = 0;
         std::size_t read = 0;
         while (read != level.size()) {
-            std::size_t n = next_cut(std::span(level).subspan(read));
-            level[write++] = merge(std::span(level).subspan(read, n));
+            std::size_t n = next_merge_cut(std::span(level).subspan(read));
+            level[write++] = merge_nodes(std::span(level).subspan(read, n));
             read += n;
         }
         level.resize(write);

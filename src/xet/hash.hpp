@@ -77,6 +77,16 @@ merkle_hash chunk_hash(std::span<const std::uint8_t> data) noexcept;
 // A single chunk's xorb hash is its chunk hash; no chunks hash to all zeros.
 merkle_hash xorb_hash(std::span<const hash_and_size> chunks);
 
+// The tree's building blocks, for code that aggregates a file's chunks piecewise:
+// a node's hash ends a group when its last u64 (little-endian) is 0 mod 4;
+bool is_natural_cut(const merkle_hash& h) noexcept;
+// how many of the next nodes form one parent (2..9, ending at the first natural cut from the
+// third node on, or fewer when fewer are left);
+std::size_t next_merge_cut(std::span<const hash_and_size> nodes) noexcept;
+// the parent of 1..9 nodes: "<hex> : <size>\n" per child keyed with INTERNAL_NODE_KEY, and
+// the sum of their sizes.
+hash_and_size merge_nodes(std::span<const hash_and_size> children) noexcept;
+
 // The file hash: blake3_keyed(salt, xorb_hash(chunks)), salt all zeros by default.
 // An empty file (no chunks) hashes to all zeros, as xet-core defines it.
 merkle_hash file_hash(std::span<const hash_and_size> chunks);

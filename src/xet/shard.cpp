@@ -29,6 +29,38 @@ merkle_hash hash_at(const std::uint8_t* p) noexcept {
     return h;
 }
 
+// The body's 48-byte records, in order, up to the footer.
+struct record_reader {
+    const std::uint8_t* data;
+    std::size_t pos;
+    std::size_t end;
+    // The next record; nullptr when fewer than 48 bytes are left.
+    const std::uint8_t* next() noexcept {
+        if (end - pos < shard_entry_size) return nullptr;
+        pos += shard_entry_size;
+        return data + pos - shard_entry_size;
+    }
+};
+
+// n records the caller made sure are there, each made into a T by `read`.
+template <class T, class Read>
+void read_records(record_reader& in, std::uint32_t n, std::vector<T>& out, Read read) {
+    out.reserve(n);
+    for (std::uint32_t i = 0; i < n; ++i) out.push_back(read(in.next()));
+}
+
+// A section: header records, each followed by its own records, which `entry` reads, until
+// the bookend.
+template <class Entry>
+std::error_code read_section(record_reader& in, Entry entry) {
+    for (;;) {
+        const std::uint8_t* r = in.next();
+        if (!r) return errc::missing_bookend;
+        if (hash_at(r).is_marker()) return {};
+        if (auto ec = entry(r)) return ec;
+    }
+}
+
 class writer {
 public:
     std::vector<std::uint8_t> out;
@@ -159,11 +191,11 @@ result<shard> parse_shard(std::span<const std::uint8_t> bytes, const shard_parse
     const std::size_t body_end = size - static_cast<std::size_t>(footer_size);
 
     shard s;
-    std::size_t pos = shard_header_size;
+    record_reader in{p, shard_header_size, body_end};
     std::size_t entries = 0;
-    // Room for n records of 48 bytes before body_end, counted against the entry limit.
+    // Room for n records before the footer, counted against the entry limit.
     auto reserve = [&](std::uint64_t n) -> std::error_code {
-        if (n > (body_end - pos) / shard_entry_size) return errc::truncated;
+        if (n > (in.end - in.pos) / shard_entry_size) return errc::truncated;
         if (n > opts.max_entries - entries) return errc::too_many_entries;
         entries += static_cast<std::size_t>(n);
         return {};
@@ -171,61 +203,47 @@ result<shard> parse_shard(std::span<const std::uint8_t> bytes, const shard_parse
 
     bool some_verified = false;
     bool some_unverified = false;
-    for (;;) {
-        if (body_end - pos < shard_entry_size) return errc::missing_bookend;
-        const std::uint8_t* r = p + pos;
-        pos += shard_entry_size;
+    auto ec = read_section(in, [&](const std::uint8_t* r) -> std::error_code {
         file_info f;
         f.file_hash = hash_at(r);
-        if (f.file_hash.is_marker()) break;
         const std::uint32_t flags = u32_at(r + 32);
         const std::uint32_t n = u32_at(r + 36);
         const bool verified = (flags & file_flag_with_verification) != 0;
         const bool ext = (flags & file_flag_with_metadata_ext) != 0;
         const std::uint64_t records = static_cast<std::uint64_t>(n) * (verified ? 2 : 1) + (ext ? 1 : 0);
-        if (auto ec = reserve(records)) return ec;
-        f.entries.reserve(n);
-        for (std::uint32_t i = 0; i < n; ++i, pos += shard_entry_size) {
-            const std::uint8_t* e = p + pos;
-            f.entries.push_back({hash_at(e), u32_at(e + 32), u32_at(e + 36), u32_at(e + 40), u32_at(e + 44)});
-        }
-        if (verified) {
-            f.verification.reserve(n);
-            for (std::uint32_t i = 0; i < n; ++i, pos += shard_entry_size) f.verification.push_back(hash_at(p + pos));
-        }
-        if (ext) {
-            f.sha256 = hash_at(p + pos);
-            pos += shard_entry_size;
-        }
+        if (auto e = reserve(records)) return e;
+        read_records(in, n, f.entries, [](const std::uint8_t* e) {
+            return file_data_entry{hash_at(e), u32_at(e + 32), u32_at(e + 36), u32_at(e + 40), u32_at(e + 44)};
+        });
+        if (verified) read_records(in, n, f.verification, hash_at);
+        if (ext) f.sha256 = hash_at(in.next());
         (verified ? some_verified : some_unverified) = true;
         s.files.push_back(std::move(f));
-    }
+        return {};
+    });
+    if (ec) return ec;
     if (some_verified && some_unverified) return errc::inconsistent_shard;
 
-    const std::size_t cas_offset = pos;
-    for (;;) {
-        if (body_end - pos < shard_entry_size) return errc::missing_bookend;
-        const std::uint8_t* r = p + pos;
-        pos += shard_entry_size;
+    const std::size_t cas_offset = in.pos;
+    ec = read_section(in, [&](const std::uint8_t* r) -> std::error_code {
         cas_info x;
         x.cas_hash = hash_at(r);
-        if (x.cas_hash.is_marker()) break;
         x.cas_flags = u32_at(r + 32);
         const std::uint32_t n = u32_at(r + 36);
         x.num_bytes_in_cas = u32_at(r + 40);
         x.num_bytes_on_disk = u32_at(r + 44);
-        if (auto ec = reserve(n)) return ec;
-        x.chunks.reserve(n);
-        for (std::uint32_t i = 0; i < n; ++i, pos += shard_entry_size) {
-            const std::uint8_t* e = p + pos;
-            x.chunks.push_back({hash_at(e), u32_at(e + 32), u32_at(e + 36)});
-        }
+        if (auto e = reserve(n)) return e;
+        read_records(in, n, x.chunks, [](const std::uint8_t* e) {
+            return cas_chunk_entry{hash_at(e), u32_at(e + 32), u32_at(e + 36)};
+        });
         s.xorbs.push_back(std::move(x));
-    }
-    const std::size_t cas_end = pos;
+        return {};
+    });
+    if (ec) return ec;
+    const std::size_t cas_end = in.pos;
 
     if (footer_size == 0) {
-        if (pos != size) return errc::trailing_data;
+        if (cas_end != size) return errc::trailing_data;
         return s;
     }
     const std::uint8_t* f = p + body_end;

@@ -10,14 +10,17 @@
 #include <hfhub/download.hpp>
 
 #include "util/hash.hpp"
+#include "xet/chunk_windows.hpp"
 #include "xet/chunker.hpp"
 #include "xet/hash.hpp"
 #include "xet/shard.hpp"
+#include "xet/subtree.hpp"
 #include "xet/xorb.hpp"
 
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -140,6 +143,13 @@ struct xet_fixture {
     }
     test::http_response put_shard(const std::string& bytes, const std::string& tok) {
         return cas("POST", "/v1/shards", tok, bytes);
+    }
+    // `size` bytes packed into one xorb of at least `min_chunks` chunks, uploaded.
+    packed stored_xorb(std::size_t size, unsigned seed, std::size_t min_chunks) {
+        auto p = pack(pattern_bytes(size, seed));
+        if (p.chunks.size() < min_chunks) throw std::runtime_error("test data of too few chunks");
+        if (auto r = put_xorb(p, write_tok); r.status != 200) throw std::runtime_error("xorb: " + r.body);
+        return p;
     }
     // Uploads the xorb and a shard registering the whole of `p` as one file; returns its info.
     xet::file_info upload_file(const packed& p, const std::string& tok) {
@@ -454,10 +464,8 @@ BOOST_AUTO_TEST_CASE(shards_register_only_files_that_check_out) {
 
 BOOST_AUTO_TEST_CASE(reconstructions_v1_and_v2_with_ranges_and_signed_xorb_urls) {
     xet_fixture f;
-    auto p = pack(pattern_bytes(1300000, 11));
+    auto p = f.stored_xorb(1300000, 11, 8);
     auto n = static_cast<std::uint32_t>(p.chunks.size());
-    BOOST_REQUIRE(n >= 8);
-    BOOST_REQUIRE_EQUAL(f.put_xorb(p, f.write_tok).status, 200u);
     // Chunks [0,2) then [5,7): two ranges of one xorb, fetched with one multi-range request.
     auto [split, split_bytes] = file_of({{&p, 0, 2}, {&p, 5, 7}});
     auto [whole, whole_bytes] = file_of({{&p, 0, n}});
@@ -534,6 +542,125 @@ BOOST_AUTO_TEST_CASE(reconstructions_v1_and_v2_with_ranges_and_signed_xorb_urls)
     r = f.cas("POST", "/v1/reconstructions", f.read_tok, keys);
     BOOST_REQUIRE_EQUAL(r.status, 200u);
     BOOST_TEST(json::parse(r.body).at("files").at(whole.file_hash.hex()).as_array().size() == 1u);
+}
+
+// A partial re-upload's question: the windows to re-chunk around dirty bytes and the subtrees
+// between them. Re-chunking the windows (as they are, then edited) and merging gives the file
+// hash; gapVerification holds the shard's verification hashes of the terms no window touches.
+BOOST_AUTO_TEST_CASE(file_chunk_hashes_give_windows_and_subtrees_that_rebuild_the_file_hash) {
+    xet_fixture f;
+    auto p = f.stored_xorb(2600000, 31, 30);
+    auto n = static_cast<std::uint32_t>(p.chunks.size());
+    // Not a structured binding: the lambdas below capture these.
+    auto made = file_of({{&p, 0, 10}, {&p, 10, 25}, {&p, 25, n}});
+    const auto& file = made.first;
+    const auto& bytes = made.second;
+    BOOST_REQUIRE(bytes == p.data);
+    BOOST_REQUIRE_EQUAL(f.put_shard(shard_bytes({file}, {&p}), f.write_tok).status, 200u);
+    const std::string path = "/v2/file-chunk-hashes/" + file.file_hash.hex();
+    std::vector<std::uint64_t> term_ends;
+    for (auto& e : file.entries) term_ends.push_back((term_ends.empty() ? 0 : term_ends.back()) + e.unpacked_segment_bytes);
+    auto is_boundary = [&](std::uint64_t at) {
+        return at == 0 || std::any_of(p.chunks.begin(), p.chunks.end(), [&](auto& c) { return c.offset + c.size == at; });
+    };
+    auto nodes_of = [](const std::string& data) {
+        std::vector<xet::hash_and_size> out;
+        for (auto& c : xet::chunk_buffer(bytes_of(data))) out.push_back({c.hash, c.size});
+        return out;
+    };
+
+    // Inclusive ranges asked; the number of gapVerification entries expected at least.
+    auto check = [&](std::vector<std::pair<std::uint64_t, std::uint64_t>> asked, std::size_t min_untouched) {
+        std::string h = "bytes=";
+        for (auto& [a, b] : asked) h += (h.size() > 6 ? "," : "") + std::to_string(a) + "-" + std::to_string(b);
+        auto r = f.cas("GET", path, f.read_tok, {}, {{"X-Range-Dirty", h}});
+        BOOST_REQUIRE_MESSAGE(r.status == 200u, r.status << " " << r.body);
+        BOOST_TEST(r.header("content-type").find("application/json") != std::string::npos);
+        auto o = json::parse(r.body).as_object();
+        BOOST_TEST(o.at("totalChunks").to_number<std::uint64_t>() == n);
+        BOOST_TEST(o.at("fileSize").to_number<std::uint64_t>() == bytes.size());
+        std::vector<xet::byte_range> windows;
+        for (auto& w : o.at("windows").as_array()) {
+            auto& dr = w.at("dirtyByteRange").as_array();
+            BOOST_REQUIRE_EQUAL(dr.size(), 2u);
+            windows.push_back({dr[0].to_number<std::uint64_t>(), dr[1].to_number<std::uint64_t>()});
+            BOOST_TEST(windows.back().start < windows.back().end);
+            BOOST_TEST(is_boundary(windows.back().start));
+            BOOST_TEST(is_boundary(windows.back().end));
+        }
+        BOOST_REQUIRE(!windows.empty());
+        for (auto& rg : asked) {
+            auto a = rg.first, b = rg.second;
+            auto last = std::min<std::uint64_t>(b, bytes.size() - 1);
+            BOOST_TEST(std::any_of(windows.begin(), windows.end(), [&](auto& w) { return w.start <= a && last < w.end; }),
+                       "range " << a << "-" << b << " in no window");
+        }
+        auto& hr = o.at("hashRanges").as_array();
+        BOOST_REQUIRE_EQUAL(hr.size(), windows.size() + 1);
+        std::vector<std::optional<xet::merkle_subtree>> gaps;
+        for (auto& g : hr) {
+            if (g.is_null()) {
+                gaps.emplace_back();
+                continue;
+            }
+            auto t = xet::merkle_subtree::from_json(g);
+            BOOST_REQUIRE_MESSAGE(t, "a hashRanges entry does not parse: " << json::serialize(g));
+            gaps.push_back(std::move(*t));
+        }
+        // The windows as they are, and with their dirty bytes changed.
+        for (bool edit : {false, true}) {
+            std::string data = bytes;
+            if (edit)
+                for (auto& [a, b] : asked)
+                    for (auto i = a; i <= b && i < data.size(); ++i) data[i] = static_cast<char>(data[i] ^ 0x33);
+            std::vector<std::vector<xet::hash_and_size>> rechunked;
+            for (auto& w : windows) rechunked.push_back(nodes_of(data.substr(w.start, w.end - w.start)));
+            auto got = xet::compose_file_hash(gaps, rechunked);
+            BOOST_REQUIRE_MESSAGE(got, "the pieces don't merge: " << got.error().message());
+            auto want = edit ? xet::file_hash(nodes_of(data)) : file.file_hash;
+            BOOST_TEST(got->hex() == want.hex(), (edit ? "edited" : "unchanged"));
+        }
+        // The shard's verification entries of the terms that lie wholly between windows.
+        std::vector<std::string> want_v;
+        for (std::size_t i = 0; i < file.entries.size(); ++i) {
+            std::uint64_t s = i ? term_ends[i - 1] : 0, e = term_ends[i];
+            if (std::none_of(windows.begin(), windows.end(), [&](auto& w) { return w.start < e && s < w.end; }))
+                want_v.push_back(file.verification[i].hex());
+        }
+        std::vector<std::string> got_v;
+        for (auto& v : o.at("gapVerification").as_array()) got_v.push_back(json::value_to<std::string>(v));
+        BOOST_TEST(got_v == want_v, boost::test_tools::per_element());
+        BOOST_TEST(want_v.size() >= min_untouched);
+        return windows;
+    };
+    // One range in the first term: the other two terms are untouched.
+    auto w = check({{100, 200}}, 2);
+    BOOST_TEST(w.size() == 1u);
+    BOOST_TEST(w[0].start == 0u);
+    // Two ranges, the second past the end (clamped), given out of order.
+    std::uint64_t mid = term_ends[0] + 5000;
+    w = check({{bytes.size() - 50, bytes.size() + 1000}, {mid, mid + 70000}}, 1);
+    BOOST_TEST(w.back().end == bytes.size());
+    BOOST_TEST(w.front().start > 0u);
+
+    // What is refused.
+    auto ask = [&](const std::string& p2, const std::string& tok, const std::string& range) {
+        test::header_pairs h;
+        if (!range.empty()) h.emplace_back("X-Range-Dirty", range);
+        return f.cas("GET", p2, tok, {}, h).status;
+    };
+    BOOST_TEST(ask(path, f.read_tok, "") == 400u);
+    BOOST_TEST(ask(path, f.read_tok, "bytes=5") == 400u);
+    BOOST_TEST(ask(path, f.read_tok, "items=0-5") == 400u);
+    BOOST_TEST(ask(path, f.read_tok, "bytes=9-3") == 400u);
+    BOOST_TEST(ask(path, f.read_tok, "bytes=" + std::to_string(bytes.size()) + "-" + std::to_string(bytes.size() + 9)) == 400u);
+    BOOST_TEST(ask("/v2/file-chunk-hashes/xyz", f.read_tok, "bytes=0-1") == 400u);
+    BOOST_TEST(ask("/v2/file-chunk-hashes/" + std::string(64, 'a'), f.read_tok, "bytes=0-1") == 404u);
+    BOOST_TEST(ask(path, "", "bytes=0-1") == 401u);
+    BOOST_TEST(ask(path, f.read_tok + "0", "bytes=0-1") == 401u);
+    f.s.create_repo("alice/other", alice_token);
+    BOOST_TEST(ask(path, f.token("alice/other", false), "bytes=0-1") == 404u);
+    BOOST_TEST(ask(path, f.read_tok, "bytes=0-1") == 200u);
 }
 
 BOOST_AUTO_TEST_CASE(global_dedup_answers_a_shard_with_keyed_chunk_hashes) {
