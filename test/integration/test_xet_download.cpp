@@ -16,6 +16,10 @@
 #include "xet/shard.hpp"
 #include "xet/xorb.hpp"
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
 
@@ -384,6 +388,41 @@ BOOST_FIXTURE_TEST_CASE(the_etag_sha256_is_checked_when_asked, xet_fixture) {
     client lenient(ioc.get_executor(), cfg());
     BOOST_TEST((slurp(dl(lenient, "w.bin", opts(cache.path()))) == data));
     BOOST_TEST(fs::exists(blob));
+}
+
+BOOST_FIXTURE_TEST_CASE(a_cancelled_download_leaves_nothing_behind, xet_fixture) {
+    xet_uploader up(srv, "alice/x");
+    // Many small xorbs; each range stalls after its first bytes, so the cancel lands mid-range.
+    std::string data = up.put_simple("w.bin", test::pattern_bytes(2 << 20, 25), 4);
+    auto conf = cfg();
+    conf.xet.verify_sha256 = true;  // a hasher running on the pool too
+    client c(ioc.get_executor(), conf);
+    faults(R"({"rules":[{"listener":"storage","match":"/xorb/","times":0,"stall_after_bytes":70000,"stall_ms":3000}]})");
+    auto o = opts(cache.path());
+    asio::cancellation_signal sig;
+    bool done = false, emitted = false;
+    std::exception_ptr err;
+    o.progress = [&](const download_progress& p) {
+        if (emitted || p.done == 0) return;
+        emitted = true;
+        asio::post(ioc, [&] { sig.emit(asio::cancellation_type::terminal); });
+    };
+    asio::co_spawn(ioc, co_hf_hub_download(c, "alice/x", "w.bin", o),
+                   asio::bind_cancellation_slot(sig.slot(), [&](std::exception_ptr e, fs::path) {
+                       err = e;
+                       done = true;
+                   }));
+    test::run_all(ioc);
+    BOOST_TEST_REQUIRE(done);
+    BOOST_TEST_REQUIRE(emitted);
+    BOOST_TEST_REQUIRE(static_cast<bool>(err));
+    std::error_code ec = test::error_of([&] { std::rethrow_exception(err); });
+    BOOST_TEST(ec == make_error_code(client_errc::cancelled), ec.message());
+    BOOST_TEST(!fs::exists(repo_dir(cache.path()) / "blobs" / util::sha256_hex(data)));
+    BOOST_TEST(files_named(cache.path(), ".hfhub-xet") == 0u);
+    BOOST_TEST(files_named(cache.path(), ".incomplete") == 0u);
+    faults(R"({"rules":[]})");
+    BOOST_TEST((slurp(dl(c, "w.bin", opts(cache.path()))) == data));
 }
 
 BOOST_FIXTURE_TEST_CASE(xet_disabled_falls_back_to_the_bridge, xet_fixture) {
