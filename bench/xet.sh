@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Xet against LFS for hfhub on the same bytes, over loopback against `hfhub serve --xet`:
 #   1. upload and download of one random file (MB/s, client CPU s per GiB from /usr/bin/time);
+#      the Xet download also once more with the etag's SHA-256 checked (HFHUB_XET_VERIFY_SHA256);
 #   2. a safetensors-like checkpoint of 64 tensors where 10% of the tensors change between two
 #      uploads: bytes the second upload sent (the access log's request body bytes of its xorbs).
 # Prints a table; asserts nothing.
@@ -48,6 +49,7 @@ median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2
 for mode in xet lfs; do
   : >"$dir/up.$mode"; : >"$dir/down.$mode"
 done
+: >"$dir/down.xetsha"
 for r in $(seq "$REPS"); do
   for mode in xet lfs; do
     [[ $mode == lfs ]] && export HF_HUB_DISABLE_XET=1 || unset HF_HUB_DISABLE_XET
@@ -58,6 +60,10 @@ for r in $(seq "$REPS"); do
     cmp -s "$dir/data.bin" "$(find "$dir/home/hub" -path '*snapshots*' -name data.bin | head -1)" ||
       { echo "$mode: the download differs" >&2; exit 1; }
     rm -rf "$dir/home/hub"
+    if [[ $mode == xet ]]; then
+      HFHUB_XET_VERIFY_SHA256=1 timed "$dir/down.xetsha" "$hfhub" download "local/$mode-$r" data.bin
+      rm -rf "$dir/home/hub"
+    fi
   done
 done
 unset HF_HUB_DISABLE_XET
@@ -65,14 +71,17 @@ unset HF_HUB_DISABLE_XET
 row() {  # name file
   local s c
   s=$(cut -d' ' -f1 "$2" | median); c=$(cut -d' ' -f2 "$2" | median)
-  printf '| %-22s | %10.0f | %12.2f |\n' "$1" "$(echo "$MB * 1.048576 / $s" | bc -l)" "$(echo "$c * 1024 / $MB" | bc -l)"
+  printf '| %-24s | %10.0f | %12.2f |\n' "$1" "$(echo "$MB * 1.048576 / $s" | bc -l)" "$(echo "$c * 1024 / $MB" | bc -l)"
 }
 echo
 echo "$MB MiB of random bytes, median of $REPS, client figures"
-echo "| transfer               |       MB/s | CPU s / GiB |"
-echo "|------------------------|-----------:|------------:|"
+echo "| transfer                 |       MB/s | CPU s / GiB |"
+echo "|--------------------------|-----------:|------------:|"
 row "upload, Xet" "$dir/up.xet"; row "upload, LFS" "$dir/up.lfs"
-row "download, Xet" "$dir/down.xet"; row "download, LFS" "$dir/down.lfs"
+row "download, Xet" "$dir/down.xet"; row "download, Xet + SHA-256" "$dir/down.xetsha"
+row "download, LFS" "$dir/down.lfs"
+echo "raw (seconds cpu_seconds per rep):"
+for f in up.xet up.lfs down.xet down.xetsha down.lfs; do echo "  $f: $(tr '\n' ';' <"$dir/$f")"; done
 
 # The checkpoint: 64 tensors, v2 changes 6 of them (9.4%).
 python3 - "$dir" "$MB" <<'EOF'

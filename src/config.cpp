@@ -243,6 +243,7 @@ config config::from_env(const env_lookup& env) {
     // hfhub's own format: beside hf_xet's folders, never inside them.
     cfg.xet.chunk_cache_dir = cfg.xet.cache_dir / "hfhub-chunk-cache";
     read_uint(env, "HF_XET_CHUNK_CACHE_SIZE_BYTES", cfg.xet.chunk_cache_size);
+    read_bool(env, "HFHUB_XET_VERIFY_SHA256", cfg.xet.verify_sha256);
     unsigned parallel = 0;
     read_uint(env, "HF_XET_FIXED_DOWNLOAD_CONCURRENCY", parallel);
     if (parallel > 0) cfg.xet.max_parallel = std::min(parallel, 256u);

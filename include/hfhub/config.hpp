@@ -49,7 +49,13 @@ struct xet_config {
     // cache_dir/hfhub-chunk-cache (its own format, not hf_xet's); empty: no chunk cache.
     std::filesystem::path chunk_cache_dir;
     // Bound of the local chunk cache in bytes (HF_XET_CHUNK_CACHE_SIZE_BYTES); 0 turns it off.
-    std::uint64_t chunk_cache_size = 10'000'000'000ull;
+    // Off by default, as in hf_xet's default build: filling it writes every download twice.
+    std::uint64_t chunk_cache_size = 0;
+    // Also check a Xet download's bytes against the etag's SHA-256 (HFHUB_XET_VERIFY_SHA256),
+    // on top of the chunk hashes and the Xet file hash, which already cover every byte.
+    // Costs one SHA-256 pass, overlapped with the transfer; download_options::verify = false
+    // turns it off too.
+    bool verify_sha256 = false;
     unsigned max_parallel = 8;  // xorb ranges fetched at once per file (HF_XET_FIXED_DOWNLOAD_CONCURRENCY)
 };
 

@@ -4,6 +4,7 @@
 
 #include <boost/asio/post.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <functional>
 #include <system_error>
@@ -21,6 +22,23 @@ ordered_hash::ordered_hash(asio::any_io_executor pool, verifier v, std::shared_p
       chunk_(chunk), reached_(done.size()) {
     for (std::size_t i = 0; i < reached_.size(); ++i)
         reached_[i] = done[i] ? std::min<std::uint64_t>(size, (i + 1) * chunk) : i * chunk;
+}
+
+ordered_hash::ordered_hash(asio::any_io_executor pool, verifier v, std::shared_ptr<const util::pool_fd> fd,
+                           std::filesystem::path path, std::uint64_t size, std::vector<std::uint64_t> starts)
+    : pool_(std::move(pool)), v_(std::move(v)), fd_(std::move(fd)), path_(std::move(path)), size_(size), chunk_(0),
+      starts_(std::move(starts)), reached_(starts_) {}
+
+std::size_t ordered_hash::part_at(std::uint64_t pos) const {
+    if (chunk_) return static_cast<std::size_t>(pos / chunk_);
+    // The last part starting at or before `pos` (so an empty part is passed over).
+    auto it = std::upper_bound(starts_.begin(), starts_.end(), pos);
+    return static_cast<std::size_t>(it - starts_.begin()) - 1;
+}
+
+std::uint64_t ordered_hash::part_end(std::size_t part) const {
+    if (chunk_) return std::min(size_, (part + 1) * chunk_);
+    return part + 1 < starts_.size() ? starts_[part + 1] : size_;
 }
 
 void ordered_hash::start() {
@@ -61,10 +79,10 @@ std::optional<std::string> ordered_hash::finish() {
 std::uint64_t ordered_hash::frontier() const {
     std::uint64_t pos = hashed_;
     while (pos < size_) {
-        std::uint64_t part = pos / chunk_;
+        std::size_t part = part_at(pos);
         if (reached_[part] <= pos) break;
         pos = reached_[part];
-        if (pos < std::min(size_, (part + 1) * chunk_)) break;  // the part is still coming
+        if (pos < part_end(part)) break;  // the part is still coming
     }
     return pos;
 }

@@ -61,10 +61,15 @@ struct verifier {
 // bytes (with a pool of one thread, the other disk jobs would wait for the whole download).
 // Parts an earlier run left are read back the same way. `wrote`, `abort` may be called from an
 // I/O thread; `finish` waits for a running job, so it runs on the pool itself.
+// Parts are either all `chunk` bytes (the last one shorter) or of any sizes, given by their
+// starts (an Xet download's terms).
 class ordered_hash : public std::enable_shared_from_this<ordered_hash> {
 public:
     ordered_hash(boost::asio::any_io_executor pool, verifier v, std::shared_ptr<const util::pool_fd> fd,
                  std::filesystem::path path, std::uint64_t size, std::uint64_t chunk, const std::vector<bool>& done);
+    // Part i is [starts[i], starts[i + 1]) (the last ends at `size`); starts ascending from 0.
+    ordered_hash(boost::asio::any_io_executor pool, verifier v, std::shared_ptr<const util::pool_fd> fd,
+                 std::filesystem::path path, std::uint64_t size, std::vector<std::uint64_t> starts);
     ordered_hash(const ordered_hash&) = delete;
     ordered_hash& operator=(const ordered_hash&) = delete;
 
@@ -80,6 +85,8 @@ public:
 
 private:
     std::uint64_t frontier() const;
+    std::size_t part_at(std::uint64_t pos) const;
+    std::uint64_t part_end(std::size_t part) const;
     void schedule();
     void drain();
     void hash_range(std::uint64_t from, std::uint64_t to);
@@ -88,7 +95,9 @@ private:
     verifier v_;                               // used by one job at a time (`draining_`)
     std::shared_ptr<const util::pool_fd> fd_;  // held until the last job is done with it
     std::filesystem::path path_;
-    std::uint64_t size_, chunk_;
+    std::uint64_t size_;
+    std::uint64_t chunk_;                 // 0: parts of any sizes, by `starts_`
+    std::vector<std::uint64_t> starts_;
     std::atomic<bool> abort_{false};
     std::mutex mu_;
     std::condition_variable cv_;

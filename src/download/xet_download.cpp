@@ -4,6 +4,7 @@
 #include "download/ordered_hash.hpp"
 #include "download/xet_plan.hpp"
 #include "blocking_call.hpp"
+#include "http/policy.hpp"
 #include "hub/errors.hpp"
 #include "hub/xet_token.hpp"
 #include "util/blocking.hpp"
@@ -15,6 +16,7 @@
 #include <boost/system/system_error.hpp>
 
 #include <atomic>
+#include <functional>
 #include <fcntl.h>
 #include <mutex>
 #include <set>
@@ -42,13 +44,21 @@ bool not_served(const hfhub::error& e) {
 struct xet_job_state {
     std::string file, url;
     xet_reconstruction plan;
-    util::unique_fd fd;
+    std::shared_ptr<util::pool_fd> fd;
     fs::path temp;
     std::vector<std::vector<xet::hash_and_size>> term_hashes;  // one slot per term, written once
+    std::vector<std::vector<std::vector<std::size_t>>> range_terms;  // per fetch, per range: its terms
     std::unique_ptr<chunk_cache> cache;
+    std::shared_ptr<ordered_hash> sha;  // the etag's hash, fed in file order as terms land
     std::mutex mu;
     std::set<std::string> xorbs_used;
     std::shared_ptr<cache::file_lock> lock;
+
+    // A term's bytes are all in the file.
+    void term_written(std::size_t ti) {
+        const xet_term& t = plan.terms[ti];
+        if (sha) sha->wrote(ti, t.file_offset + t.unpacked_length);
+    }
 };
 
 // Decodes one range's bytes (chunks [chunk_start, ...) of its xorb), checks and writes every term
@@ -64,9 +74,8 @@ std::uint64_t write_range(xet_job_state& s, std::size_t fetch, std::size_t range
         fail(client_errc::checksum_mismatch, s.url,
              s.file + ": xorb " + f.xorb + " range " + std::to_string(chunk_start) + "-" + std::to_string(chunk_end) +
                  " does not decode (" + parsed.error().message() + "); nothing was kept");
-    for (std::size_t ti = 0; ti < s.plan.terms.size(); ++ti) {
+    for (std::size_t ti : s.range_terms[fetch][range]) {
         const xet_term& t = s.plan.terms[ti];
-        if (t.fetch != fetch || t.range != range) continue;
         std::vector<xet::hash_and_size> hashes;
         std::uint64_t len = 0;
         const std::size_t a = t.start - chunk_start, b = t.end - chunk_start;
@@ -79,13 +88,159 @@ std::uint64_t write_range(xet_job_state& s, std::size_t fetch, std::size_t range
                  s.file + ": a term of xorb " + t.xorb + " holds " + std::to_string(len) + " bytes, not " +
                      std::to_string(t.unpacked_length) + "; nothing was kept");
         const std::uint8_t* data = parsed->data.data() + parsed->chunks[a].unpacked_offset;
-        util::pwrite_all(s.fd.get(), reinterpret_cast<const char*>(data), static_cast<std::size_t>(len),
+        util::pwrite_all(s.fd->get(), reinterpret_cast<const char*>(data), static_cast<std::size_t>(len),
                          t.file_offset, s.temp);
         s.term_hashes[ti] = std::move(hashes);
+        s.term_written(ti);
         written += len;
     }
     return written;
 }
+
+// Decodes one range as its bytes stream in: each chunk, once whole, is decompressed (into a
+// reused buffer; a stored chunk is used where it lies), hashed and written at the offsets of the
+// terms that hold it. Only a partial chunk is ever copied aside, so memory stays at one chunk
+// per range in flight whatever the range's size.
+class range_decoder {
+public:
+    range_decoder(xet_job_state& s, std::size_t fi, std::size_t ri, bool keep_raw)
+        : s_(s), fi_(fi), ri_(ri), rg_(s.plan.fetches[fi].ranges[ri]), keep_raw_(keep_raw) {
+        reset();
+    }
+
+    // Back to nothing received (the server restarts the body, or the URL is renewed).
+    void reset() {
+        pending_.clear();
+        hashes_.clear();
+        raw_.clear();
+        unpacked_ = 0;
+        received_ = 0;
+        base_.assign(s_.range_terms[fi_][ri_].size(), 0);
+    }
+
+    std::uint64_t received() const { return received_; }
+    std::uint64_t length() const { return rg_.byte_end - rg_.byte_start + 1; }
+    // The range's bytes as served, when kept for the chunk cache.
+    std::string_view raw() const { return raw_; }
+
+    // Returns the bytes written to the file by this call.
+    std::uint64_t feed(std::span<const char> in) {
+        if (in.size() > length() - received_) bad("more bytes than the range holds");
+        received_ += in.size();
+        if (keep_raw_) raw_.append(in.data(), in.size());
+        std::uint64_t wrote = 0;
+        auto bytes = xet::as_bytes(std::string_view(in.data(), in.size()));
+        // Complete the chunk carried over from the last call first.
+        if (!pending_.empty()) {
+            std::size_t need = chunk_needs(xet::as_bytes(pending_));
+            std::size_t take = std::min(need - pending_.size(), bytes.size());
+            pending_.append(reinterpret_cast<const char*>(bytes.data()), take);
+            bytes = bytes.subspan(take);
+            // The header may have only now become whole.
+            need = chunk_needs(xet::as_bytes(pending_));
+            if (pending_.size() < need && !bytes.empty()) {
+                take = std::min(need - pending_.size(), bytes.size());
+                pending_.append(reinterpret_cast<const char*>(bytes.data()), take);
+                bytes = bytes.subspan(take);
+            }
+            if (pending_.size() < need) return 0;
+            wrote += chunk(xet::as_bytes(pending_));
+            pending_.clear();
+        }
+        while (!bytes.empty()) {
+            std::size_t need = chunk_needs(bytes);
+            if (bytes.size() < need) break;
+            wrote += chunk(bytes.first(need));
+            bytes = bytes.subspan(need);
+        }
+        pending_.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+        return wrote;
+    }
+
+    // Every byte in: the chunk count and the terms' lengths must be the plan's.
+    void finish() {
+        if (received_ != length() || !pending_.empty()) bad("the range came short");
+        if (hashes_.size() != rg_.chunk_end - rg_.chunk_start) bad("the range holds the wrong number of chunks");
+        const auto& terms = s_.range_terms[fi_][ri_];
+        for (std::size_t j = 0; j < terms.size(); ++j) {
+            const xet_term& t = s_.plan.terms[terms[j]];
+            auto first = hashes_.begin() + (t.start - rg_.chunk_start), last = hashes_.begin() + (t.end - rg_.chunk_start);
+            std::uint64_t len = 0;
+            for (auto it = first; it != last; ++it) len += it->size;
+            if (len != t.unpacked_length)
+                fail(client_errc::checksum_mismatch, s_.url,
+                     s_.file + ": a term of xorb " + t.xorb + " holds " + std::to_string(len) + " bytes, not " +
+                         std::to_string(t.unpacked_length) + "; nothing was kept");
+            s_.term_hashes[terms[j]].assign(first, last);
+            s_.term_written(terms[j]);
+        }
+    }
+
+private:
+    [[noreturn]] void bad(const std::string& why) const {
+        const auto& f = s_.plan.fetches[fi_];
+        fail(client_errc::checksum_mismatch, s_.url,
+             s_.file + ": xorb " + f.xorb + " range " + std::to_string(rg_.chunk_start) + "-" +
+                 std::to_string(rg_.chunk_end) + ": " + why + "; nothing was kept");
+    }
+
+    // The serialized size of the chunk `b` starts with, or the header's size while that is short.
+    std::size_t chunk_needs(std::span<const std::uint8_t> b) const {
+        if (b.size() < xet::chunk_header_size) return xet::chunk_header_size;
+        auto h = xet::decode_chunk_header(b);
+        if (!h) bad("does not decode (" + h.error().message() + ")");
+        return xet::chunk_header_size + h->compressed_size;
+    }
+
+    // One whole chunk: header and payload.
+    std::uint64_t chunk(std::span<const std::uint8_t> b) {
+        auto h = xet::decode_chunk_header(b);
+        if (!h) bad("does not decode (" + h.error().message() + ")");
+        const std::size_t k = hashes_.size();
+        if (k >= rg_.chunk_end - rg_.chunk_start) bad("more chunks than the range holds");
+        auto payload = b.subspan(xet::chunk_header_size, h->compressed_size);
+        std::span<const std::uint8_t> data;
+        if (h->scheme == xet::compression::none) {
+            if (payload.size() != h->uncompressed_size) bad("a stored chunk of the wrong size");
+            data = payload;
+        } else {
+            scratch_.clear();
+            if (auto r = xet::decompress_chunk(payload, h->scheme, h->uncompressed_size, scratch_); !r)
+                bad("does not decode (" + r.error().message() + ")");
+            data = scratch_;
+        }
+        hashes_.push_back({xet::chunk_hash(data), data.size()});
+        const std::uint32_t index = rg_.chunk_start + static_cast<std::uint32_t>(k);
+        const auto& terms = s_.range_terms[fi_][ri_];
+        std::uint64_t wrote = 0;
+        for (std::size_t j = 0; j < terms.size(); ++j) {
+            const xet_term& t = s_.plan.terms[terms[j]];
+            if (index == t.start) base_[j] = unpacked_;
+            if (index < t.start || index >= t.end) continue;
+            const std::uint64_t at = unpacked_ - base_[j];
+            // Never past the term: its neighbours' bytes are not this range's to write.
+            if (at + data.size() > t.unpacked_length)
+                fail(client_errc::checksum_mismatch, s_.url,
+                     s_.file + ": a term of xorb " + t.xorb + " holds more than " +
+                         std::to_string(t.unpacked_length) + " bytes; nothing was kept");
+            util::pwrite_all(s_.fd->get(), data.data(), data.size(), t.file_offset + at, s_.temp);
+            wrote += data.size();
+        }
+        unpacked_ += data.size();
+        return wrote;
+    }
+
+    xet_job_state& s_;
+    std::size_t fi_, ri_;
+    xet_range rg_;
+    bool keep_raw_;
+    std::string pending_;                     // a chunk split between two reads
+    std::vector<std::uint8_t> scratch_;       // a decompressed chunk
+    std::vector<xet::hash_and_size> hashes_;  // the range's chunks so far
+    std::vector<std::uint64_t> base_;         // per term of the range: unpacked offset of its first chunk
+    std::string raw_;
+    std::uint64_t unpacked_ = 0, received_ = 0;
+};
 
 http_request cas_request(const download_options& o, const std::string& url, const hub::xet_token& tok) {
     http_request r;
@@ -124,41 +279,49 @@ asio::awaitable<xet_reconstruction> co_reconstruction(client& c, const download_
     fail(client_errc::protocol_error, url_used, "unreachable");
 }
 
-// The bytes of the given ranges of a fetch, one request (multipart when several).
-asio::awaitable<std::vector<std::string>> co_fetch_ranges(client& c, const download_options& o, const xet_fetch& f,
-                                                          const std::vector<std::size_t>& ranges) {
+// Streams one range of a fetch into `dec`: one GET with one Range, so nothing is buffered. An
+// expired URL (401/403) returns false for the caller to renew it.
+asio::awaitable<bool> co_stream_range(client& c, const download_options& o, const xet_fetch& f, std::size_t ri,
+                                      range_decoder& dec, const std::function<void(std::int64_t)>& report) {
+    const xet_range& rg = f.ranges[ri];
     http_request r;
     r.url = f.url;
     r.send_token = false;  // signed URL: no credentials
     r.proxies = o.proxies;
     r.user_agent_suffix = user_agent_suffix(o);
     r.read_timeout = c.settings().timeouts.download;  // HF_HUB_DOWNLOAD_TIMEOUT, as for other downloads
-    r.headers.emplace_back("Range", range_header(f, ranges));
-    std::uint64_t want = 0;
-    for (auto i : ranges) want += f.ranges[i].byte_end - f.ranges[i].byte_start + 1;
-    r.max_body = want + 4096 * (ranges.size() + 1);
-    http_response resp = co_await c.co_request(r, false);
-    std::vector<std::string> out;
-    if (resp.status == 401 || resp.status == 403) co_return out;  // expired URL: the caller renews it
-    if (resp.status >= 400) throw hub::status_error("GET", resp.url.empty() ? r.url : resp.url, resp);
-    auto bad = [&](const std::string& why) { fail(client_errc::protocol_error, f.url, "xorb " + f.xorb + ": " + why); };
-    if (resp.status != 206) bad("the xorb answer is not the ranges asked for (status " + std::to_string(resp.status) + ")");
-    auto ct = resp.header("Content-Type").value_or("");
-    if (ranges.size() == 1 && !std::string_view(ct).starts_with("multipart/")) {
-        const auto& rg = f.ranges[ranges[0]];
-        if (resp.body.size() != rg.byte_end - rg.byte_start + 1) bad("a range came with the wrong length");
-        out.push_back(std::move(resp.body));
-        co_return out;
+    r.headers.emplace_back("Range", "bytes=" + std::to_string(rg.byte_start) + "-" + std::to_string(rg.byte_end));
+    std::int64_t reported = 0;
+    auto start_over = [&] {
+        dec.reset();
+        report(-reported);
+        reported = 0;
+    };
+    start_over();
+    body_sink sink;
+    sink.head = [&](const http_response& resp) {
+        // A resumed body was checked by the client; the first must be exactly the range.
+        if (dec.received() != 0) return;
+        auto cr = resp.header("Content-Range");
+        auto range = cr ? http::parse_content_range(*cr) : std::nullopt;
+        if (resp.status != 206 || !range || range->first != rg.byte_start)
+            fail(client_errc::protocol_error, f.url,
+                 "xorb " + f.xorb + ": the answer is not the range asked for (status " + std::to_string(resp.status) + ")");
+    };
+    sink.write = [&](std::span<const char> b) {
+        auto n = static_cast<std::int64_t>(dec.feed(b));
+        reported += n;
+        report(n);
+    };
+    sink.restart = start_over;
+    try {
+        co_await c.co_stream(std::move(r), std::move(sink));
+    } catch (const hfhub::error& e) {
+        if (e.diag().status == 401 || e.diag().status == 403) co_return false;
+        throw;
     }
-    auto parts = parse_multipart_byteranges(ct, resp.body);
-    if (!parts) bad("a malformed multipart/byteranges answer");
-    for (auto i : ranges) {
-        const auto& rg = f.ranges[i];
-        auto it = std::find_if(parts->begin(), parts->end(), [&](auto& p) { return p.first == rg.byte_start && p.last == rg.byte_end; });
-        if (it == parts->end()) bad("a range asked for is missing from the answer");
-        out.push_back(resp.body.substr(it->offset, it->length));
-    }
-    co_return out;
+    dec.finish();
+    co_return true;
 }
 
 struct temp_guard {
@@ -195,6 +358,10 @@ asio::awaitable<xet_outcome> co_xet_fetch_impl(client& c, const download_options
              file + ": the reconstruction makes " + std::to_string(s->plan.total) + " bytes, the Hub said " +
                  std::to_string(meta.size));
     s->term_hashes.resize(s->plan.terms.size());
+    s->range_terms.resize(s->plan.fetches.size());
+    for (std::size_t fi = 0; fi < s->plan.fetches.size(); ++fi) s->range_terms[fi].resize(s->plan.fetches[fi].ranges.size());
+    for (std::size_t ti = 0; ti < s->plan.terms.size(); ++ti)
+        s->range_terms[s->plan.terms[ti].fetch][s->plan.terms[ti].range].push_back(ti);
     // No folder configured (a config not made by from_env): no chunk cache.
     s->cache = std::make_unique<chunk_cache>(cfg.xet.chunk_cache_dir,
                                              cfg.xet.chunk_cache_dir.empty() ? 0 : cfg.xet.chunk_cache_size);
@@ -208,17 +375,27 @@ asio::awaitable<xet_outcome> co_xet_fetch_impl(client& c, const download_options
         auto open_temp = [s, size = meta.size] {
             fs::create_directories(s->temp.parent_path());
             ::unlink(s->temp.c_str());
-            s->fd = util::unique_fd(::open(s->temp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-            if (!s->fd) util::throw_errno("open", s->temp);
-            if (::ftruncate(s->fd.get(), static_cast<off_t>(size)) != 0) util::throw_errno("allocate", s->temp);
+            util::unique_fd fd(::open(s->temp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+            if (!fd) util::throw_errno("open", s->temp);
+            if (::ftruncate(fd.get(), static_cast<off_t>(size)) != 0) util::throw_errno("allocate", s->temp);
+            return fd;
         };
-        co_await util::co_blocking(pool, std::move(open_temp));
+        util::unique_fd fd = co_await util::co_blocking(pool, std::move(open_temp));
+        s->fd = std::make_shared<util::pool_fd>(fd.release(), pool);
+    }
+    // The etag's SHA-256 over the terms in file order as they land, on the pool: it overlaps the
+    // transfer, and nothing is read back at the end but what it has not caught up with.
+    if (verifier v(meta, o.verify && cfg.xet.verify_sha256); v.active()) {
+        std::vector<std::uint64_t> starts;
+        starts.reserve(s->plan.terms.size());
+        for (auto& t : s->plan.terms) starts.push_back(t.file_offset);
+        s->sha = std::make_shared<ordered_hash>(pool, std::move(v), s->fd, s->temp, meta.size, std::move(starts));
     }
 
-    std::atomic<std::uint64_t> done{0};
-    auto report = [&](std::uint64_t n) {
+    std::atomic<std::int64_t> done{0};
+    std::function<void(std::int64_t)> report = [&](std::int64_t n) {
         auto now = done += n;
-        if (o.progress) o.progress({file, now, meta.size});
+        if (o.progress && n) o.progress({file, static_cast<std::uint64_t>(now), meta.size});
     };
     // Renewed signed URLs (after a 401/403 on a xorb URL: they expired), shared by the workers,
     // which run on one strand. A worker whose URL another already renewed just retries.
@@ -234,14 +411,23 @@ asio::awaitable<xet_outcome> co_xet_fetch_impl(client& c, const download_options
                 if (nf.xorb == f.xorb && nf.ranges == f.ranges) f.url = nf.url;
     };
 
+    // Every range some term uses, each fetched (or taken from the chunk cache) on its own.
+    std::vector<std::pair<std::size_t, std::size_t>> work;
+    for (std::size_t fi = 0; fi < s->plan.fetches.size(); ++fi)
+        for (auto ri : used_ranges(s->plan, fi)) work.emplace_back(fi, ri);
+    // Leaving early, the hasher stops now instead of waiting for terms that won't come.
+    struct stop_on_exit {
+        std::shared_ptr<ordered_hash>& h;
+        ~stop_on_exit() {
+            if (h) h->abort();
+        }
+    } stop{s->sha};
+    const bool caching = s->cache->capacity() > 0;
     const unsigned workers = std::max(1u, std::min<unsigned>(cfg.xet.max_parallel, o.max_parallel ? o.max_parallel : 1u));
-    co_await util::co_for_each(s->plan.fetches.size(), workers, [&](std::size_t fi) -> asio::awaitable<void> {
-        std::vector<std::size_t> need = used_ranges(s->plan, fi);
-        if (need.empty()) co_return;
-        // The chunk cache first.
-        std::vector<std::size_t> missing;
-        for (auto ri : need) {
-            const auto& rg = s->plan.fetches[fi].ranges[ri];
+    co_await util::co_for_each(work.size(), workers, [&](std::size_t w) -> asio::awaitable<void> {
+        const auto [fi, ri] = work[w];
+        const auto rg = s->plan.fetches[fi].ranges[ri];
+        if (caching) {
             auto lookup = [s, fi, ri, xorb = s->plan.fetches[fi].xorb, a = rg.chunk_start, b = rg.chunk_end]() -> std::optional<std::uint64_t> {
                 auto hit = s->cache->get(xorb, a, b);
                 if (!hit) return std::nullopt;
@@ -260,49 +446,33 @@ asio::awaitable<xet_outcome> co_xet_fetch_impl(client& c, const download_options
                 return write_range(*s, fi, ri, a, b, sub);
             };
             std::optional<std::uint64_t> hit = co_await util::co_blocking(pool, std::move(lookup));
-            if (hit) report(*hit);
-            else missing.push_back(ri);
+            if (hit) {
+                report(static_cast<std::int64_t>(*hit));
+                co_return;
+            }
         }
-        if (missing.empty()) co_return;
-        std::vector<std::string> got;
+        auto dec = std::make_shared<range_decoder>(*s, fi, ri, caching);
         for (;;) {
             std::string used = s->plan.fetches[fi].url;
-            got = co_await co_fetch_ranges(c, o, s->plan.fetches[fi], missing);
-            if (!got.empty()) break;
+            auto op = co_stream_range(c, o, s->plan.fetches[fi], ri, *dec, report);
+            if (co_await std::move(op)) break;
             co_await renew(fi, std::move(used));
         }
-        for (std::size_t k = 0; k < missing.size(); ++k) {
-            const std::size_t ri = missing[k];
-            const auto rg = s->plan.fetches[fi].ranges[ri];
-            auto job = [s, fi, ri, rg, bytes = std::move(got[k])] {
-                std::uint64_t n = write_range(*s, fi, ri, rg.chunk_start, rg.chunk_end, bytes);
-                // Decoded and written: worth keeping for the next file that shares it.
-                s->cache->put(s->plan.fetches[fi].xorb, rg.chunk_start, rg.chunk_end, bytes);
-                return n;
-            };
-            std::uint64_t n = co_await util::co_blocking(pool, std::move(job));
-            report(n);
+        if (caching) {
+            // Decoded and written: worth keeping for the next file that shares it.
+            auto put = [s, dec, xorb = s->plan.fetches[fi].xorb, rg] { s->cache->put(xorb, rg.chunk_start, rg.chunk_end, dec->raw()); };
+            co_await util::co_blocking(pool, std::move(put));
         }
     });
 
     // The file's Xet hash over every chunk in order, then the etag's SHA-256 over the bytes.
-    auto verify = [s, expected = meta.xet->file_hash, meta, check_sha = o.verify]() -> std::string {
+    auto verify = [s, expected = meta.xet->file_hash, meta]() -> std::string {
         std::vector<xet::hash_and_size> all;
         for (auto& t : s->term_hashes) all.insert(all.end(), t.begin(), t.end());
         std::string got = xet::file_hash(all).hex();
         if (got != expected) return "Xet file hash " + got + ", expected " + expected;
-        verifier v(meta, check_sha);
-        if (v.active()) {
-            std::vector<char> buf(1 << 20);
-            for (std::uint64_t at = 0; at < meta.size;) {
-                auto want = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), meta.size - at));
-                ssize_t r = ::pread(s->fd.get(), buf.data(), want, static_cast<off_t>(at));
-                if (r < 0 && errno == EINTR) continue;
-                if (r <= 0) util::throw_errno("read", s->temp);
-                v.update(buf.data(), static_cast<std::size_t>(r));
-                at += static_cast<std::uint64_t>(r);
-            }
-            auto d = v.digest();
+        if (s->sha) {
+            auto d = s->sha->finish();
             if (d && *d != meta.etag) return "expected " + meta.etag + ", got " + *d;
         }
         return {};
@@ -317,7 +487,7 @@ asio::awaitable<xet_outcome> co_xet_fetch_impl(client& c, const download_options
         fail(client_errc::checksum_mismatch, s->url, file + ": " + mismatch + "; nothing was kept");
     }
     auto publish = [s, target, partial, base, lock] {
-        util::fsync_fd(s->fd.get(), s->temp);
+        util::fsync_fd(s->fd->get(), s->temp);
         fs::create_directories(target.parent_path());
         util::rename_durable(s->temp, target);
         // What an earlier LFS-bridge attempt left for this blob is of no use now.

@@ -1,7 +1,8 @@
 // Downloads through Xet: a read token, the file's reconstruction from the CAS, its xorb ranges
-// fetched in parallel over the client's pool (or taken from the local chunk cache), each
-// decompressed and hashed as it arrives and written at its term's offset into a private file,
-// then the Xet file hash and the etag's SHA-256 checked before the file is published.
+// streamed in parallel over the client's pool (or taken from the local chunk cache, when on),
+// each chunk decompressed and hashed as it arrives and written at its terms' offsets into a
+// private file, then the Xet file hash (and, with xet.verify_sha256, the etag's SHA-256, hashed
+// in file order while the ranges land) checked before the file is published.
 #pragma once
 
 #include "download/fetch.hpp"
@@ -23,7 +24,7 @@ enum class xet_outcome { published, not_served };
 // Downloads `meta` into `target` (created whole or not at all). The bytes go to
 // `<partial minus .incomplete>.hfhub-xet`, a file only hfhub reads (`partial`, the prefix other
 // clients resume, is never written). Errors: checksum_mismatch (a range that doesn't decode, a
-// term of the wrong length, the wrong Xet file hash or SHA-256; nothing is kept, and the chunk
+// term of the wrong length, the wrong Xet file hash or checked SHA-256; nothing is kept, and the chunk
 // cache drops the xorbs involved), protocol_error (a malformed reconstruction), the Hub's and
 // the transport's errors, cancelled. `lock` is the blob's, held by the disk jobs this starts.
 boost::asio::awaitable<xet_outcome> co_xet_fetch(client& c, const download_options& o, const std::string& file,

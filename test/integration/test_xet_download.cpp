@@ -16,6 +16,10 @@
 #include "xet/shard.hpp"
 #include "xet/xorb.hpp"
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
 
@@ -23,6 +27,7 @@
 #include <cstdlib>
 #include <deque>
 #include <map>
+#include <optional>
 #include <thread>
 
 using namespace hfhub;
@@ -94,7 +99,10 @@ struct xet_uploader {
     }
 
     // Registers a file made of `pieces` (a shard) and commits it at `path`; returns its bytes.
-    std::string put_file(const std::string& path, const std::vector<piece>& pieces) {
+    // `claimed_sha` replaces the content's SHA-256 in the shard and the pointer (a Hub whose etag
+    // disagrees with the bytes its Xet hash names).
+    std::string put_file(const std::string& path, const std::vector<piece>& pieces,
+                         std::optional<std::string> claimed_sha = std::nullopt) {
         xet::file_info fi;
         std::vector<xet::hash_and_size> all;
         std::string content;
@@ -115,7 +123,7 @@ struct xet_uploader {
         }
         fi.file_hash = xet::file_hash(all);
         // Stored as the reference clients store it: its hash-string form is the sha256's hex.
-        std::string sha = util::sha256_hex(content);
+        std::string sha = claimed_sha.value_or(util::sha256_hex(content));
         fi.sha256 = *xet::merkle_hash::from_hex(sha);
         xet::shard sh;
         sh.files.push_back(fi);
@@ -235,22 +243,25 @@ BOOST_FIXTURE_TEST_CASE(multi_term_files_and_a_xorb_used_twice, xet_fixture) {
     // Small xorbs: the file spans many, one term each.
     std::string big = up.put_simple("multi.bin", test::pattern_bytes(1200 << 10, 11), 3);
     BOOST_TEST_REQUIRE(up.xorbs.size() >= 3u);
-    // Terms X0[0,1), X1[0,1), X0[2,3): X0 gives two ranges that don't touch, asked in one
-    // request (a multipart answer).
+    // Terms X0[0,1), X1[0,1), X0[2,3): X0 gives two ranges that don't touch, each asked and
+    // streamed on its own (as hf_xet does by default), never as one multipart answer.
     const up_xorb& x0 = up.xorbs[0];
     const up_xorb& x1 = up.xorbs[1];
     BOOST_TEST_REQUIRE(x0.chunks.size() >= 3u);
     std::string mixed = up.put_file("mixed.bin", {{&x0, 0, 1}, {&x1, 0, 1}, {&x0, 2, 3}});
-    client c(ioc.get_executor(), cfg());
+    auto with_cache = cfg();
+    with_cache.xet.chunk_cache_size = 10'000'000'000ull;
+    client c(ioc.get_executor(), with_cache);
     auto o = opts(cache.path());
     BOOST_TEST((slurp(dl(c, "multi.bin", o)) == big));
     temp_dir other;  // a fresh hub cache and no chunk cache: every range from the CAS
     auto conf = cfg();
     conf.xet.chunk_cache_size = 0;
+    conf.xet.verify_sha256 = true;  // the etag's hash over terms that land out of order
     client c2(ioc.get_executor(), conf);
     std::size_t before = lines();
     BOOST_TEST((slurp(dl(c2, "mixed.bin", opts(other.path()))) == mixed));
-    BOOST_TEST(count("/xorb/default/" + x0.hash.hex(), before) == 1u);  // both of its ranges in one request
+    BOOST_TEST(count("/xorb/default/" + x0.hash.hex(), before) == 2u);  // one request per range
     BOOST_TEST(count("/xorb/default/" + x1.hash.hex(), before) == 1u);
 }
 
@@ -274,7 +285,9 @@ BOOST_FIXTURE_TEST_CASE(snapshot_download_goes_through_xet, xet_fixture) {
 BOOST_FIXTURE_TEST_CASE(corrupt_range_is_a_typed_error_and_nothing_is_kept, xet_fixture) {
     xet_uploader up(srv, "alice/x");
     std::string data = up.put_simple("w.bin", test::pattern_bytes(400 << 10, 5));
-    client c(ioc.get_executor(), cfg());
+    auto conf = cfg();
+    conf.xet.chunk_cache_size = 10'000'000'000ull;
+    client c(ioc.get_executor(), conf);
     faults(R"({"rules":[{"listener":"storage","match":"/xorb/","times":0,"corrupt":true}]})");
     auto o = opts(cache.path());
     std::error_code ec = test::error_of([&] { dl(c, "w.bin", o); });
@@ -299,7 +312,9 @@ BOOST_FIXTURE_TEST_CASE(chunk_cache_serves_repeated_and_overlapping_downloads, x
     const up_xorb& y = up.xorbs.back();
     std::string second = up.put_file("two.bin", {{&x, 0, 2}, {&y, 0, static_cast<std::uint32_t>(y.chunks.size())}});
 
-    client c(ioc.get_executor(), cfg());
+    auto with_cache = cfg();
+    with_cache.xet.chunk_cache_size = 10'000'000'000ull;
+    client c(ioc.get_executor(), with_cache);
     std::size_t before = lines();
     BOOST_TEST((slurp(dl(c, "one.bin", opts(cache.path()))) == first));
     BOOST_TEST(count("/xorb/default/" + x.hash.hex(), before) == 1u);
@@ -326,6 +341,88 @@ BOOST_FIXTURE_TEST_CASE(chunk_cache_serves_repeated_and_overlapping_downloads, x
     client tiny(ioc.get_executor(), conf);
     BOOST_TEST((slurp(dl(tiny, "one.bin", opts(third.path()))) == first));
     BOOST_TEST(files_named(small_cache.path(), x.hash.hex()) == 0u);
+}
+
+BOOST_FIXTURE_TEST_CASE(the_chunk_cache_is_off_by_default, xet_fixture) {
+    xet_uploader up(srv, "alice/x");
+    std::string data = up.put_simple("w.bin", test::pattern_bytes(500 << 10, 23));
+    const up_xorb& x = up.xorbs.back();
+    client c(ioc.get_executor(), cfg());
+    BOOST_TEST((slurp(dl(c, "w.bin", opts(cache.path()))) == data));
+    BOOST_TEST(files_named(xet_cache.path(), x.hash.hex()) == 0u);  // nothing written twice
+    // So a second hub cache fetches the ranges again.
+    temp_dir again;
+    std::size_t before = lines();
+    BOOST_TEST((slurp(dl(c, "w.bin", opts(again.path()))) == data));
+    BOOST_TEST(count("/xorb/default/" + x.hash.hex(), before) == 1u);
+}
+
+BOOST_FIXTURE_TEST_CASE(the_etag_sha256_is_checked_when_asked, xet_fixture) {
+    // The Hub names a SHA-256 the bytes don't have, while its Xet hash is theirs.
+    xet_uploader up(srv, "alice/x");
+    std::string data = test::pattern_bytes(600 << 10, 24);
+    up.xorbs.push_back(up.put_xorb(xet_uploader::chunk(data)));
+    const up_xorb& x = up.xorbs.back();
+    const std::string wrong = util::sha256_hex(data + "!");
+    up.put_file("w.bin", {{&x, 0, static_cast<std::uint32_t>(x.chunks.size())}}, wrong);
+    const fs::path blob = repo_dir(cache.path()) / "blobs" / wrong;
+
+    // Asked to: a typed error, and nothing is kept.
+    auto strict = cfg();
+    strict.xet.verify_sha256 = true;
+    client c(ioc.get_executor(), strict);
+    std::error_code ec = test::error_of([&] { dl(c, "w.bin", opts(cache.path())); });
+    BOOST_TEST(ec == make_error_code(client_errc::checksum_mismatch), ec.message());
+    BOOST_TEST(!fs::exists(blob));
+    BOOST_TEST(files_named(cache.path(), ".hfhub-xet") == 0u);
+    BOOST_TEST(files_named(cache.path(), ".incomplete") == 0u);
+
+    // download_options::verify = false skips it even then.
+    auto o = opts(cache.path());
+    o.verify = false;
+    BOOST_TEST((slurp(dl(c, "w.bin", o)) == data));
+    fs::remove_all(cache.path() / "models--alice--x");
+
+    // By default the chunk hashes and the Xet file hash are the check: the bytes are the ones
+    // the Xet hash names, so they are published.
+    client lenient(ioc.get_executor(), cfg());
+    BOOST_TEST((slurp(dl(lenient, "w.bin", opts(cache.path()))) == data));
+    BOOST_TEST(fs::exists(blob));
+}
+
+BOOST_FIXTURE_TEST_CASE(a_cancelled_download_leaves_nothing_behind, xet_fixture) {
+    xet_uploader up(srv, "alice/x");
+    // Many small xorbs; each range stalls after its first bytes, so the cancel lands mid-range.
+    std::string data = up.put_simple("w.bin", test::pattern_bytes(2 << 20, 25), 4);
+    auto conf = cfg();
+    conf.xet.verify_sha256 = true;  // a hasher running on the pool too
+    client c(ioc.get_executor(), conf);
+    faults(R"({"rules":[{"listener":"storage","match":"/xorb/","times":0,"stall_after_bytes":70000,"stall_ms":3000}]})");
+    auto o = opts(cache.path());
+    asio::cancellation_signal sig;
+    bool done = false, emitted = false;
+    std::exception_ptr err;
+    o.progress = [&](const download_progress& p) {
+        if (emitted || p.done == 0) return;
+        emitted = true;
+        asio::post(ioc, [&] { sig.emit(asio::cancellation_type::terminal); });
+    };
+    asio::co_spawn(ioc, co_hf_hub_download(c, "alice/x", "w.bin", o),
+                   asio::bind_cancellation_slot(sig.slot(), [&](std::exception_ptr e, fs::path) {
+                       err = e;
+                       done = true;
+                   }));
+    test::run_all(ioc);
+    BOOST_TEST_REQUIRE(done);
+    BOOST_TEST_REQUIRE(emitted);
+    BOOST_TEST_REQUIRE(static_cast<bool>(err));
+    std::error_code ec = test::error_of([&] { std::rethrow_exception(err); });
+    BOOST_TEST(ec == make_error_code(client_errc::cancelled), ec.message());
+    BOOST_TEST(!fs::exists(repo_dir(cache.path()) / "blobs" / util::sha256_hex(data)));
+    BOOST_TEST(files_named(cache.path(), ".hfhub-xet") == 0u);
+    BOOST_TEST(files_named(cache.path(), ".incomplete") == 0u);
+    faults(R"({"rules":[]})");
+    BOOST_TEST((slurp(dl(c, "w.bin", opts(cache.path()))) == data));
 }
 
 BOOST_FIXTURE_TEST_CASE(xet_disabled_falls_back_to_the_bridge, xet_fixture) {

@@ -112,7 +112,8 @@ BOOST_AUTO_TEST_CASE(defaults_and_overrides) {
     BOOST_TEST(d.xet.dedup);
     BOOST_TEST(d.xet.cache_dir == "/tmp/hfh/xet");
     BOOST_TEST(d.xet.chunk_cache_dir == "/tmp/hfh/xet/hfhub-chunk-cache");
-    BOOST_TEST(d.xet.chunk_cache_size == 10'000'000'000ull);
+    BOOST_TEST(d.xet.chunk_cache_size == 0u);  // off, as hf_xet's default build
+    BOOST_TEST(!d.xet.verify_sha256);
     BOOST_TEST(d.xet.max_parallel == 8u);
 
     auto o = load({{"HF_HOME", "/tmp/hfh"},
@@ -120,13 +121,15 @@ BOOST_AUTO_TEST_CASE(defaults_and_overrides) {
                    {"HF_XET_DEDUPLICATION_GLOBAL_DEDUP_QUERY_ENABLED", "false"},
                    {"HF_XET_CACHE", "/var/x"},
                    {"HF_XET_CHUNK_CACHE_SIZE_BYTES", " 12345 "},
-                   {"HF_XET_FIXED_DOWNLOAD_CONCURRENCY", "3"}});
+                   {"HF_XET_FIXED_DOWNLOAD_CONCURRENCY", "3"},
+                   {"HFHUB_XET_VERIFY_SHA256", "1"}});
     BOOST_TEST(!o.xet.enabled);
     BOOST_TEST(!o.xet.dedup);
     BOOST_TEST(o.xet.cache_dir == "/var/x");
     BOOST_TEST(o.xet.chunk_cache_dir == "/var/x/hfhub-chunk-cache");
     BOOST_TEST(o.xet.chunk_cache_size == 12345u);
     BOOST_TEST(o.xet.max_parallel == 3u);
+    BOOST_TEST(o.xet.verify_sha256);
 }
 
 BOOST_AUTO_TEST_CASE(python_truth_values_and_bad_numbers) {
@@ -136,9 +139,10 @@ BOOST_AUTO_TEST_CASE(python_truth_values_and_bad_numbers) {
     BOOST_TEST(load({{"HF_HUB_DISABLE_XET", " 1"}}).xet.enabled);  // Python does not strip
     BOOST_TEST(load({{"HF_HUB_DISABLE_XET", ""}}).xet.enabled);
     BOOST_TEST(load({{"HF_XET_DEDUPLICATION_GLOBAL_DEDUP_QUERY_ENABLED", "maybe"}}).xet.dedup);
-    BOOST_TEST(load({{"HF_XET_CHUNK_CACHE_SIZE_BYTES", "0"}}).xet.chunk_cache_size == 0u);
-    BOOST_TEST(load({{"HF_XET_CHUNK_CACHE_SIZE_BYTES", "-5"}}).xet.chunk_cache_size == 10'000'000'000ull);
-    BOOST_TEST(load({{"HF_XET_CHUNK_CACHE_SIZE_BYTES", "10GB"}}).xet.chunk_cache_size == 10'000'000'000ull);
+    BOOST_TEST(load({{"HF_XET_CHUNK_CACHE_SIZE_BYTES", "10000000000"}}).xet.chunk_cache_size == 10'000'000'000ull);
+    BOOST_TEST(load({{"HF_XET_CHUNK_CACHE_SIZE_BYTES", "-5"}}).xet.chunk_cache_size == 0u);
+    BOOST_TEST(load({{"HF_XET_CHUNK_CACHE_SIZE_BYTES", "10GB"}}).xet.chunk_cache_size == 0u);
+    BOOST_TEST(!load({{"HFHUB_XET_VERIFY_SHA256", "maybe"}}).xet.verify_sha256);
     BOOST_TEST(load({{"HF_XET_FIXED_DOWNLOAD_CONCURRENCY", "0"}}).xet.max_parallel == 8u);
 }
 
