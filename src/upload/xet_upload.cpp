@@ -85,8 +85,8 @@ struct scanner {
 
 // One window: its bytes (the open chunk's first, then what was read) and the chunks it closed.
 struct window {
-    std::string data;
-    std::uint64_t base = 0;  // offset of data[0] in the object
+    std::shared_ptr<const std::string> data;
+    std::uint64_t base = 0;  // offset of (*data)[0] in the object
     std::vector<chunk_ref> chunks;
     std::vector<std::uint32_t> offsets;  // of each chunk in `data`
     std::string sha256;  // set on the last window
@@ -94,45 +94,42 @@ struct window {
     bool last = false;
 };
 
-// Closes the chunks that end in `fresh` (the next bytes of the object, none at its end) and
-// hashes them.
-window cut_chunks(scanner& s, const std::string& fresh, bool last) {
+// Closes the chunks that end in buf[carried..] (the next bytes of the object, none at its
+// end; before them, the open chunk's bytes) and hashes them.
+window cut_chunks(scanner& s, const std::string& buf, std::size_t carried, bool last) {
     window w;
     w.last = last;
     s.ends.clear();
-    s.ck.update(xet::as_bytes(fresh), s.ends);
+    s.ck.update(xet::as_bytes(std::string_view(buf).substr(carried)), s.ends);
     if (last)
         if (auto e = s.ck.finish()) s.ends.push_back(*e);
     w.base = s.carry_at;
-    w.data = std::move(s.carry);
-    w.data += fresh;
     std::uint64_t start = w.base;
     for (std::uint64_t end : s.ends) {
         auto off = static_cast<std::uint32_t>(start - w.base);
         auto n = static_cast<std::uint32_t>(end - start);
-        w.chunks.push_back({xet::chunk_hash(xet::as_bytes(std::string_view(w.data).substr(off, n))), n});
+        w.chunks.push_back({xet::chunk_hash(xet::as_bytes(std::string_view(buf).substr(off, n))), n});
         w.offsets.push_back(off);
         start = end;
     }
-    s.carry = w.data.substr(static_cast<std::size_t>(start - w.base));
+    s.carry = buf.substr(static_cast<std::size_t>(start - w.base));
     s.carry_at = start;
     return w;
 }
 
-// Reads up to `want` bytes at the descriptor's position (fewer at its end).
-std::string read_some(int fd, std::uint64_t want, const std::filesystem::path& path) {
-    std::string fresh;
-    fresh.resize(static_cast<std::size_t>(want));
+// Appends up to `want` bytes read at the descriptor's position (fewer at its end) to `buf`.
+void read_some(int fd, std::uint64_t want, const std::filesystem::path& path, std::string& buf) {
+    const std::size_t at = buf.size();
+    buf.resize(at + static_cast<std::size_t>(want));
     std::size_t got = 0;
     while (got < want) {
-        ssize_t n = ::read(fd, fresh.data() + got, fresh.size() - got);
+        ssize_t n = ::read(fd, buf.data() + at + got, static_cast<std::size_t>(want) - got);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) file_error(path, errno, "cannot read a file to upload");
         if (n == 0) break;
         got += static_cast<std::size_t>(n);
     }
-    fresh.resize(got);
-    return fresh;
+    buf.resize(at + got);
 }
 
 // The xorb being filled: chunk bytes kept until it is cut and built on the pool.
@@ -196,20 +193,24 @@ private:
         }
     }
 
-    // Builds the xorbs handed over on the pool and sends each unless the CAS has it.
+    // Builds the xorbs handed over on the pool and sends each unless the CAS has it. The big
+    // buffers are reused (the chunk bytes' for the next xorb to fill, this sender's for the
+    // next it builds): fresh ones would cost a page fault per 4 KiB each time.
     asio::awaitable<void> co_sender() {
+        std::vector<std::uint8_t> out;
         for (;;) {
             std::shared_ptr<filling> f = co_await ch_->async_receive(asio::use_awaitable);
             if (!f) co_return;
-            auto build = [f]() {
+            auto build = [f, out = std::move(out)]() mutable {
                 xet::xorb_builder b;
+                b.reuse(std::move(out));
                 std::size_t at = 0;
                 for (auto& ch : f->chunks) {
                     auto span = xet::as_bytes(std::string_view(f->data).substr(at, ch.size));
                     if (!b.add_chunk(span, ch.hash)) throw std::logic_error("a xorb over its bounds");
                     at += ch.size;
                 }
-                f->data = {};  // the chunk bytes go as soon as the xorb holds them
+                f->data.clear();
                 return b.finish();
             };
             xet::built_xorb x = co_await util::co_blocking(pool_, std::move(build));
@@ -217,41 +218,51 @@ private:
             m.hash = x.hash;
             m.chunks = x.chunks;
             m.serialized_size = static_cast<std::uint32_t>(x.bytes.size());
+            if (spare_.size() < xorb_senders + 1) spare_.push_back(std::move(f->data));
             f.reset();
-            std::uint64_t n = x.bytes.size();
-            if (co_await cas_.co_upload_xorb(x.hash, std::move(x.bytes))) {
+            auto bytes = std::make_shared<std::vector<std::uint8_t>>(std::move(x.bytes));
+            std::uint64_t n = bytes->size();
+            if (co_await cas_.co_upload_xorb(x.hash, bytes)) {
                 ++totals_.xorbs_sent;
                 totals_.xorb_bytes_sent += n;
             }
+            if (bytes.use_count() == 1) out = std::move(*bytes);
         }
     }
 
     // One window of an object, read and chunked (the SHA-256 at the same time, on the pool).
+    // Its bytes are read in after the open chunk's: one buffer, no copy.
     asio::awaitable<window> co_scan(const lfs_object& obj, const remote_body* remote,
                                     std::shared_ptr<util::unique_fd> fd, std::shared_ptr<scanner> sc,
                                     std::uint64_t off, std::uint64_t want, bool last) {
-        auto fresh = std::make_shared<std::string>();
+        // No job of this object runs now: the carry is free to take.
+        auto buf = std::make_shared<std::string>(std::move(sc->carry));
+        const std::size_t carried = buf->size();
         if (remote) {
-            if (want) *fresh = co_await remote->read(off, want);
+            if (want) {
+                std::string piece = co_await remote->read(off, want);
+                buf->append(piece);
+            }
         } else if (fd) {
             // Named, not a temporary in the co_await: g++ 12 mishandles those.
-            auto read_job = [fd, want, path = *obj.file]() { return read_some(fd->get(), want, path); };
-            *fresh = co_await util::co_blocking(pool_, std::move(read_job));
+            auto read_job = [fd, buf, want, path = *obj.file]() { read_some(fd->get(), want, path, *buf); };
+            co_await util::co_blocking(pool_, std::move(read_job));
         } else {
-            *fresh = obj.bytes->substr(static_cast<std::size_t>(off), static_cast<std::size_t>(want));
+            buf->append(*obj.bytes, static_cast<std::size_t>(off), static_cast<std::size_t>(want));
         }
-        if (fresh->size() != want) changed(obj);
-        auto sha_job = [sc, fresh, last]() {
-            sc->sha.update(*fresh);
+        if (buf->size() - carried != want) changed(obj);
+        auto sha_job = [sc, buf, carried, last]() {
+            sc->sha.update(buf->data() + carried, buf->size() - carried);
             return last ? sc->sha.hex_digest() : std::string();
         };
-        auto chunk_job = [sc, fresh, last]() { return cut_chunks(*sc, *fresh, last); };
+        auto chunk_job = [sc, buf, carried, last]() { return cut_chunks(*sc, *buf, carried, last); };
         auto sha = util::co_blocking(pool_, std::move(sha_job));
         auto chunks = util::co_blocking(pool_, std::move(chunk_job));
         auto both = co_both(std::move(sha), std::move(chunks));
         auto r = co_await std::move(both);
         window w = std::move(r.second);
-        if (w.base + w.data.size() != off + want) changed(obj);
+        if (w.base + buf->size() != off + want) changed(obj);
+        w.data = std::move(buf);
         w.sha256 = std::move(r.first);
         w.fresh = want;
         co_return w;
@@ -348,12 +359,19 @@ private:
                 while (cur_ && !cur_->fill.fits(ch.size)) co_await co_cut();
                 if (!cur_) {
                     cur_.emplace();
+                    // Room for a full xorb at once: doubling would copy and fault in pages again.
+                    if (!spare_.empty()) {
+                        cur_->data = std::move(spare_.back());
+                        spare_.pop_back();
+                        cur_->data.clear();
+                    }
+                    cur_->data.reserve(static_cast<std::size_t>(xorb_limits{}.max_bytes));
                     cur_->slot = made_.size();
                     made_.emplace_back();
                 }
                 where = chunk_place{new_xorb_slot{cur_->slot}, static_cast<std::uint32_t>(cur_->chunks.size())};
                 cur_->fill.add(ch.size);
-                cur_->data.append(w.data, w.offsets[i], ch.size);
+                cur_->data.append(*w.data, w.offsets[i], ch.size);
                 cur_->chunks.push_back(ch);
                 index_.add_local(ch.hash, *where);
             }
@@ -380,6 +398,7 @@ private:
     std::optional<filling> cur_;
     std::vector<made_xorb> made_;  // by slot
     xorb_channel* ch_ = nullptr;   // while run_on_strand runs
+    std::vector<std::string> spare_;  // emptied chunk-byte buffers of built xorbs
 };
 
 }  // namespace

@@ -290,6 +290,12 @@ bool xorb_builder::add_chunk(std::span<const std::uint8_t> data, const merkle_ha
     return true;
 }
 
+void xorb_builder::reuse(std::vector<std::uint8_t> buf) noexcept {
+    if (!chunks_.empty()) return;
+    buf.clear();
+    bytes_ = std::move(buf);
+}
+
 built_xorb xorb_builder::finish() {
     built_xorb out;
     std::vector<hash_and_size> leaves;

@@ -113,6 +113,11 @@ public:
     // The bytes, the xorb hash and the chunks; the builder is empty afterwards.
     built_xorb finish();
 
+    // Gives the builder `buf`'s storage (its contents dropped) for the bytes of the xorb it
+    // builds next, so that one building many xorbs reuses the memory of a sent one. Only while
+    // empty(); otherwise ignored.
+    void reuse(std::vector<std::uint8_t> buf) noexcept;
+
 private:
     compression_policy policy_;
     std::vector<std::uint8_t> bytes_;
