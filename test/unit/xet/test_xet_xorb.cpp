@@ -179,6 +179,31 @@ BOOST_AUTO_TEST_CASE(automatic_policy_compresses_once_and_keeps_raw_what_does_no
     BOOST_TEST((y.hash == x.hash));
 }
 
+BOOST_AUTO_TEST_CASE(a_reused_buffer_builds_the_same_xorb) {
+    auto a = text(40000), b = weights(20000, 21);
+    xorb_builder fresh;
+    BOOST_REQUIRE(fresh.add_chunk(a));
+    BOOST_REQUIRE(fresh.add_chunk(b));
+    auto want = fresh.finish();
+    // A buffer with other bytes in it: they are dropped, its storage is used.
+    std::vector<std::uint8_t> old = noise(100000, 22);
+    old.reserve(1 << 20);
+    const std::uint8_t* storage = old.data();
+    xorb_builder reused;
+    reused.reuse(std::move(old));
+    BOOST_REQUIRE(reused.add_chunk(a));
+    BOOST_REQUIRE(reused.add_chunk(b));
+    auto got = reused.finish();
+    BOOST_TEST(got.bytes == want.bytes);
+    BOOST_TEST((got.hash == want.hash));
+    BOOST_TEST((got.bytes.data() == storage));
+    // Not while a xorb is being built: its bytes stay.
+    BOOST_REQUIRE(reused.add_chunk(a));
+    reused.reuse(noise(10, 23));
+    BOOST_REQUIRE(reused.add_chunk(b));
+    BOOST_TEST(reused.finish().bytes == want.bytes);
+}
+
 BOOST_AUTO_TEST_CASE(builder_picks_a_scheme_per_chunk_and_parses_back) {
     std::vector<std::vector<std::uint8_t>> chunks{noise(70000, 1), text(65536), floats(20000), noise(9000, 2),
                                                   std::vector<std::uint8_t>(128 * 1024, 0)};
