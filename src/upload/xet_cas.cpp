@@ -4,7 +4,9 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <chrono>
+#include <memory>
 
 namespace hfhub::upload {
 
@@ -93,7 +95,18 @@ asio::awaitable<std::optional<std::vector<std::uint8_t>>> cas_session::co_query_
     co_return std::vector<std::uint8_t>(resp.body.begin(), resp.body.end());
 }
 
-asio::awaitable<bool> cas_session::co_upload_xorb(const xet::merkle_hash& hash, std::vector<std::uint8_t> bytes) {
+namespace {
+
+// The bytes of `all` from `at`, at most 1 MiB.
+asio::awaitable<std::string> co_piece(std::shared_ptr<const std::vector<std::uint8_t>> all, std::uint64_t at) {
+    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(1u << 20, all->size() - at));
+    co_return std::string(reinterpret_cast<const char*>(all->data()) + at, n);
+}
+
+}  // namespace
+
+asio::awaitable<bool> cas_session::co_upload_xorb(const xet::merkle_hash& hash,
+                                                 std::shared_ptr<const std::vector<std::uint8_t>> bytes) {
     const std::string path = "/v1/xorbs/default/" + hash.hex();
     {
         // Content addressed: a xorb the CAS has is the same bytes. A CAS without HEAD answers
@@ -109,8 +122,11 @@ asio::awaitable<bool> cas_session::co_upload_xorb(const xet::merkle_hash& hash, 
     r.method = "POST";
     r.url = path;
     r.headers = {{"Content-Type", "application/octet-stream"}};
-    r.body.assign(bytes.begin(), bytes.end());
-    bytes = {};
+    // Streamed from the one buffer in pieces: a copy of 64 MiB per attempt would cost as much
+    // memory again and, fresh pages each time, more time than sending it.
+    auto shared = std::move(bytes);
+    r.body_source_length = shared->size();
+    r.body_source = [shared](std::uint64_t at) { return co_piece(shared, at); };
     r.idempotent = true;  // content addressed: sending it twice stores it once
     r.redirects = follow_redirects::none;
     http_response resp = co_await co_send(std::move(r), accept::success);

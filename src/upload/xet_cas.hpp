@@ -10,6 +10,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -24,8 +25,10 @@ public:
 
     // The dedup shard for `chunk`, or nullopt when the CAS doesn't know it (404).
     boost::asio::awaitable<std::optional<std::vector<std::uint8_t>>> co_query_chunk(const xet::merkle_hash& chunk);
-    // Sends the xorb unless the CAS has it already; returns whether it was sent.
-    boost::asio::awaitable<bool> co_upload_xorb(const xet::merkle_hash& hash, std::vector<std::uint8_t> bytes);
+    // Sends the xorb unless the CAS has it already; returns whether it was sent. The bytes are
+    // shared, not copied, and no longer used once this returns (the caller may reuse them).
+    boost::asio::awaitable<bool> co_upload_xorb(const xet::merkle_hash& hash,
+                                                std::shared_ptr<const std::vector<std::uint8_t>> bytes);
     boost::asio::awaitable<void> co_upload_shard(std::vector<std::uint8_t> bytes);
 
     // A protocol_error about the last CAS answer.

@@ -1,6 +1,8 @@
 #include "xet/xorb.hpp"
 
 #include <algorithm>
+#include <bit>
+#include <cmath>
 #include <cstring>
 #include <stdexcept>
 
@@ -25,17 +27,32 @@ void write_u24(std::uint8_t* p, std::uint32_t v) noexcept {
     p[2] = static_cast<std::uint8_t>(v >> 16);
 }
 
-// One LZ4 frame: 64 KiB independent blocks, no checksums (what lz4_flex writes by default).
-std::vector<std::uint8_t> lz4_frame(std::span<const std::uint8_t> data) {
+// One LZ4 frame: 64 KiB independent blocks, no checksums (what lz4_flex writes by default),
+// written at the start of `out` (grown to the bound, never shrunk, so a reused buffer is not
+// reallocated or zeroed per chunk). Returns the frame's size.
+std::size_t lz4_frame_into(std::span<const std::uint8_t> data, std::vector<std::uint8_t>& out) {
     LZ4F_preferences_t prefs{};
     prefs.frameInfo.blockSizeID = LZ4F_max64KB;
     prefs.frameInfo.blockMode = LZ4F_blockIndependent;
-    std::vector<std::uint8_t> out(LZ4F_compressFrameBound(data.size(), &prefs));
+    const std::size_t bound = LZ4F_compressFrameBound(data.size(), &prefs);
+    if (out.size() < bound) out.resize(bound);
     std::size_t n = LZ4F_compressFrame(out.data(), out.size(), data.data(), data.size(), &prefs);
     if (LZ4F_isError(n)) throw std::runtime_error(std::string("LZ4 compression failed: ") + LZ4F_getErrorName(n));
-    out.resize(n);
+    return n;
+}
+
+std::vector<std::uint8_t> lz4_frame(std::span<const std::uint8_t> data) {
+    std::vector<std::uint8_t> out;
+    out.resize(lz4_frame_into(data, out));
     return out;
 }
+
+// Bits set in each byte value.
+constexpr std::array<std::uint8_t, 256> popcounts = [] {
+    std::array<std::uint8_t, 256> t{};
+    for (unsigned v = 0; v < 256; ++v) t[v] = static_cast<std::uint8_t>(std::popcount(v));
+    return t;
+}();
 
 struct lz4_dctx {
     LZ4F_dctx* ctx = nullptr;
@@ -95,15 +112,24 @@ result<chunk_header> decode_chunk_header(std::span<const std::uint8_t> in) noexc
 }
 
 void bg4_split(std::span<const std::uint8_t> in, std::span<std::uint8_t> out) noexcept {
+    // One pass over the input, four output cursors: the strided reads of one pass per group
+    // cost a quarter of the speed.
     const std::size_t n = in.size();
     const std::size_t q = n / 4;
     const std::size_t r = n % 4;
-    std::size_t pos = 0;
-    for (std::size_t g = 0; g < 4; ++g) {
-        const std::size_t len = q + (g < r ? 1 : 0);
-        for (std::size_t i = 0; i < len; ++i) out[pos + i] = in[i * 4 + g];
-        pos += len;
+    const std::uint8_t* p = in.data();
+    std::uint8_t* g0 = out.data();
+    std::uint8_t* g1 = g0 + q + (r > 0);
+    std::uint8_t* g2 = g1 + q + (r > 1);
+    std::uint8_t* g3 = g2 + q + (r > 2);
+    for (std::size_t i = 0; i < q; ++i, p += 4) {
+        g0[i] = p[0];
+        g1[i] = p[1];
+        g2[i] = p[2];
+        g3[i] = p[3];
     }
+    std::uint8_t* groups[3] = {g0, g1, g2};
+    for (std::size_t g = 0; g < r; ++g) groups[g][q] = p[g];
 }
 
 void bg4_join(std::span<const std::uint8_t> in, std::span<std::uint8_t> out) noexcept {
@@ -129,6 +155,56 @@ std::vector<std::uint8_t> compress_chunk(std::span<const std::uint8_t> data, com
         }
     }
     throw std::invalid_argument("unknown compression scheme");
+}
+
+void bg4_stats::add(std::span<const std::uint8_t> data) noexcept {
+    const std::size_t n4 = data.size() / 4 * 4;
+    const std::uint8_t* p = data.data();
+    for (std::size_t i = 0; i < n4; i += 4) {
+        ++hist[0][popcounts[p[i]]];
+        ++hist[1][popcounts[p[i + 1]]];
+        ++hist[2][popcounts[p[i + 2]]];
+        ++hist[3][popcounts[p[i + 3]]];
+    }
+    for (std::size_t i = n4; i < data.size(); ++i) ++hist[i % 4][popcounts[p[i]]];
+}
+
+double bg4_stats::max_divergence() const noexcept {
+    // The pooled histogram starts each bin at 1, so that no bin of it has probability zero.
+    std::array<double, 9> pooled{};
+    pooled.fill(1.0);
+    std::array<double, 4> totals{};
+    for (std::size_t g = 0; g < 4; ++g)
+        for (std::size_t b = 0; b < 9; ++b) {
+            pooled[b] += hist[g][b];
+            totals[g] += hist[g][b];
+        }
+    const double pooled_total = totals[0] + totals[1] + totals[2] + totals[3] + 9.0;
+    double worst = 0;
+    for (std::size_t g = 0; g < 4; ++g) {
+        if (totals[g] == 0) continue;
+        double d = 0;
+        for (std::size_t b = 0; b < 9; ++b) {
+            if (hist[g][b] == 0) continue;
+            const double p = hist[g][b] / totals[g];
+            d += p * std::log(p / (pooled[b] / pooled_total));
+        }
+        worst = std::max(worst, d);
+    }
+    return worst;
+}
+
+compression predict_compression(std::span<const std::uint8_t> data) noexcept {
+    // A quarter of a big chunk is plenty of samples (thousands per position), at a quarter of
+    // the cost: 64-byte runs every 256 bytes, each starting at position 0 mod 4.
+    constexpr std::size_t run = 64, stride = 256, sample_from = 16 * 1024;
+    bg4_stats s;
+    if (data.size() < sample_from) {
+        s.add(data);
+    } else {
+        for (std::size_t at = 0; at < data.size(); at += stride) s.add(data.subspan(at, std::min(run, data.size() - at)));
+    }
+    return s.max_divergence() > 0.02 ? compression::byte_grouping4_lz4 : compression::lz4;
 }
 
 result<void> decompress_chunk(std::span<const std::uint8_t> payload, compression scheme,
@@ -165,26 +241,33 @@ bool xorb_builder::add_chunk(std::span<const std::uint8_t> data, const merkle_ha
     if (data.empty() || data.size() > max_chunk_size)
         throw std::invalid_argument("xorb chunk of " + std::to_string(data.size()) + " bytes (1..128 KiB)");
     if (chunks_.size() >= max_xorb_chunks) return false;
-    // Pick the payload: the smaller compressed form, raw when compressing doesn't help.
+    // Pick the payload: the compressed form (the smaller of the two the policy tries), raw when
+    // compressing doesn't shrink the chunk.
     compression scheme = compression::none;
-    std::vector<std::uint8_t> packed;
-    auto consider = [&](compression s) {
-        auto c = compress_chunk(data, s);
-        if (c.size() < data.size() && (scheme == compression::none || c.size() < packed.size())) {
+    std::span<const std::uint8_t> payload = data;
+    auto consider = [&](compression s, std::vector<std::uint8_t>& buf) {
+        std::span<const std::uint8_t> src = data;
+        if (s == compression::byte_grouping4_lz4) {
+            if (grouped_.size() < data.size()) grouped_.resize(max_chunk_size);
+            bg4_split(data, std::span(grouped_).first(data.size()));
+            src = std::span(grouped_).first(data.size());
+        }
+        const std::size_t n = lz4_frame_into(src, buf);
+        if (n < payload.size()) {
             scheme = s;
-            packed = std::move(c);
+            payload = std::span(buf).first(n);
         }
     };
     switch (policy_) {
-        case compression_policy::automatic:
-            consider(compression::lz4);
-            consider(compression::byte_grouping4_lz4);
+        case compression_policy::automatic: consider(predict_compression(data), packed_); break;
+        case compression_policy::smallest:
+            consider(compression::lz4, packed_);
+            consider(compression::byte_grouping4_lz4, packed2_);
             break;
-        case compression_policy::lz4: consider(compression::lz4); break;
-        case compression_policy::byte_grouping4_lz4: consider(compression::byte_grouping4_lz4); break;
+        case compression_policy::lz4: consider(compression::lz4, packed_); break;
+        case compression_policy::byte_grouping4_lz4: consider(compression::byte_grouping4_lz4, packed_); break;
         case compression_policy::none: break;
     }
-    std::span<const std::uint8_t> payload = scheme == compression::none ? data : std::span<const std::uint8_t>(packed);
     const std::size_t size = chunk_header_size + payload.size();
     if (bytes_.size() + size > max_xorb_size) return false;
     chunk_header h{chunk_header_version, static_cast<std::uint32_t>(payload.size()), scheme,
@@ -197,11 +280,20 @@ bool xorb_builder::add_chunk(std::span<const std::uint8_t> data, const merkle_ha
     c.scheme = scheme;
     c.unpacked_offset = static_cast<std::uint32_t>(unpacked_);
     c.size = static_cast<std::uint32_t>(data.size());
+    // Room for a full xorb at once: growing by doubling would copy and fault in the bytes again
+    // (only the pages written are ever backed by memory).
+    if (bytes_.capacity() == 0) bytes_.reserve(max_xorb_size);
     bytes_.insert(bytes_.end(), hb.begin(), hb.end());
     bytes_.insert(bytes_.end(), payload.begin(), payload.end());
     chunks_.push_back(c);
     unpacked_ += data.size();
     return true;
+}
+
+void xorb_builder::reuse(std::vector<std::uint8_t> buf) noexcept {
+    if (!chunks_.empty()) return;
+    buf.clear();
+    bytes_ = std::move(buf);
 }
 
 built_xorb xorb_builder::finish() {

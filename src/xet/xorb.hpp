@@ -52,8 +52,24 @@ std::vector<std::uint8_t> compress_chunk(std::span<const std::uint8_t> data, com
 result<void> decompress_chunk(std::span<const std::uint8_t> payload, compression scheme,
                               std::uint32_t uncompressed_size, std::vector<std::uint8_t>& out);
 
+// Whether byte grouping should help LZ4 on `data`, predicted from per-byte statistics instead of
+// compressing twice: for each of the 4 byte positions mod 4, the histogram of the bytes' popcounts;
+// when one position's histogram diverges from the pooled one (KL divergence over 0.02, xet-core's
+// empirical criterion), the positions hold different kinds of bytes, as the exponent and mantissa
+// bytes of float tensors do. A chunk of 16 KiB or more is sampled (a quarter of its bytes).
+// Returns byte_grouping4_lz4 or lz4.
+compression predict_compression(std::span<const std::uint8_t> data) noexcept;
+
+// The popcount histograms behind predict_compression, exposed for tests and tuning.
+struct bg4_stats {
+    std::array<std::array<std::uint32_t, 9>, 4> hist{};  // [byte position mod 4][popcount]
+    void add(std::span<const std::uint8_t> data) noexcept;  // data[0] at position 0
+    double max_divergence() const noexcept;                 // the largest per-position KL divergence
+};
+
 enum class compression_policy {
-    automatic,  // the smaller of LZ4 and byte-grouped LZ4, raw when neither is smaller (as the JS client)
+    automatic,  // predict_compression's scheme, raw when it doesn't shrink the chunk (as xet-core)
+    smallest,   // both LZ4 and byte-grouped LZ4, the smaller, raw when neither is smaller (as the JS client)
     none,
     lz4,
     byte_grouping4_lz4,  // each still stored raw when compressing doesn't help
@@ -97,12 +113,17 @@ public:
     // The bytes, the xorb hash and the chunks; the builder is empty afterwards.
     built_xorb finish();
 
+    // Gives the builder `buf`'s storage (its contents dropped) for the bytes of the xorb it
+    // builds next, so that one building many xorbs reuses the memory of a sent one. Only while
+    // empty(); otherwise ignored.
+    void reuse(std::vector<std::uint8_t> buf) noexcept;
+
 private:
     compression_policy policy_;
     std::vector<std::uint8_t> bytes_;
     std::vector<xorb_chunk> chunks_;
     std::uint64_t unpacked_ = 0;
-    std::vector<std::uint8_t> scratch_;
+    std::vector<std::uint8_t> grouped_, packed_, packed2_;  // reused: no allocation per chunk
 };
 
 // Decoded chunks: their bytes one after the other in `data`, each chunk's place in `chunks`.

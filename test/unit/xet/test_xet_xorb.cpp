@@ -106,6 +106,104 @@ BOOST_AUTO_TEST_CASE(compression_round_trips_as_lz4_frames) {
     }
 }
 
+// Float32 weights as a trained tensor holds them: small values of random sign and mantissa, so
+// LZ4 alone finds little, while the exponent bytes, grouped, repeat.
+std::vector<std::uint8_t> weights(std::size_t count, std::uint32_t seed) {
+    auto r = noise(count * 4, seed);
+    std::vector<std::uint8_t> out(count * 4);
+    for (std::size_t i = 0; i < count; ++i) {
+        std::uint32_t u;
+        std::memcpy(&u, r.data() + i * 4, 4);
+        float f = static_cast<float>((static_cast<double>(u) / 4294967296.0 - 0.5) * 0.02);
+        std::memcpy(out.data() + i * 4, &f, 4);
+    }
+    return out;
+}
+
+BOOST_AUTO_TEST_CASE(predictor_picks_byte_grouping_for_tensors_only) {
+    // Tensors: one byte position (the exponent's) differs from the others, and grouping pays.
+    for (auto& w : {weights(16384, 3), floats(16384), weights(1000, 5)}) {
+        bg4_stats st;
+        st.add(w);
+        BOOST_TEST(st.max_divergence() > 0.02);
+        BOOST_TEST((predict_compression(w) == compression::byte_grouping4_lz4));
+        BOOST_TEST(compress_chunk(w, compression::byte_grouping4_lz4).size() <
+                   compress_chunk(w, compression::lz4).size());
+    }
+    // Noise and text: the positions look alike, so plain LZ4.
+    for (auto& d : {noise(65536, 7), noise(20000, 8), text(65536), text(3000)}) {
+        bg4_stats st;
+        st.add(d);
+        BOOST_TEST(st.max_divergence() < 0.02);
+        BOOST_TEST((predict_compression(d) == compression::lz4));
+    }
+    // The histograms count every byte, by position mod 4.
+    bg4_stats st;
+    std::vector<std::uint8_t> bytes{0x00, 0x01, 0x03, 0xFF, 0x07};
+    st.add(bytes);
+    BOOST_TEST(st.hist[0][0] == 1u);
+    BOOST_TEST(st.hist[0][3] == 1u);
+    BOOST_TEST(st.hist[1][1] == 1u);
+    BOOST_TEST(st.hist[2][2] == 1u);
+    BOOST_TEST(st.hist[3][8] == 1u);
+    BOOST_TEST((predict_compression(std::span<const std::uint8_t>{}) == compression::lz4));
+}
+
+BOOST_AUTO_TEST_CASE(automatic_policy_compresses_once_and_keeps_raw_what_does_not_shrink) {
+    xorb_builder b;  // automatic
+    auto w = weights(30000, 11);
+    auto n = noise(65536, 12);
+    auto t = text(65536);
+    BOOST_REQUIRE(b.add_chunk(w));
+    BOOST_REQUIRE(b.add_chunk(n));
+    BOOST_REQUIRE(b.add_chunk(t));
+    auto x = b.finish();
+    BOOST_TEST((x.chunks[0].scheme == compression::byte_grouping4_lz4));
+    BOOST_TEST((x.chunks[1].scheme == compression::none));  // random: stored as it is
+    BOOST_TEST(x.chunks[1].serialized_size == n.size() + chunk_header_size);
+    BOOST_TEST((x.chunks[2].scheme == compression::lz4));
+    BOOST_TEST(x.chunks[0].serialized_size < w.size());
+    BOOST_TEST(x.chunks[2].serialized_size < t.size() / 2);
+    auto parsed = parse_xorb(x.bytes, {.expected_hash = x.hash});
+    BOOST_REQUIRE(parsed.has_value());
+    BOOST_TEST((parsed->chunks.chunk_data(0).size() == w.size()));
+    BOOST_TEST(std::equal(w.begin(), w.end(), parsed->chunks.chunk_data(0).begin()));
+    BOOST_TEST(std::equal(t.begin(), t.end(), parsed->chunks.chunk_data(2).begin()));
+    // The automatic choice costs at most a little against trying both.
+    xorb_builder both(compression_policy::smallest);
+    BOOST_REQUIRE(both.add_chunk(w));
+    BOOST_REQUIRE(both.add_chunk(n));
+    BOOST_REQUIRE(both.add_chunk(t));
+    auto y = both.finish();
+    BOOST_TEST(x.bytes.size() <= y.bytes.size() + y.bytes.size() / 50);
+    BOOST_TEST((y.hash == x.hash));
+}
+
+BOOST_AUTO_TEST_CASE(a_reused_buffer_builds_the_same_xorb) {
+    auto a = text(40000), b = weights(20000, 21);
+    xorb_builder fresh;
+    BOOST_REQUIRE(fresh.add_chunk(a));
+    BOOST_REQUIRE(fresh.add_chunk(b));
+    auto want = fresh.finish();
+    // A buffer with other bytes in it: they are dropped, its storage is used.
+    std::vector<std::uint8_t> old = noise(100000, 22);
+    old.reserve(1 << 20);
+    const std::uint8_t* storage = old.data();
+    xorb_builder reused;
+    reused.reuse(std::move(old));
+    BOOST_REQUIRE(reused.add_chunk(a));
+    BOOST_REQUIRE(reused.add_chunk(b));
+    auto got = reused.finish();
+    BOOST_TEST(got.bytes == want.bytes);
+    BOOST_TEST((got.hash == want.hash));
+    BOOST_TEST((got.bytes.data() == storage));
+    // Not while a xorb is being built: its bytes stay.
+    BOOST_REQUIRE(reused.add_chunk(a));
+    reused.reuse(noise(10, 23));
+    BOOST_REQUIRE(reused.add_chunk(b));
+    BOOST_TEST(reused.finish().bytes == want.bytes);
+}
+
 BOOST_AUTO_TEST_CASE(builder_picks_a_scheme_per_chunk_and_parses_back) {
     std::vector<std::vector<std::uint8_t>> chunks{noise(70000, 1), text(65536), floats(20000), noise(9000, 2),
                                                   std::vector<std::uint8_t>(128 * 1024, 0)};
@@ -254,6 +352,7 @@ BOOST_AUTO_TEST_CASE(builder_limits) {
 BOOST_AUTO_TEST_CASE(policies) {
     auto t = text(50000);
     for (auto [policy, want] : {std::pair{compression_policy::none, compression::none},
+                                std::pair{compression_policy::smallest, compression::lz4},
                                 std::pair{compression_policy::lz4, compression::lz4},
                                 std::pair{compression_policy::byte_grouping4_lz4, compression::byte_grouping4_lz4}}) {
         xorb_builder b(policy);
