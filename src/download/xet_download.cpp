@@ -290,7 +290,7 @@ asio::awaitable<bool> co_stream_range(client& c, const download_options& o, cons
     r.proxies = o.proxies;
     r.user_agent_suffix = user_agent_suffix(o);
     r.read_timeout = c.settings().timeouts.download;  // HF_HUB_DOWNLOAD_TIMEOUT, as for other downloads
-    r.headers.emplace_back("Range", "bytes=" + std::to_string(rg.byte_start) + "-" + std::to_string(rg.byte_end));
+    r.headers.emplace_back("Range", range_header(f, {ri}));
     std::int64_t reported = 0;
     auto start_over = [&] {
         dec.reset();

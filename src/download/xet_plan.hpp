@@ -32,7 +32,7 @@ struct xet_range {
     bool operator==(const xet_range&) const = default;
 };
 
-// One signed URL and the ranges of one xorb it may be asked for, in one request.
+// One signed URL and the ranges of one xorb it may be asked for.
 struct xet_fetch {
     std::string xorb;  // hex
     std::string url;
@@ -67,13 +67,5 @@ std::vector<std::size_t> used_ranges(const xet_reconstruction& r, std::size_t fe
 
 // "bytes=a-b,c-d" for the given ranges of a fetch.
 std::string range_header(const xet_fetch& f, const std::vector<std::size_t>& ranges);
-
-// The parts of a multipart/byteranges body, in order, as (offset, length) into `body`, each
-// with the first byte its Content-Range names; nullopt when the body is not well formed.
-struct byterange_part {
-    std::uint64_t first = 0, last = 0;  // from its Content-Range
-    std::size_t offset = 0, length = 0;  // where its bytes are in the body
-};
-std::optional<std::vector<byterange_part>> parse_multipart_byteranges(std::string_view content_type, std::string_view body);
 
 }  // namespace hfhub::download

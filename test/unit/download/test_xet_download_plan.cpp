@@ -1,5 +1,5 @@
 // Xet downloads, the pure part: signals from resolve, reconstruction parsing (v1 and v2), which
-// range holds each term, range headers, multipart/byteranges answers, and the chunk cache.
+// range holds each term, range headers, and the chunk cache.
 #include "download/chunk_cache.hpp"
 #include "download/xet_plan.hpp"
 
@@ -159,24 +159,6 @@ BOOST_AUTO_TEST_CASE(malformed_reconstructions) {
     BOOST_TEST(rejected(R"({"terms":[)" + term(X1, 0, 4, 5) + R"(],"xorbs":{")" + X1 +
                         R"(":[{"url":"http://s","ranges":[{"chunks":{"start":0,"end":4},"bytes":{"start":0,"end":9}},)"
                         R"({"chunks":{"start":3,"end":6},"bytes":{"start":5,"end":19}}]}]}})"));
-}
-
-BOOST_AUTO_TEST_CASE(multipart_answers) {
-    std::string body = "--XYZ\r\nContent-Type: application/octet-stream\r\nContent-Range: bytes 0-3/100\r\n\r\nabcd\r\n"
-                       "--XYZ\r\nContent-Range: bytes 10-12/100\r\n\r\nxyz\r\n--XYZ--\r\n";
-    auto parts = parse_multipart_byteranges("multipart/byteranges; boundary=XYZ", body);
-    BOOST_TEST_REQUIRE(parts.has_value());
-    BOOST_TEST(parts->size() == 2u);
-    BOOST_TEST(body.substr((*parts)[0].offset, (*parts)[0].length) == "abcd");
-    BOOST_TEST((*parts)[1].first == 10u);
-    BOOST_TEST(body.substr((*parts)[1].offset, (*parts)[1].length) == "xyz");
-    BOOST_TEST(parse_multipart_byteranges("multipart/byteranges; boundary=\"XYZ\"", body).has_value());
-    BOOST_TEST(!parse_multipart_byteranges("application/octet-stream", body));
-    BOOST_TEST(!parse_multipart_byteranges("multipart/byteranges; boundary=OTHER", body));
-    std::string cut = body.substr(0, body.size() - 20);
-    BOOST_TEST(!parse_multipart_byteranges("multipart/byteranges; boundary=XYZ", cut));
-    std::string lying = "--XYZ\r\nContent-Range: bytes 0-9/100\r\n\r\nabcd\r\n--XYZ--\r\n";  // says 10 bytes, has 4
-    BOOST_TEST(!parse_multipart_byteranges("multipart/byteranges; boundary=XYZ", lying));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
