@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Xet against LFS for hfhub on the same bytes, over loopback against `hfhub serve --xet`:
-#   1. upload and download of one random file (MB/s, client CPU s per GiB from /usr/bin/time);
+#   1. upload and download of a random file (fresh bytes each rep) (MB/s, client CPU s per GiB from /usr/bin/time);
 #      the Xet download also once more with the etag's SHA-256 checked (HFHUB_XET_VERIFY_SHA256);
 #   2. a safetensors-like checkpoint of 64 tensors where 10% of the tensors change between two
 #      uploads: bytes the second upload sent (the access log's request body bytes of its xorbs).
@@ -32,8 +32,6 @@ hub=$(sed -n 's/^listening on //p' "$dir/serve.out")
 export HF_ENDPOINT=$hub HF_HOME=$dir/home HF_TOKEN=
 unset HF_HUB_DISABLE_XET
 
-head -c $((MB << 20)) /dev/urandom >"$dir/data.bin"
-
 # Sums of the access log's request body bytes of xorb POSTs, from line $1 on.
 xorb_bytes() { tail -n +"$1" "$dir/access.log" | grep '"method":"POST"' | grep '/v1/xorbs/' |
                sed 's/.*"received":\([0-9]*\).*/\1/' | awk '{s+=$1} END {print s+0}'; }
@@ -53,7 +51,9 @@ done
 for r in $(seq "$REPS"); do
   for mode in xet lfs; do
     [[ $mode == lfs ]] && export HF_HUB_DISABLE_XET=1 || unset HF_HUB_DISABLE_XET
-    # A fresh repo each time, so nothing is deduplicated against an earlier run.
+    # Fresh bytes in a fresh repo each time: the CAS and the LFS store are shared by every repo
+    # of the server, so the same bytes again would be deduplicated or "already stored".
+    head -c $((MB << 20)) /dev/urandom >"$dir/data.bin"
     timed "$dir/up.$mode" "$hfhub" upload "local/$mode-$r" "$dir/data.bin" data.bin
     rm -rf "$dir/home/hub"
     timed "$dir/down.$mode" "$hfhub" download "local/$mode-$r" data.bin
