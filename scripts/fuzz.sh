@@ -15,6 +15,8 @@ out=$(cd "$out" && pwd)
 flags=(-std=c++20 -O1 -g -fno-sanitize-recover=undefined -Iinclude -Isrc
        -DBOOST_ASIO_NO_DEPRECATED)
 libs=(-lboost_json -lboost_url -lyaml-cpp -lssl -lcrypto -llz4 -lpthread)
+# lld when installed (scripts/setup.sh): GNU ld's links cost several times its CPU.
+command -v ld.lld >/dev/null && libs+=(-fuse-ld=lld)
 # BLAKE3 for the Xet parsers: the C sources of Debian's librust-blake3-dev (as
 # cmake/hfhub_xet_deps.cmake finds them), its portable code only.
 blake3_dir=${HFHUB_BLAKE3_SOURCE_DIR:-$(ls -d /usr/share/cargo/registry/blake3-*/c 2>/dev/null | sort -V | tail -n 1)}

@@ -9,7 +9,8 @@ pkgs=(build-essential cmake ccache pkg-config git curl ca-certificates
       libboost1.81-dev libboost-json1.81-dev libboost-test1.81-dev libboost-url1.81-dev
       libboost-program-options1.81-dev libssl-dev libyaml-cpp-dev openssl tinyproxy
       liblz4-dev librust-blake3-dev  # Xet storage: LZ4 chunks; BLAKE3 built from the C sources in the Rust package
-      clang libclang-rt-14-dev)  # clang: the libFuzzer targets only
+      clang libclang-rt-14-dev  # clang: the libFuzzer targets only
+      lld)  # the linker CMakeLists.txt picks: links in a seventh of GNU ld's CPU
 command -v node >/dev/null && command -v npm >/dev/null || pkgs+=(nodejs npm)
 [[ "${1:-}" == "--bench" ]] && pkgs+=(nginx-light wrk hyperfine bc aria2 time)
 
