@@ -13,6 +13,9 @@
 #include "xet/hash.hpp"
 #include "xet/xorb.hpp"
 
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/system/system_error.hpp>
 
 #include <atomic>
@@ -51,6 +54,7 @@ struct xet_job_state {
     std::unique_ptr<chunk_cache> cache;
     std::shared_ptr<ordered_hash> sha;  // the etag's hash, fed in file order as terms land
     std::mutex mu;
+    std::mutex write_mu;  // the strands' writes to the private file
     std::set<std::string> xorbs_used;
     std::shared_ptr<cache::file_lock> lock;
 
@@ -97,25 +101,27 @@ std::uint64_t write_range(xet_job_state& s, std::size_t fetch, std::size_t range
     return written;
 }
 
-// Decodes one range as its bytes stream in: each chunk, once whole, is decompressed (into a
-// reused buffer; a stored chunk is used where it lies), hashed and written at the offsets of the
-// terms that hold it. Only a partial chunk is ever copied aside, so memory stays at one chunk
-// per range in flight whatever the range's size.
-class range_decoder {
+// Decodes one range as its bytes stream in. The I/O thread only cuts the stream into whole
+// chunks (their headers give the sizes) and hands batches of them to a strand of the blocking
+// pool, which decompresses, hashes and writes them in order: BLAKE3 and the copies then run
+// beside the transfer instead of on the thread that reads it. Memory stays within the range's
+// bytes not yet processed.
+class range_decoder : public std::enable_shared_from_this<range_decoder> {
 public:
-    range_decoder(xet_job_state& s, std::size_t fi, std::size_t ri, bool keep_raw)
-        : s_(s), fi_(fi), ri_(ri), rg_(s.plan.fetches[fi].ranges[ri]), keep_raw_(keep_raw) {
-        reset();
+    range_decoder(std::shared_ptr<xet_job_state> s, const asio::any_io_executor& pool, std::size_t fi, std::size_t ri,
+                  bool keep_raw)
+        : owner_(std::move(s)), s_(*owner_), strand_(asio::make_strand(pool)), fi_(fi), ri_(ri),
+          rg_(s_.plan.fetches[fi].ranges[ri]), keep_raw_(keep_raw) {
+        clear_io();
+        clear_decoded();
     }
 
-    // Back to nothing received (the server restarts the body, or the URL is renewed).
+    // Back to nothing received (the server restarts the body, or the URL is renewed). What the
+    // strand still holds of the abandoned attempt runs first, then is forgotten.
     void reset() {
-        pending_.clear();
-        hashes_.clear();
-        raw_.clear();
-        unpacked_ = 0;
-        received_ = 0;
-        base_.assign(s_.range_terms[fi_][ri_].size(), 0);
+        clear_io();
+        post_batch();
+        asio::post(strand_, [self = shared_from_this()] { self->clear_decoded(); });
     }
 
     std::uint64_t received() const { return received_; }
@@ -123,7 +129,7 @@ public:
     // The range's bytes as served, when kept for the chunk cache.
     std::string_view raw() const { return raw_; }
 
-    // Returns the bytes written to the file by this call.
+    // Returns the file bytes the whole chunks in `in` will write (for progress).
     std::uint64_t feed(std::span<const char> in) {
         if (in.size() > length() - received_) bad("more bytes than the range holds");
         received_ += in.size();
@@ -144,22 +150,27 @@ public:
                 bytes = bytes.subspan(take);
             }
             if (pending_.size() < need) return 0;
-            wrote += chunk(xet::as_bytes(pending_));
+            wrote += take_chunk(xet::as_bytes(pending_));
             pending_.clear();
         }
         while (!bytes.empty()) {
             std::size_t need = chunk_needs(bytes);
             if (bytes.size() < need) break;
-            wrote += chunk(bytes.first(need));
+            wrote += take_chunk(bytes.first(need));
             bytes = bytes.subspan(need);
         }
         pending_.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+        if (batch_.size() >= batch_bytes) post_batch();
         return wrote;
     }
 
-    // Every byte in: the chunk count and the terms' lengths must be the plan's.
-    void finish() {
+    // Every byte in and every chunk processed: the chunk count and the terms' lengths must be
+    // the plan's.
+    asio::awaitable<void> co_finish() {
         if (received_ != length() || !pending_.empty()) bad("the range came short");
+        post_batch();
+        co_await asio::post(strand_, asio::use_awaitable);  // after every batch posted before it
+        if (error_) std::rethrow_exception(error_);
         if (hashes_.size() != rg_.chunk_end - rg_.chunk_start) bad("the range holds the wrong number of chunks");
         const auto& terms = s_.range_terms[fi_][ri_];
         for (std::size_t j = 0; j < terms.size(); ++j) {
@@ -177,11 +188,30 @@ public:
     }
 
 private:
+    static constexpr std::size_t batch_bytes = 1 << 20;
+
     [[noreturn]] void bad(const std::string& why) const {
         const auto& f = s_.plan.fetches[fi_];
         fail(client_errc::checksum_mismatch, s_.url,
              s_.file + ": xorb " + f.xorb + " range " + std::to_string(rg_.chunk_start) + "-" +
                  std::to_string(rg_.chunk_end) + ": " + why + "; nothing was kept");
+    }
+
+    // The I/O side's state.
+    void clear_io() {
+        pending_.clear();
+        batch_.clear();
+        batch_.reserve(batch_bytes + xet::chunk_header_size + (128 << 10));
+        raw_.clear();
+        received_ = 0;
+        seen_ = 0;
+    }
+    // The strand's state.
+    void clear_decoded() {
+        hashes_.clear();
+        base_.assign(s_.range_terms[fi_][ri_].size(), 0);
+        unpacked_ = 0;
+        error_ = nullptr;
     }
 
     // The serialized size of the chunk `b` starts with, or the header's size while that is short.
@@ -192,8 +222,58 @@ private:
         return xet::chunk_header_size + h->compressed_size;
     }
 
-    // One whole chunk: header and payload.
-    std::uint64_t chunk(std::span<const std::uint8_t> b) {
+    // A whole chunk, on the I/O thread: into the batch; returns the file bytes it will make.
+    std::uint64_t take_chunk(std::span<const std::uint8_t> b) {
+        auto h = xet::decode_chunk_header(b);
+        if (!h) bad("does not decode (" + h.error().message() + ")");
+        if (seen_ >= rg_.chunk_end - rg_.chunk_start) bad("more chunks than the range holds");
+        const std::uint32_t index = rg_.chunk_start + static_cast<std::uint32_t>(seen_++);
+        batch_.append(reinterpret_cast<const char*>(b.data()), b.size());
+        std::uint64_t will = 0;
+        for (std::size_t ti : s_.range_terms[fi_][ri_]) {
+            const xet_term& t = s_.plan.terms[ti];
+            if (index >= t.start && index < t.end) will += h->uncompressed_size;
+        }
+        return will;
+    }
+
+    void post_batch() {
+        if (batch_.empty()) return;
+        asio::post(strand_, [self = shared_from_this(), batch = std::move(batch_)]() mutable {
+            if (!self->error_) try {
+                    auto b = xet::as_bytes(batch);
+                    while (!b.empty()) {
+                        const std::size_t n = self->chunk_needs(b);
+                        self->chunk(b.first(n));
+                        b = b.subspan(n);
+                    }
+                } catch (...) {
+                    self->error_ = std::current_exception();
+                }
+            // Back for the next batch: a fresh MiB each time would fault its pages in anew.
+            batch.clear();
+            std::lock_guard lk(self->spare_mu_);
+            if (self->spare_.size() < 4) self->spare_.push_back(std::move(batch));
+        });
+        batch_ = take_spare();
+    }
+
+    std::string take_spare() {
+        std::string b;
+        {
+            std::lock_guard lk(spare_mu_);
+            if (!spare_.empty()) {
+                b = std::move(spare_.back());
+                spare_.pop_back();
+            }
+        }
+        b.clear();
+        b.reserve(batch_bytes + xet::chunk_header_size + (128 << 10));
+        return b;
+    }
+
+    // One whole chunk, on the strand: decompressed, hashed, written.
+    void chunk(std::span<const std::uint8_t> b) {
         auto h = xet::decode_chunk_header(b);
         if (!h) bad("does not decode (" + h.error().message() + ")");
         const std::size_t k = hashes_.size();
@@ -212,7 +292,6 @@ private:
         hashes_.push_back({xet::chunk_hash(data), data.size()});
         const std::uint32_t index = rg_.chunk_start + static_cast<std::uint32_t>(k);
         const auto& terms = s_.range_terms[fi_][ri_];
-        std::uint64_t wrote = 0;
         for (std::size_t j = 0; j < terms.size(); ++j) {
             const xet_term& t = s_.plan.terms[terms[j]];
             if (index == t.start) base_[j] = unpacked_;
@@ -223,23 +302,32 @@ private:
                 fail(client_errc::checksum_mismatch, s_.url,
                      s_.file + ": a term of xorb " + t.xorb + " holds more than " +
                          std::to_string(t.unpacked_length) + " bytes; nothing was kept");
+            // One writer at a time: the kernel's inode lock would otherwise spin the others.
+            std::lock_guard lk(s_.write_mu);
             util::pwrite_all(s_.fd->get(), data.data(), data.size(), t.file_offset + at, s_.temp);
-            wrote += data.size();
         }
         unpacked_ += data.size();
-        return wrote;
     }
 
+    std::shared_ptr<xet_job_state> owner_;  // the strand's jobs may outlive a cancelled download
     xet_job_state& s_;
+    asio::strand<asio::any_io_executor> strand_;
     std::size_t fi_, ri_;
     xet_range rg_;
     bool keep_raw_;
-    std::string pending_;                     // a chunk split between two reads
+    // The I/O thread's.
+    std::string pending_;  // a chunk split between two reads
+    std::string batch_;    // whole chunks not yet handed to the strand
+    std::string raw_;
+    std::uint64_t received_ = 0, seen_ = 0;
+    // The strand's (read by the I/O thread only after co_finish's round trip through it).
     std::vector<std::uint8_t> scratch_;       // a decompressed chunk
     std::vector<xet::hash_and_size> hashes_;  // the range's chunks so far
     std::vector<std::uint64_t> base_;         // per term of the range: unpacked offset of its first chunk
-    std::string raw_;
-    std::uint64_t unpacked_ = 0, received_ = 0;
+    std::uint64_t unpacked_ = 0;
+    std::exception_ptr error_;
+    std::mutex spare_mu_;
+    std::vector<std::string> spare_;  // batch buffers the strand is done with
 };
 
 http_request cas_request(const download_options& o, const std::string& url, const hub::xet_token& tok) {
@@ -320,7 +408,7 @@ asio::awaitable<bool> co_stream_range(client& c, const download_options& o, cons
         if (e.diag().status == 401 || e.diag().status == 403) co_return false;
         throw;
     }
-    dec.finish();
+    co_await dec.co_finish();
     co_return true;
 }
 
@@ -451,7 +539,7 @@ asio::awaitable<xet_outcome> co_xet_fetch_impl(client& c, const download_options
                 co_return;
             }
         }
-        auto dec = std::make_shared<range_decoder>(*s, fi, ri, caching);
+        auto dec = std::make_shared<range_decoder>(s, pool, fi, ri, caching);
         for (;;) {
             std::string used = s->plan.fetches[fi].url;
             auto op = co_stream_range(c, o, s->plan.fetches[fi], ri, *dec, report);
